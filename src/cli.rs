@@ -1,0 +1,199 @@
+//! The command-line interface: every flag is defined and documented here, once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keep a repository's secrets in one git-committed, age-encrypted JSON file,
+/// and hand them to programs at run time without writing plaintext to disk.
+#[derive(Debug, Parser)]
+#[command(name = "agevault", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Use this config file instead of searching for .agevault.toml upwards from the current directory.
+    #[arg(long, global = true, env = "AGEVAULT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Use this vault file instead of the one the config names.
+    #[arg(long, global = true, env = "AGEVAULT_VAULT", value_name = "FILE")]
+    pub vault: Option<PathBuf>,
+
+    /// Try this identity file first (repeatable). Others are still discovered.
+    #[arg(short = 'i', long = "identity", global = true, value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+
+    /// Print only data and errors, no status lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create .agevault.toml and an empty vault in the current directory.
+    ///
+    /// Generates your identity (0600) if you have none, and adds it as the first
+    /// recipient, named after $USER. Refuses to overwrite an existing vault.
+    Init(InitArgs),
+    /// Generate a new X25519 identity and print its public key.
+    Keygen(KeygenArgs),
+    /// Show the identities found, their public keys, and which recipient each is.
+    Whoami(JsonArgs),
+    /// List, add or remove the recipients the vault is encrypted to.
+    #[command(subcommand)]
+    Recipients(RecipientsCommand),
+    /// List secret paths (never values).
+    Ls(LsArgs),
+    /// Print one secret's value; a namespace prints its subtree as JSON.
+    Get(PathArg),
+    /// Set a secret from standard input or a hidden prompt (never from argv).
+    Set(SetArgs),
+    /// Remove a secret or a whole namespace.
+    Rm(PathArg),
+    /// Edit the secrets tree as JSON in $VISUAL / $EDITOR, on a memory filesystem.
+    Edit(EditArgs),
+    /// Run a command with secrets injected as environment variables or memory files.
+    Exec(Box<ExecArgs>),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Name for your recipient entry (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the identity here (`-` for stdout). Default: ~/.config/agevault/identity.txt.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Protect the identity with a passphrase (asked twice on the terminal).
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+/// `--json` for listing commands.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `recipients …`.
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    /// List name, role and key of each recipient.
+    List(JsonArgs),
+    /// Add a recipient and re-encrypt the vault to it.
+    Add {
+        /// A unique name (letters, digits, . _ -).
+        name: String,
+        /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", or a plugin recipient.
+        key: String,
+        /// host, developer, ci, or free text.
+        #[arg(long, default_value = "developer")]
+        role: String,
+    },
+    /// Remove a recipient, re-encrypt, and list the secrets that must now be rotated.
+    Remove {
+        /// The recipient's name.
+        name: String,
+    },
+}
+
+/// `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only paths at or below this prefix.
+    pub prefix: Option<String>,
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A single secret path.
+#[derive(Debug, Args)]
+pub struct PathArg {
+    /// A secret path such as samba/password.
+    pub path: String,
+}
+
+/// `set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// A secret path such as samba/password.
+    pub path: String,
+    /// Refused: values on the command line leak through /proc and shell history.
+    #[arg(hide = true)]
+    pub value: Option<String>,
+}
+
+/// `edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Allow the plaintext on a disk-backed directory when no memory filesystem exists.
+    #[arg(long)]
+    pub allow_disk: bool,
+}
+
+/// How `--file` secrets are delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FilesAs {
+    /// 0600 files in a fresh 0700 directory on a memory filesystem, removed afterwards.
+    #[default]
+    Tmpfs,
+    /// Sealed anonymous memory files, passed as /proc/self/fd/N; nothing to clean up.
+    Memfd,
+}
+
+/// `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Use the [exec.NAME] profile from .agevault.toml.
+    #[arg(short, long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Inject only the secrets under this prefix (repeatable).
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// Inject the secret at PATH as env var NAME (repeatable).
+    #[arg(long = "env", value_name = "NAME=PATH")]
+    pub env: Vec<String>,
+    /// Write the secret at PATH to a memory file and put its path in NAME (repeatable).
+    #[arg(long = "file", value_name = "NAME=PATH")]
+    pub files: Vec<String>,
+    /// How --file secrets are delivered.
+    #[arg(long, value_enum, default_value_t = FilesAs::Tmpfs)]
+    pub files_as: FilesAs,
+    /// Start the child from an empty environment plus PATH, HOME, USER, LANG, TERM and the secrets.
+    #[arg(long)]
+    pub clean_env: bool,
+    /// Replace every secret value in the child's stdout and stderr with *****.
+    #[arg(long)]
+    pub mask: bool,
+    /// Allow secrets to set PATH, LD_PRELOAD and other variables that change how programs load.
+    #[arg(long)]
+    pub allow_override: bool,
+    /// Allow memory files on a disk-backed directory when no memory filesystem exists.
+    #[arg(long)]
+    pub allow_disk: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,120 @@
+//! `edit`: the secrets tree as pretty JSON in the user's editor, on a memory filesystem.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::child::{run_supervised, ChildExit};
+use crate::cli::EditArgs;
+use crate::document::{parse_tree, tree_to_json, DocumentError};
+use crate::error::{Error, Result};
+use crate::memdir::MemDir;
+use crate::output::status;
+use crate::secret_buf::SecretBuf;
+use crate::terminal;
+use crate::workspace::Workspace;
+use crate::ExitStatus;
+
+/// Opens the editor until the result is valid (or the user gives up), then writes.
+pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
+    let mut session = ws.open_for_write()?;
+    // Fail before the user types anything that could not be saved.
+    ws.check_recipient_drift(&session.doc)?;
+    let dir = MemDir::create("edit", args.allow_disk)?;
+    let file = dir.write_file("secrets.json", tree_to_json(&session.doc.secrets).as_slice())?;
+    let editor = editor_command()?;
+    let tree = loop {
+        match run_editor(&editor, &file)? {
+            ChildExit::Code(0) => {}
+            other => {
+                return Err(Error::msg(format!(
+                    "the editor {}; nothing was changed",
+                    match other {
+                        ChildExit::Code(c) => format!("exited with code {c}"),
+                        ChildExit::Signal(s) => format!("was killed by signal {s}"),
+                    }
+                )))
+            }
+        }
+        let bytes = match std::fs::File::open(&file) {
+            Ok(f) => SecretBuf::read_all(f, 4096).map_err(|e| Error::io("reading", &file, e))?,
+            Err(_) => return Err(Error::msg("the edited file was deleted; nothing was changed")),
+        };
+        match parse_tree(bytes.as_slice()) {
+            Ok(tree) => break tree,
+            Err(e) => {
+                let problem = match e {
+                    DocumentError::Syntax(m) => format!("invalid JSON: {m}"),
+                    other => format!("invalid secrets tree: {other}"),
+                };
+                if terminal::stdin_is_terminal() {
+                    eprintln!("agevault: {problem}");
+                    if terminal::confirm("Re-open the editor to fix it? (no discards your changes)") {
+                        continue;
+                    }
+                }
+                return Err(Error::msg(format!("{problem}; nothing was changed")));
+            }
+        }
+    };
+    drop(dir);
+    if !session.doc.replace_secrets(tree) {
+        status(ws.options.quiet, "no changes");
+        return Ok(ExitStatus::Success);
+    }
+    ws.commit(session)?;
+    status(ws.options.quiet, &format!("saved {}", ws.vault_path.display()));
+    Ok(ExitStatus::Success)
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`, split like a shell would split it.
+fn editor_command() -> Result<Vec<String>> {
+    let raw = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".to_owned());
+    let words = shell_words::split(&raw)
+        .map_err(|e| Error::msg(format!("cannot parse the editor command `{raw}`: {e}")))?;
+    if words.is_empty() {
+        return Err(Error::msg("the editor command is empty; set $EDITOR"));
+    }
+    Ok(words)
+}
+
+/// Flags that keep vim and neovim from writing swap, undo, backup and history files.
+fn hardening_flags(program: &str) -> &'static [&'static str] {
+    let base = Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    match base {
+        "vi" | "vim" | "vim.basic" | "vim.tiny" | "gvim" | "nvim" | "view" => &[
+            "-n",
+            "-i",
+            "NONE",
+            "--cmd",
+            "set noswapfile noundofile nobackup nowritebackup",
+        ],
+        _ => &[],
+    }
+}
+
+fn run_editor(editor: &[String], file: &Path) -> Result<ChildExit> {
+    let mut cmd = Command::new(&editor[0]);
+    cmd.args(hardening_flags(&editor[0]));
+    cmd.args(&editor[1..]);
+    cmd.arg(file);
+    run_supervised(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vim_gets_hardened() {
+        assert!(hardening_flags("/usr/bin/vim").contains(&"-n"));
+        assert!(hardening_flags("nvim").contains(&"NONE"));
+        assert!(hardening_flags("code").is_empty());
+    }
+}

@@ -1,0 +1,132 @@
+//! `init`: a config, an empty vault, and (if needed) the user's first identity.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::InitArgs;
+use crate::config::{ConfigFile, CONFIG_NAME, DEFAULT_VAULT};
+use crate::document::VaultDocument;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::output::status;
+use crate::store;
+use crate::workspace::{GlobalOptions, Workspace};
+use crate::ExitStatus;
+
+/// Creates `.agevault.toml` and an empty vault here.
+pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading", ".", e))?;
+    let config_path = options.config.clone().unwrap_or_else(|| cwd.join(CONFIG_NAME));
+    let config_dir = config_path
+        .parent()
+        .map_or_else(|| cwd.clone(), Path::to_path_buf);
+    let vault_rel = options
+        .vault
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_VAULT));
+    let vault_path = config_dir.join(&vault_rel);
+    if vault_path.exists() {
+        return Err(Error::msg(format!(
+            "{} already exists; refusing to overwrite a vault (remove it first if you really mean to start over)",
+            vault_path.display()
+        )));
+    }
+    if config_path.exists() {
+        return Err(Error::msg(format!(
+            "{} already exists; refusing to overwrite it",
+            config_path.display()
+        )));
+    }
+
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => std::env::var("USER")
+            .ok()
+            .filter(|u| crate::secret_path::segment_problem(u).is_none())
+            .unwrap_or_else(|| "me".to_owned()),
+    };
+    if let Some(problem) = crate::secret_path::segment_problem(&name) {
+        return Err(Error::Usage(format!("recipient name `{name}` {problem}")));
+    }
+
+    let public = first_public_key(options)?;
+    let vault_text = vault_rel
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    let config_text = format!(
+        "# agevault configuration: holds no secret; commit it.\n\
+         vault = \"{vault_text}\"\n\n\
+         [recipients.{name}]\nkey = \"{public}\"\nrole = \"developer\"\n"
+    );
+    ConfigFile::parse(&config_text).map_err(Error::msg)?;
+
+    let doc = VaultDocument::new(vec![public.clone()]);
+    let ws = Workspace {
+        options: options.clone(),
+        config: None,
+        vault_path: vault_path.clone(),
+    };
+    ws.write_document(&doc)?;
+    store::replace_atomically(&config_path, config_text.as_bytes())?;
+    add_line(
+        &config_dir.join(".gitattributes"),
+        &format!("{} diff=agevault merge=agevault", vault_rel.display()),
+    )?;
+    let lock = store::lock_path(&vault_rel);
+    add_line(&config_dir.join(".gitignore"), &lock.display().to_string())?;
+    status(
+        options.quiet,
+        &format!(
+            "created {} and {} encrypted to `{name}` ({public})",
+            config_path.display(),
+            vault_path.display()
+        ),
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// The public key of the user's identity, generating one when none exists.
+fn first_public_key(options: &GlobalOptions) -> Result<String> {
+    let set = keys::discover(&options.identities)?;
+    if let Some(key) = set.found.iter().flat_map(|f| f.public_keys.iter()).next() {
+        return Ok(key.clone());
+    }
+    if !set.found.is_empty() {
+        return Err(Error::msg(
+            "your identity's public key cannot be derived (passphrase-protected or plugin); \
+             run `agevault init` after `agevault keygen`, or edit .agevault.toml by hand",
+        ));
+    }
+    let path = keys::default_identity_path()
+        .ok_or_else(|| Error::msg("neither $XDG_CONFIG_HOME nor $HOME is set; pass --identity FILE"))?;
+    let (text, public) = keys::generate_identity();
+    keys::write_private_file(&path, text.as_bytes())?;
+    status(
+        options.quiet,
+        &format!(
+            "generated your identity in {} (mode 0600); back it up",
+            path.display()
+        ),
+    );
+    Ok(public)
+}
+
+/// Appends `line` to a text file unless it is already there.
+fn add_line(path: &Path, line: &str) -> Result<()> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io("reading", path, e)),
+    };
+    if existing.lines().any(|l| l.trim() == line) {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(line);
+    text.push('\n');
+    store::replace_atomically(path, text.as_bytes())
+}

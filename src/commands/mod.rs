@@ -1,0 +1,47 @@
+//! One module per subcommand; `run` dispatches to them.
+
+mod completions;
+mod edit;
+mod exec;
+mod get;
+mod init;
+mod keygen;
+mod ls;
+mod recipients;
+mod rm;
+mod set;
+mod whoami;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+use crate::workspace::{GlobalOptions, Workspace};
+use crate::ExitStatus;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitStatus> {
+    let options = GlobalOptions {
+        config: cli.config,
+        vault: cli.vault,
+        identities: cli.identities,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&options, &args),
+        Command::Keygen(args) => keygen::run(&options, &args),
+        Command::Whoami(args) => whoami::run(options, args.json),
+        Command::Recipients(cmd) => recipients::run(&Workspace::resolve(options)?, cmd),
+        Command::Ls(args) => ls::run(&Workspace::resolve(options)?, &args),
+        Command::Get(args) => get::run(&Workspace::resolve(options)?, &args.path),
+        Command::Set(args) => set::run(&Workspace::resolve(options)?, &args),
+        Command::Rm(args) => rm::run(&Workspace::resolve(options)?, &args.path),
+        Command::Edit(args) => edit::run(&Workspace::resolve(options)?, &args),
+        Command::Exec(args) => exec::run(&Workspace::resolve(options)?, &args),
+        Command::Completions(args) => completions::completions(args.shell),
+        Command::Man => completions::man(),
+    }
+}
+
+/// Parses a path argument, as a usage error when it is invalid.
+fn parse_path(text: &str) -> Result<crate::secret_path::SecretPath> {
+    crate::secret_path::SecretPath::parse(text).map_err(crate::Error::Usage)
+}

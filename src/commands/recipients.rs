@@ -1,0 +1,150 @@
+//! `recipients list|add|remove`: who the vault is encrypted to.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::RecipientsCommand;
+use crate::error::{Error, Result};
+use crate::keys::parse_recipient_kind;
+use crate::output::{self, status};
+use crate::terminal::sanitize;
+use crate::workspace::{RecipientDrift, Workspace};
+use crate::ExitStatus;
+
+/// Runs one `recipients` subcommand.
+pub fn run(ws: &Workspace, cmd: RecipientsCommand) -> Result<ExitStatus> {
+    match cmd {
+        RecipientsCommand::List(args) => list(ws, args.json),
+        RecipientsCommand::Add { name, key, role } => add(ws, &name, &key, &role),
+        RecipientsCommand::Remove { name } => remove(ws, &name),
+    }
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    name: &'a str,
+    role: &'a str,
+    key: &'a str,
+}
+
+fn list(ws: &Workspace, json: bool) -> Result<ExitStatus> {
+    let config = ws.require_config()?;
+    let rows: Vec<Row<'_>> = config
+        .file
+        .recipients
+        .iter()
+        .map(|(name, r)| Row {
+            name,
+            role: r.role.as_deref().unwrap_or(""),
+            key: r.key.trim(),
+        })
+        .collect();
+    if json {
+        output::json(&rows)?;
+    } else {
+        for r in rows {
+            output::line(&format!("{}\t{}\t{}", sanitize(r.name), sanitize(r.role), r.key))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> {
+    let config = ws.require_config()?;
+    if let Some(problem) = crate::secret_path::segment_problem(name) {
+        return Err(Error::Usage(format!(
+            "recipient name `{}` {problem}",
+            sanitize(name)
+        )));
+    }
+    let key = key.trim();
+    parse_recipient_kind(key)
+        .map_err(|problem| Error::Usage(format!("recipient key for `{name}` is invalid: {problem}")))?;
+    // Applying an entry already added to the config by hand is allowed; anything else duplicate is not.
+    let already_configured = match config.file.recipients.get(name) {
+        Some(existing) if existing.key.trim() == key => true,
+        Some(_) => {
+            return Err(Error::msg(format!(
+                "a recipient named `{name}` already exists with another key"
+            )))
+        }
+        None => false,
+    };
+    if let Some(other) = config.recipient_name(key).filter(|n| *n != name) {
+        return Err(Error::msg(format!(
+            "that key is already configured as recipient `{other}`"
+        )));
+    }
+    let mut session = ws.open_for_write()?;
+    if session.doc.recipients.iter().any(|k| k == key) {
+        return Err(Error::msg(format!(
+            "the vault is already encrypted to that key (`{name}`)"
+        )));
+    }
+    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let only_this = drift.removed.is_empty() && drift.added.iter().all(|k| k == key);
+    if !only_this {
+        ws.check_recipient_drift(&session.doc)?;
+    }
+    session.doc.recipients.push(key.to_owned());
+    session.doc.recipients.sort();
+    ws.commit_unchecked(session)?;
+    if !already_configured {
+        config.add_recipient(name, key, role)?;
+    }
+    status(
+        ws.options.quiet,
+        &format!("added `{name}`; the vault is now encrypted to it too"),
+    );
+    Ok(ExitStatus::Success)
+}
+
+fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
+    let config = ws.require_config()?;
+    let Some(entry) = config.file.recipients.get(name) else {
+        let names: Vec<String> = config.file.recipients.keys().map(|n| sanitize(n)).collect();
+        return Err(Error::msg(format!(
+            "no recipient named `{}`; configured: {}",
+            sanitize(name),
+            names.join(", ")
+        )));
+    };
+    let key = entry.key.trim().to_owned();
+    let mut session = ws.open_for_write()?;
+    ws.check_recipient_drift(&session.doc)?;
+    if session.doc.recipients.len() <= 1 {
+        return Err(Error::msg(
+            "cannot remove the last recipient: nobody could decrypt the vault",
+        ));
+    }
+    session.doc.recipients.retain(|k| k != &key);
+    let exposed: Vec<String> = session.doc.leaves().map(|(p, _)| p).collect();
+    let record = json!({
+        "name": name,
+        "key": key,
+        "removed": crate::clock::now_rfc3339(),
+        "paths": exposed,
+    });
+    match session
+        .doc
+        .extra
+        .entry("offboarded".into())
+        .or_insert_with(|| json!([]))
+    {
+        serde_json::Value::Array(list) => list.push(record),
+        other => *other = json!([record]),
+    }
+    ws.commit_unchecked(session)?;
+    config.remove_recipient(name)?;
+    status(
+        ws.options.quiet,
+        &format!(
+            "removed `{name}`; it could read these {} secret(s), rotate them (old versions stay readable in git history):",
+            exposed.len()
+        ),
+    );
+    for path in &exposed {
+        output::line(path)?;
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,58 @@
+//! `set PATH`: a value from stdin or a hidden prompt, never from argv.
+
+use std::io::Read;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::SetArgs;
+use crate::error::{Error, Result};
+use crate::output::status;
+use crate::secret_buf::SecretBuf;
+use crate::terminal;
+use crate::workspace::Workspace;
+use crate::ExitStatus;
+
+/// Sets one secret.
+pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
+    if args.value.is_some() {
+        return Err(Error::Usage(
+            "refusing a value on the command line: argv is visible to every user in /proc and lands in shell \
+             history; pipe it on stdin (`printf %s \"$V\" | agevault set PATH`) or type it at the prompt"
+                .into(),
+        ));
+    }
+    let path = super::parse_path(&args.path)?;
+    let value = read_value(&format!("Value for {path}: "))?;
+    let mut session = ws.open_for_write()?;
+    let changed = session.doc.set(&path, value).map_err(Error::msg)?;
+    let written = ws.commit(session)?;
+    let what = if changed && written { "set" } else { "unchanged" };
+    status(ws.options.quiet, &format!("{what} `{path}`"));
+    Ok(ExitStatus::Success)
+}
+
+/// Reads a value: stdin when it is not a terminal, else a hidden prompt.
+/// From stdin a single-line value loses its trailing newline (`echo v |` works);
+/// a multi-line value such as a PEM key is kept byte for byte.
+pub fn read_value(prompt: &str) -> Result<SecretString> {
+    if terminal::stdin_is_terminal() {
+        let v = terminal::prompt_hidden(prompt)?;
+        if v.expose_secret().is_empty() {
+            return Err(Error::msg("empty value; nothing was changed"));
+        }
+        return Ok(v);
+    }
+    let buf = SecretBuf::read_all(std::io::stdin().lock().take(16 << 20), 256)
+        .map_err(|e| Error::io("reading", "standard input", e))?;
+    let mut bytes = buf.as_slice();
+    if let Some(line) = bytes.strip_suffix(b"\n") {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.contains(&b'\n') {
+            bytes = line;
+        }
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::msg("the value on standard input is not UTF-8 text; encode binary values (e.g. base64)")
+    })?;
+    Ok(SecretString::from(text))
+}

@@ -1,0 +1,254 @@
+//! `.agevault.toml`: discovery by walking up, parsing, and comment-preserving edits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The configuration file name looked for in each directory.
+pub const CONFIG_NAME: &str = ".agevault.toml";
+
+/// The default vault file name.
+pub const DEFAULT_VAULT: &str = "secrets.json.age";
+
+/// One `[recipients.NAME]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientEntry {
+    /// The public key.
+    pub key: String,
+    /// `host`, `developer`, `ci`, or free text.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// One `[exec.NAME]` profile.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecProfile {
+    /// Env var name → secret path.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Env var name → secret path, delivered as a file whose path is the var's value.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Also inject every secret under these prefixes with derived names.
+    #[serde(default)]
+    pub only: Vec<String>,
+    /// Start the child from a minimal environment.
+    #[serde(default)]
+    pub clean_env: bool,
+}
+
+/// The parsed file.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfigFile {
+    /// Vault path, relative to the config file.
+    pub vault: Option<String>,
+    /// Named recipients.
+    #[serde(default)]
+    pub recipients: BTreeMap<String, RecipientEntry>,
+    /// Exec profiles.
+    #[serde(default)]
+    pub exec: BTreeMap<String, ExecProfile>,
+    /// Path or glob → maximum age.
+    #[serde(default)]
+    pub rotation: BTreeMap<String, String>,
+    /// Path or glob → validation rule.
+    #[serde(default)]
+    pub validate: BTreeMap<String, String>,
+}
+
+/// A configuration file and where it lives.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file's path.
+    pub path: PathBuf,
+    /// Its contents.
+    pub file: ConfigFile,
+}
+
+impl Config {
+    /// Finds the config: `explicit` (from `--config`/`AGEVAULT_CONFIG`), else walks up from `start`.
+    pub fn find(explicit: Option<&Path>, start: &Path) -> Result<Option<Config>> {
+        if let Some(path) = explicit {
+            return Config::load(path).map(Some);
+        }
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            let candidate = d.join(CONFIG_NAME);
+            if candidate.is_file() {
+                return Config::load(&candidate).map(Some);
+            }
+            dir = d.parent();
+        }
+        Ok(None)
+    }
+
+    /// Reads and validates one config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = fs::read_to_string(path).map_err(|e| Error::io("reading config", path, e))?;
+        let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(Config {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// The directory holding the config file.
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// The vault path, resolved against the config's directory.
+    pub fn vault_path(&self) -> PathBuf {
+        self.dir()
+            .join(self.file.vault.as_deref().unwrap_or(DEFAULT_VAULT))
+    }
+
+    /// The configured recipient keys, sorted and unique.
+    pub fn recipient_keys(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .file
+            .recipients
+            .values()
+            .map(|r| r.key.trim().to_owned())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The name configured for `key`, if any.
+    pub fn recipient_name(&self, key: &str) -> Option<&str> {
+        self.file
+            .recipients
+            .iter()
+            .find(|(_, r)| r.key.trim() == key.trim())
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Adds `[recipients.NAME]`, keeping the rest of the file (comments included) as it is.
+    pub fn add_recipient(&self, name: &str, key: &str, role: &str) -> Result<()> {
+        self.edit(|doc| {
+            let recipients = doc
+                .entry("recipients")
+                .or_insert_with(|| {
+                    let mut t = toml_edit::Table::new();
+                    t.set_implicit(true);
+                    toml_edit::Item::Table(t)
+                })
+                .as_table_mut()
+                .ok_or("`recipients` is not a table")?;
+            let mut entry = toml_edit::Table::new();
+            entry.insert("key", toml_edit::value(key));
+            entry.insert("role", toml_edit::value(role));
+            recipients.insert(name, toml_edit::Item::Table(entry));
+            Ok(())
+        })
+    }
+
+    /// Removes `[recipients.NAME]`, keeping the rest of the file as it is.
+    pub fn remove_recipient(&self, name: &str) -> Result<()> {
+        self.edit(|doc| {
+            doc.get_mut("recipients")
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .and_then(|t| t.remove(name))
+                .map(|_| ())
+                .ok_or("the recipient is not in the file")
+        })
+    }
+
+    fn edit(
+        &self,
+        change: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), &'static str>,
+    ) -> Result<()> {
+        let text = fs::read_to_string(&self.path).map_err(|e| Error::io("reading config", &self.path, e))?;
+        let mut doc: toml_edit::DocumentMut =
+            text.parse().map_err(|e: toml_edit::TomlError| Error::Config {
+                path: self.path.clone(),
+                message: e.message().to_owned(),
+            })?;
+        change(&mut doc).map_err(|m| Error::Config {
+            path: self.path.clone(),
+            message: m.to_owned(),
+        })?;
+        crate::store::replace_atomically(&self.path, doc.to_string().as_bytes())
+    }
+}
+
+impl ConfigFile {
+    /// Parses and checks the text of a config file; the error names the line.
+    pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(l) => format!("line {l}: {}", e.message()),
+                None => e.message().to_owned(),
+            }
+        })?;
+        let mut keys = BTreeMap::new();
+        for (name, entry) in &file.recipients {
+            if let Some(problem) = crate::secret_path::segment_problem(name) {
+                return Err(format!(
+                    "recipient name `{}` {problem}",
+                    crate::terminal::sanitize(name)
+                ));
+            }
+            if let Err(problem) = crate::keys::parse_recipient_kind(&entry.key) {
+                return Err(format!("the key of recipient `{name}` is invalid: {problem}"));
+            }
+            if let Some(other) = keys.insert(entry.key.trim().to_owned(), name.clone()) {
+                return Err(format!("recipients `{other}` and `{name}` have the same key"));
+            }
+        }
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_spec_example() {
+        let (_, k1) = crate::keys::generate_identity();
+        let text = format!(
+            r#"vault = "secrets.json.age"
+[recipients.pve1]
+key = "{k1}"
+role = "host"
+[exec.samba]
+env = {{ SMB_PASSWORD = "samba/password" }}
+files = {{ JWT_KEY_FILE = "logos/jwt-key" }}
+[rotation]
+"llm-api-key/*" = "30d"
+[validate]
+"tls/key" = "pem"
+"#
+        );
+        let c = ConfigFile::parse(&text).unwrap();
+        assert_eq!(c.recipients["pve1"].role.as_deref(), Some("host"));
+        assert_eq!(c.exec["samba"].files["JWT_KEY_FILE"], "logos/jwt-key");
+        assert_eq!(c.rotation["llm-api-key/*"], "30d");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_problem() {
+        let e = ConfigFile::parse("vault = \"x\"\n[recipients.a]\nkey = 5\n").unwrap_err();
+        assert!(e.starts_with("line 3"), "{e}");
+        let e = ConfigFile::parse("[recipients.a]\nkey = \"age1bad\"\n").unwrap_err();
+        assert!(e.contains("recipient `a`"), "{e}");
+        let (_, k) = crate::keys::generate_identity();
+        let dup = format!("[recipients.a]\nkey = \"{k}\"\n[recipients.b]\nkey = \"{k}\"\n");
+        assert!(ConfigFile::parse(&dup).unwrap_err().contains("same key"));
+    }
+}

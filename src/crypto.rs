@@ -1,0 +1,172 @@
+//! Reading and writing ASCII-armored age files.
+
+use std::io::{Read, Write};
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::{Decryptor, Encryptor, Identity, Recipient};
+
+use crate::secret_buf::SecretBuf;
+
+/// The first line of every vault we write.
+pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Why a file did not decrypt.
+#[derive(Debug)]
+pub enum DecryptFailure {
+    /// Not an age file at all, or its header is damaged.
+    NotAge(String),
+    /// No identity matched a recipient stanza.
+    NoMatchingKeys,
+    /// A passphrase-protected identity was given the wrong passphrase.
+    WrongPassphrase,
+    /// The header was fine but the payload is truncated or corrupted.
+    Damaged(String),
+    /// A plugin was needed and failed or is missing.
+    Plugin(String),
+}
+
+/// Whether `bytes` looks like an armored age file (only the framing is checked).
+pub fn is_armored(bytes: &[u8]) -> bool {
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let trimmed_start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let text = &text[trimmed_start..];
+    let end = text
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    text.starts_with(ARMOR_BEGIN.as_bytes()) && text[..end].ends_with(b"-----END AGE ENCRYPTED FILE-----")
+}
+
+/// Encrypts `plaintext` to `recipients` as an armored age file.
+pub fn encrypt_armored(
+    plaintext: &[u8],
+    recipients: &[Box<dyn Recipient + Send>],
+) -> Result<Vec<u8>, String> {
+    let encryptor = Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as &dyn Recipient))
+        .map_err(|e| format!("cannot encrypt to the configured recipients: {e}"))?;
+    let mut out = Vec::with_capacity(plaintext.len() * 4 / 3 + 1024);
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?;
+    let mut writer = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
+    writer.write_all(plaintext).map_err(|e| e.to_string())?;
+    // Both layers must be finished or the file is truncated.
+    writer
+        .finish()
+        .and_then(ArmoredWriter::finish)
+        .map_err(|e| format!("cannot finish encryption: {e}"))?;
+    Ok(out)
+}
+
+/// Decrypts an age file (armored or binary). The plaintext is returned only
+/// after the whole payload authenticated.
+pub fn decrypt(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
+    let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext)).map_err(classify)?;
+    if decryptor.is_scrypt() {
+        return Err(DecryptFailure::NotAge(
+            "it is passphrase-encrypted, not encrypted to recipients".into(),
+        ));
+    }
+    let reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn Identity))
+        .map_err(classify)?;
+    read_payload(reader, ciphertext.len())
+}
+
+/// Decrypts a passphrase-encrypted (scrypt) age file.
+pub fn decrypt_with_passphrase(
+    ciphertext: &[u8],
+    passphrase: secrecy::SecretString,
+) -> Result<SecretBuf, DecryptFailure> {
+    let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext)).map_err(classify)?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn Identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                DecryptFailure::WrongPassphrase
+            }
+            other => classify(other),
+        })?;
+    read_payload(reader, ciphertext.len())
+}
+
+/// Encrypts `plaintext` with a passphrase (age scrypt), armored.
+pub fn encrypt_with_passphrase(
+    plaintext: &[u8],
+    passphrase: secrecy::SecretString,
+) -> Result<Vec<u8>, String> {
+    let encryptor = Encryptor::with_user_passphrase(passphrase);
+    let mut out = Vec::new();
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?;
+    let mut writer = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
+    writer.write_all(plaintext).map_err(|e| e.to_string())?;
+    writer
+        .finish()
+        .and_then(ArmoredWriter::finish)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn read_payload(reader: impl Read, hint: usize) -> Result<SecretBuf, DecryptFailure> {
+    SecretBuf::read_all(reader, hint).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => DecryptFailure::Damaged("it is truncated".into()),
+        _ => DecryptFailure::Damaged("its contents are corrupted (authentication failed)".into()),
+    })
+}
+
+fn classify(e: age::DecryptError) -> DecryptFailure {
+    use age::DecryptError as E;
+    match e {
+        E::NoMatchingKeys => DecryptFailure::NoMatchingKeys,
+        E::KeyDecryptionFailed => DecryptFailure::WrongPassphrase,
+        E::PluginResolve(e) => DecryptFailure::Plugin(e.to_string()),
+        E::Plugin(errors) => DecryptFailure::Plugin(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        E::InvalidHeader | E::UnknownFormat => {
+            DecryptFailure::NotAge("it is not an age file or its header is damaged".into())
+        }
+        E::InvalidMac => DecryptFailure::NotAge("its header was modified (MAC mismatch)".into()),
+        E::ExcessiveWork { .. } => DecryptFailure::NotAge("its passphrase work factor is too high".into()),
+        E::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecryptFailure::NotAge("it is truncated inside its header".into())
+        }
+        E::Io(e) => DecryptFailure::NotAge(format!("its armor or header cannot be read ({e})")),
+        E::DecryptionFailed => DecryptFailure::Damaged("its contents are corrupted".into()),
+        other => DecryptFailure::NotAge(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_failures() {
+        let id = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate();
+        let recipients: Vec<Box<dyn Recipient + Send>> = vec![Box::new(id.to_public())];
+        let ct = encrypt_armored(b"hello", &recipients).unwrap();
+        assert!(is_armored(&ct));
+        let ids: Vec<Box<dyn Identity>> = vec![Box::new(id)];
+        assert_eq!(decrypt(&ct, &ids).unwrap().as_slice(), b"hello");
+        let wrong: Vec<Box<dyn Identity>> = vec![Box::new(other)];
+        assert!(matches!(
+            decrypt(&ct, &wrong),
+            Err(DecryptFailure::NoMatchingKeys)
+        ));
+        assert!(matches!(
+            decrypt(b"garbage", &ids),
+            Err(DecryptFailure::NotAge(_))
+        ));
+        let half = &ct[..ct.len() / 2];
+        assert!(decrypt(half, &ids).is_err());
+        assert!(!is_armored(b"age-encryption.org/v1\n"));
+    }
+}

@@ -1,0 +1,94 @@
+//! The error type at the core's boundary: each variant is one user-facing sentence.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong, phrased for the person at the terminal.
+///
+/// Messages never contain a secret value: variants carry paths, names and
+/// public keys only.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line was wrong (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+
+    /// No `.agevault.toml` was found.
+    #[error("no .agevault.toml found in {start} or any parent directory; run `agevault init` to create one, or pass --config FILE")]
+    NoConfig { start: PathBuf },
+
+    /// The configuration file is unreadable or invalid.
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// The vault file does not exist.
+    #[error("vault {path} does not exist; run `agevault init` to create it")]
+    NoVault { path: PathBuf },
+
+    /// The vault is not an age file, or is damaged.
+    #[error("vault {path} is damaged: {reason}; restore it from git (`git checkout -- {path}`)")]
+    Corrupt { path: PathBuf, reason: String },
+
+    /// No identity could decrypt the vault.
+    #[error("{0}")]
+    NoMatchingIdentity(String),
+
+    /// The decrypted document is not a valid agevault document.
+    #[error("vault {path} holds an invalid document: {reason}")]
+    InvalidDocument { path: PathBuf, reason: String },
+
+    /// The document was written by a newer agevault.
+    #[error("vault {path} uses format version {version}, newer than this agevault understands (1); upgrade agevault, nothing was changed")]
+    FutureVersion { path: PathBuf, version: u64 },
+
+    /// The recipients in the config and in the vault disagree.
+    #[error("{0}")]
+    RecipientDrift(String),
+
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A child command could not be started (exit 126/127 like a shell).
+    #[error("{message}")]
+    Spawn { message: String, code: u8 },
+
+    /// Standard output was closed by the reader (`agevault ls | head`): exit quietly.
+    #[error("broken pipe")]
+    BrokenPipe,
+
+    /// Any other failure, already phrased as one sentence.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl Error {
+    /// A one-sentence error.
+    pub fn msg(text: impl Into<String>) -> Self {
+        Error::Message(text.into())
+    }
+
+    /// An I/O failure on `path` while doing `action` ("reading", "writing", …).
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The process exit code this error maps to (SPEC §3).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Spawn { code, .. } => *code,
+            _ => 1,
+        }
+    }
+}
+
+/// The result type of the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,166 @@
+//! Streaming replacement of secret values in a child's output.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use zeroize::Zeroize;
+
+/// What a value is replaced with.
+pub const MASK: &[u8] = b"*****";
+
+/// Replaces every value with `*****`, also when a value spans two reads.
+///
+/// Only bytes that could still be the start of a value are held back, so
+/// ordinary output (a line ending in `\n`) passes at once.
+#[derive(Clone)]
+pub struct Masker {
+    matcher: Option<AhoCorasick>,
+    patterns: Vec<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl Masker {
+    /// A masker for these values (empty ones are ignored).
+    pub fn new(values: &[&[u8]]) -> Masker {
+        let mut patterns: Vec<Vec<u8>> = values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_vec())
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        let matcher = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .ok()
+        };
+        Masker {
+            matcher,
+            patterns,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Feeds a chunk; appends what can safely be emitted to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let Some(matcher) = &self.matcher else {
+            out.extend_from_slice(chunk);
+            return;
+        };
+        self.pending.extend_from_slice(chunk);
+        let mut emitted = 0;
+        let mut hold_from = None;
+        for m in matcher.find_iter(&self.pending[..]) {
+            // A match touching the end may be the start of a longer value: wait.
+            if m.end() == self.pending.len() && self.is_proper_prefix(&self.pending[m.start()..]) {
+                hold_from = Some(m.start());
+                break;
+            }
+            out.extend_from_slice(&self.pending[emitted..m.start()]);
+            out.extend_from_slice(MASK);
+            emitted = m.end();
+        }
+        let hold = hold_from
+            .unwrap_or_else(|| self.pending.len() - self.longest_prefix_suffix(&self.pending[emitted..]));
+        out.extend_from_slice(&self.pending[emitted..hold]);
+        let rest = self.pending[hold..].to_vec();
+        self.pending.zeroize();
+        self.pending = rest;
+    }
+
+    /// Ends the stream: emits whatever was held back (masked if it is a value).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let Some(matcher) = &self.matcher else {
+            return;
+        };
+        let replaced = matcher.replace_all_bytes(&self.pending, &vec![MASK; self.patterns.len()]);
+        out.extend_from_slice(&replaced);
+        self.pending.zeroize();
+    }
+
+    fn is_proper_prefix(&self, tail: &[u8]) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.len() > tail.len() && p.starts_with(tail))
+    }
+
+    /// The length of the longest suffix of `tail` that is a proper prefix of some value.
+    fn longest_prefix_suffix(&self, tail: &[u8]) -> usize {
+        let mut best = 0;
+        for p in &self.patterns {
+            let max = (p.len() - 1).min(tail.len());
+            for len in (best + 1..=max).rev() {
+                if tail.ends_with(&p[..len]) {
+                    best = len;
+                    break;
+                }
+            }
+        }
+        best
+    }
+}
+
+impl Drop for Masker {
+    fn drop(&mut self) {
+        self.pending.zeroize();
+        for p in &mut self.patterns {
+            p.zeroize();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(values: &[&str], chunks: &[&str]) -> (String, Vec<String>) {
+        let vals: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+        let mut m = Masker::new(&vals);
+        let mut all = Vec::new();
+        let mut per_chunk = Vec::new();
+        for c in chunks {
+            let mut out = Vec::new();
+            m.feed(c.as_bytes(), &mut out);
+            per_chunk.push(String::from_utf8_lossy(&out).into_owned());
+            all.extend_from_slice(&out);
+        }
+        m.finish(&mut all);
+        (String::from_utf8_lossy(&all).into_owned(), per_chunk)
+    }
+
+    #[test]
+    fn masks_whole_and_split_values() {
+        assert_eq!(run(&["hunter2"], &["pw=hunter2\n"]).0, "pw=*****\n");
+        assert_eq!(run(&["hunter2"], &["pw=hun", "ter2 ok\n"]).0, "pw=***** ok\n");
+        assert_eq!(run(&["hunter2"], &["h", "u", "n", "t", "e", "r", "2"]).0, "*****");
+        assert_eq!(run(&["abc", "abcdef"], &["xabc", "def!"]).0, "x*****!");
+        assert_eq!(run(&["abc", "abcdef"], &["xabc", "q"]).0, "x*****q");
+        assert_eq!(run(&["xyz", "zq"], &["xyz", "!"]).0, "*****!");
+    }
+
+    #[test]
+    fn lines_pass_without_delay() {
+        let (_, chunks) = run(&["secret"], &["progress 50%\n", "done\n"]);
+        assert_eq!(chunks, ["progress 50%\n", "done\n"]);
+        let (_, chunks) = run(&["secret"], &["value: sec"]);
+        assert_eq!(chunks, ["value: "]);
+    }
+
+    #[test]
+    fn near_misses_are_kept() {
+        assert_eq!(run(&["secret"], &["secre", "t!", " secrex"]).0, "*****! secrex");
+        assert_eq!(run(&[], &["anything"]).0, "anything");
+    }
+
+    #[test]
+    fn binary_output_survives() {
+        let vals: Vec<&[u8]> = vec![b"\x00\xffk"];
+        let mut m = Masker::new(&vals);
+        let mut out = Vec::new();
+        m.feed(b"\x01\xff\x00", &mut out);
+        m.feed(b"\xffk\x02\x00", &mut out);
+        m.finish(&mut out);
+        assert_eq!(out, b"\x01\xff*****\x02\x00".to_vec());
+    }
+}

@@ -1,0 +1,186 @@
+//! Running a command with secrets injected: planning what goes where, delivering
+//! values as env vars, tmpfs files or sealed memfds, and supervising or replacing
+//! ourselves with the child.
+
+mod mask;
+pub mod plan;
+
+pub use mask::Masker;
+pub use plan::{derive_env_name, plan, Delivery, Injection, Selection};
+
+use std::ffi::{CString, OsString};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use secrecy::ExposeSecret;
+
+use crate::child::{run_supervised_with, spawn_error};
+use crate::cli::FilesAs;
+use crate::error::{Error, Result};
+use crate::memdir::MemDir;
+use crate::ExitStatus;
+
+/// Variables a child keeps under `--clean-env`.
+pub const CLEAN_ENV_KEEP: [&str; 5] = ["PATH", "HOME", "USER", "LANG", "TERM"];
+
+/// Variables never passed to the child: the vault's master key must not reach it.
+const NEVER_PASSED: [&str; 2] = ["AGEVAULT_IDENTITY", "AGEVAULT_IDENTITY_FILE"];
+
+/// How to launch.
+pub struct LaunchOptions {
+    /// tmpfs files or memfds for file deliveries.
+    pub files_as: FilesAs,
+    /// Start from a minimal environment.
+    pub clean_env: bool,
+    /// Filter the child's output.
+    pub mask: bool,
+    /// Allow a disk-backed directory for files.
+    pub allow_disk: bool,
+}
+
+/// Runs `command` with `injections`. Returns only when supervising (or on error);
+/// otherwise the process becomes the child.
+pub fn launch(
+    injections: &[Injection<'_>],
+    command: &[OsString],
+    opts: &LaunchOptions,
+) -> Result<ExitStatus> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Error::Usage("no command given after `--`".into()))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if opts.clean_env {
+        cmd.env_clear();
+        for name in CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
+    for name in NEVER_PASSED {
+        cmd.env_remove(name);
+    }
+
+    let mut memdir = None;
+    let mut memfds: Vec<OwnedFd> = Vec::new();
+    for inj in injections {
+        let value = inj.value.expose_secret();
+        match inj.delivery {
+            Delivery::Env => {
+                cmd.env(&inj.name, value);
+            }
+            Delivery::File => match opts.files_as {
+                FilesAs::Tmpfs => {
+                    if memdir.is_none() {
+                        memdir = Some(MemDir::create("exec", opts.allow_disk)?);
+                    }
+                    let dir = memdir
+                        .as_ref()
+                        .ok_or_else(|| Error::msg("internal: no directory"))?;
+                    let path = dir.write_file(&inj.name, value.as_bytes())?;
+                    cmd.env(&inj.name, path);
+                }
+                FilesAs::Memfd => {
+                    let fd = sealed_memfd(&inj.name, value.as_bytes())?;
+                    cmd.env(&inj.name, format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                    memfds.push(fd);
+                }
+            },
+        }
+    }
+
+    let supervise = opts.mask || memdir.is_some();
+    if !supervise {
+        // Nothing to clean up or filter: become the child, adding no process and
+        // leaving signals and exit codes native. memfds stay open across exec.
+        for fd in memfds {
+            let _ = fd.into_raw_fd();
+        }
+        let err = cmd.exec();
+        return Err(exec_error(program, &err));
+    }
+
+    let masker = if opts.mask {
+        let values: Vec<&[u8]> = injections
+            .iter()
+            .map(|i| i.value.expose_secret().as_bytes())
+            .collect();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Some(Masker::new(&values))
+    } else {
+        None
+    };
+    let exit = run_supervised_with(cmd, |child| {
+        let mut pumps = Vec::new();
+        if let Some(masker) = &masker {
+            if let Some(out) = child.stdout.take() {
+                let m = masker.clone();
+                pumps.push(std::thread::spawn(move || pump(out, std::io::stdout(), m)));
+            }
+            if let Some(err) = child.stderr.take() {
+                let m = masker.clone();
+                pumps.push(std::thread::spawn(move || pump(err, std::io::stderr(), m)));
+            }
+        }
+        pumps
+    });
+    // Files go first, whatever happened to the child.
+    drop(memdir);
+    drop(memfds);
+    Ok(ExitStatus::External(exit?.shell_code()))
+}
+
+fn exec_error(program: &std::ffi::OsStr, err: &std::io::Error) -> Error {
+    if err.raw_os_error() == Some(nix::libc::E2BIG) {
+        return Error::msg("the environment and arguments are too large for the kernel (E2BIG)");
+    }
+    spawn_error(program, err)
+}
+
+/// An anonymous memory file holding `value`, sealed so nobody can change it,
+/// rewound so the child reads from the start.
+fn sealed_memfd(name: &str, value: &[u8]) -> Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let cname = CString::new(format!("agevault-{name}")).map_err(|_| Error::msg("invalid file name"))?;
+    let fd = memfd_create(&cname, MemFdCreateFlag::MFD_ALLOW_SEALING)
+        .map_err(|e| Error::msg(format!("cannot create a memory file: {e}")))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(value)
+        .map_err(|e| Error::msg(format!("cannot write a memory file: {e}")))?;
+    nix::unistd::lseek(file.as_raw_fd(), 0, nix::unistd::Whence::SeekSet)
+        .map_err(|e| Error::msg(format!("cannot rewind a memory file: {e}")))?;
+    let seals =
+        SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL;
+    fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
+        .map_err(|e| Error::msg(format!("cannot seal a memory file: {e}")))?;
+    Ok(OwnedFd::from(file))
+}
+
+/// Copies `from` to `to` through the masker, flushing after every read so
+/// output keeps its line-by-line latency.
+fn pump(mut from: impl Read, to: impl Write, mut masker: Masker) {
+    let mut to = to;
+    let mut buf = zeroize::Zeroizing::new([0u8; 8192]);
+    let mut out = Vec::with_capacity(16384);
+    loop {
+        let n = match from.read(&mut buf[..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        out.clear();
+        masker.feed(&buf[..n], &mut out);
+        if to.write_all(&out).and_then(|()| to.flush()).is_err() {
+            // Keep draining so the child does not block on a full pipe.
+            continue;
+        }
+    }
+    out.clear();
+    masker.finish(&mut out);
+    let _ = to.write_all(&out).and_then(|()| to.flush());
+}

@@ -1,0 +1,67 @@
+//! agevault: secrets in one git-committed, age-encrypted JSON file, handed to programs at run time.
+
+pub mod child;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod crypto;
+pub mod document;
+pub mod error;
+pub mod exec;
+pub mod harden;
+pub mod keys;
+pub mod memdir;
+pub mod output;
+pub mod secret_buf;
+pub mod secret_path;
+pub mod store;
+pub mod terminal;
+pub mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use error::{Error, Result};
+
+/// What a command asks the process to exit with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0.
+    Success,
+    /// 1: the command ran and found problems (e.g. `check`).
+    Failure,
+    /// A child's exit code, passed through.
+    External(u8),
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::External(code) => ExitCode::from(code),
+        }
+    }
+}
+
+/// The binary's whole life: harden, parse, run, report.
+pub fn main_entry() -> ExitCode {
+    harden::disable_core_dumps();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::run(cli) {
+        Ok(status) => status.into(),
+        Err(Error::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agevault: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

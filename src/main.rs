@@ -1,0 +1,5 @@
+//! The `agevault` binary: parse the command line, run it, report the outcome.
+
+fn main() -> std::process::ExitCode {
+    agevault::main_entry()
+}

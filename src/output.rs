@@ -1,0 +1,38 @@
+//! Writing data to standard output; a closed pipe ends the command quietly.
+
+use std::io::Write;
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to stdout and flushes.
+pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::BrokenPipe
+        } else {
+            Error::io("writing", "standard output", e)
+        }
+    })
+}
+
+/// Writes a line of text to stdout.
+pub fn line(text: &str) -> Result<()> {
+    let mut s = String::with_capacity(text.len() + 1);
+    s.push_str(text);
+    s.push('\n');
+    stdout_bytes(s.as_bytes())
+}
+
+/// Prints a value as pretty JSON.
+pub fn json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::msg(e.to_string()))?;
+    line(&text)
+}
+
+/// A status line on stderr, unless quiet.
+pub fn status(quiet: bool, text: &str) {
+    if !quiet {
+        eprintln!("{text}");
+    }
+}

@@ -1,0 +1,92 @@
+//! The vault on disk: the sidecar lock, and crash-safe replacement of files.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{Error, Result};
+
+/// An exclusive lock on a vault, held until dropped.
+pub struct VaultLock {
+    _lock: Flock<File>,
+}
+
+/// The sidecar lock file of `vault`: a stable inode, since renames swap the vault's.
+pub fn lock_path(vault: &Path) -> PathBuf {
+    let name = vault
+        .file_name()
+        .map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
+    vault.with_file_name(format!(".{name}.lock"))
+}
+
+/// Takes the exclusive lock of `vault`, waiting for other writers.
+pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
+    let path = lock_path(vault);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o644)
+        .open(&path)
+        .map_err(|e| Error::io("creating lock file", &path, e))?;
+    let lock = Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| Error::io("locking", &path, std::io::Error::from(errno)))?;
+    Ok(VaultLock { _lock: lock })
+}
+
+/// Replaces `path` with `contents` so that a crash leaves the old or the new
+/// file, never a mix: write beside it, fsync, rename over, fsync the directory.
+/// The file keeps its permissions (new files get 0644).
+pub fn replace_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.new-"))
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("creating a temporary file in", &dir, e))?;
+    // On any error below, dropping `tmp` removes the partial file.
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("writing", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replacing", path, e.error))?;
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing directory", &dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        replace_atomically(&path, b"one").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        replace_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1);
+    }
+
+    #[test]
+    fn lock_file_is_beside_the_vault() {
+        assert_eq!(
+            lock_path(Path::new("/r/secrets.json.age")),
+            Path::new("/r/.secrets.json.age.lock")
+        );
+    }
+}

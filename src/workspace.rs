@@ -1,0 +1,285 @@
+//! Where a command works: the config, the vault path, the identities to try,
+//! and the read / read-modify-write cycles over the vault.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::crypto::{self, DecryptFailure};
+use crate::document::{DocumentError, VaultDocument};
+use crate::error::{Error, Result};
+use crate::keys::{self, IdentitySet};
+use crate::secret_buf::SecretBuf;
+use crate::store::{self, VaultLock};
+
+/// Global options every command shares.
+#[derive(Clone, Debug, Default)]
+pub struct GlobalOptions {
+    /// `--config FILE` / `AGEVAULT_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `--vault FILE` / `AGEVAULT_VAULT`.
+    pub vault: Option<PathBuf>,
+    /// `--identity FILE`, in order.
+    pub identities: Vec<PathBuf>,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// The resolved workspace.
+pub struct Workspace {
+    /// The options it came from.
+    pub options: GlobalOptions,
+    /// The config, if one was found.
+    pub config: Option<Config>,
+    /// The vault file.
+    pub vault_path: PathBuf,
+}
+
+/// A decrypted vault opened for writing: locked until committed or dropped.
+pub struct WriteSession {
+    /// The document to change.
+    pub doc: VaultDocument,
+    original: SecretBuf,
+    _lock: VaultLock,
+}
+
+impl Workspace {
+    /// Finds the config (if any) and the vault path.
+    pub fn resolve(options: GlobalOptions) -> Result<Workspace> {
+        let cwd = std::env::current_dir().map_err(|e| Error::io("reading", ".", e))?;
+        let config = Config::find(options.config.as_deref(), &cwd)?;
+        let vault_path = match (&options.vault, &config) {
+            (Some(v), _) => v.clone(),
+            (None, Some(c)) => c.vault_path(),
+            (None, None) => return Err(Error::NoConfig { start: cwd }),
+        };
+        Ok(Workspace {
+            options,
+            config,
+            vault_path,
+        })
+    }
+
+    /// The config, or an error saying how to get one.
+    pub fn require_config(&self) -> Result<&Config> {
+        self.config.as_ref().ok_or_else(|| {
+            Error::msg("this command needs a .agevault.toml; run `agevault init` or pass --config FILE")
+        })
+    }
+
+    /// Discovers identities as SPEC §2 orders them.
+    pub fn identities(&self) -> Result<IdentitySet> {
+        keys::discover(&self.options.identities)
+    }
+
+    /// Reads the vault's bytes.
+    pub fn read_ciphertext(&self) -> Result<Vec<u8>> {
+        read_vault_bytes(&self.vault_path)
+    }
+
+    /// Decrypts and parses the vault.
+    pub fn read_document(&self) -> Result<VaultDocument> {
+        let ids = self.identities()?;
+        self.read_document_with(&ids).map(|(doc, _)| doc)
+    }
+
+    /// Decrypts and parses the vault with identities already discovered.
+    pub fn read_document_with(&self, ids: &IdentitySet) -> Result<(VaultDocument, SecretBuf)> {
+        let bytes = self.read_ciphertext()?;
+        let plaintext = self.decrypt(&bytes, ids)?;
+        let doc = self.parse(&plaintext)?;
+        Ok((doc, plaintext))
+    }
+
+    /// Decrypts vault bytes, mapping failures to sentences.
+    pub fn decrypt(&self, bytes: &[u8], ids: &IdentitySet) -> Result<SecretBuf> {
+        let path = self.vault_path.clone();
+        crypto::decrypt(bytes, &ids.identities).map_err(|failure| match failure {
+            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => {
+                Error::Corrupt { path, reason }
+            }
+            DecryptFailure::NoMatchingKeys => Error::NoMatchingIdentity(self.no_identity_message(ids)),
+            DecryptFailure::WrongPassphrase => Error::msg(format!(
+                "cannot decrypt {}: the passphrase of a protected identity was wrong",
+                path.display()
+            )),
+            DecryptFailure::Plugin(reason) => Error::msg(format!(
+                "cannot decrypt {}: an age plugin failed: {reason}",
+                path.display()
+            )),
+        })
+    }
+
+    /// Parses decrypted bytes as a document.
+    pub fn parse(&self, plaintext: &SecretBuf) -> Result<VaultDocument> {
+        VaultDocument::parse(plaintext.as_slice()).map_err(|e| match e {
+            DocumentError::FutureVersion(version) => Error::FutureVersion {
+                path: self.vault_path.clone(),
+                version,
+            },
+            other => Error::InvalidDocument {
+                path: self.vault_path.clone(),
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    fn no_identity_message(&self, ids: &IdentitySet) -> String {
+        let mut msg = format!("no identity can decrypt {}", self.vault_path.display());
+        if ids.found.is_empty() {
+            msg.push_str(
+                "; none was found (tried --identity, $AGEVAULT_IDENTITY, $AGEVAULT_IDENTITY_FILE, \
+                 ~/.config/agevault/identity.txt, /etc/agevault/identity.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa)",
+            );
+        } else {
+            let tried: Vec<String> = ids
+                .found
+                .iter()
+                .map(|f| {
+                    let keys: Vec<String> = f
+                        .public_keys
+                        .iter()
+                        .map(|k| match self.config.as_ref().and_then(|c| c.recipient_name(k)) {
+                            Some(name) => format!("{k}, configured as `{name}`"),
+                            None => format!("{k}, not a configured recipient"),
+                        })
+                        .collect();
+                    if keys.is_empty() {
+                        f.source.clone()
+                    } else {
+                        format!("{} ({})", f.source, keys.join("; "))
+                    }
+                })
+                .collect();
+            msg.push_str(&format!("; tried {}", tried.join(", ")));
+        }
+        msg.push_str("; ask a recipient to add your public key with `agevault recipients add`");
+        msg
+    }
+
+    /// Locks, decrypts and parses the vault for a change.
+    pub fn open_for_write(&self) -> Result<WriteSession> {
+        let ids = self.identities()?;
+        if !self.vault_path.exists() {
+            return Err(Error::NoVault {
+                path: self.vault_path.clone(),
+            });
+        }
+        let lock = store::lock_exclusive(&self.vault_path)?;
+        let (doc, _) = self.read_document_with(&ids)?;
+        let original = doc.to_plaintext();
+        Ok(WriteSession {
+            doc,
+            original,
+            _lock: lock,
+        })
+    }
+
+    /// Refuses when the configured recipients differ from those the vault records.
+    pub fn check_recipient_drift(&self, doc: &VaultDocument) -> Result<()> {
+        let Some(config) = &self.config else {
+            return Ok(());
+        };
+        let drift = RecipientDrift::between(config, &doc.recipients);
+        if drift.is_empty() {
+            return Ok(());
+        }
+        Err(Error::RecipientDrift(format!(
+            "{} and {} disagree about recipients ({}); writes are refused so that an unreviewed config edit \
+             never receives secrets: apply additions with `agevault recipients add NAME KEY`, removals with \
+             `agevault recipients remove NAME`, or restore {}",
+            config.path.display(),
+            self.vault_path.display(),
+            drift.describe(config),
+            config.path.display(),
+        )))
+    }
+
+    /// The keys writes encrypt to: the config's, or (without a config) those recorded in the vault.
+    pub fn recipient_keys(&self, doc: &VaultDocument) -> Vec<String> {
+        match &self.config {
+            Some(c) => c.recipient_keys(),
+            None => doc.recipients.clone(),
+        }
+    }
+
+    /// Encrypts `doc` to `recipient_keys` and replaces the vault, unless nothing changed.
+    /// Returns whether the file was written.
+    pub fn commit(&self, session: WriteSession) -> Result<bool> {
+        self.check_recipient_drift(&session.doc)?;
+        self.commit_unchecked(session)
+    }
+
+    /// Like [`Workspace::commit`] without the drift check (for recipient changes, which resolve drift).
+    pub fn commit_unchecked(&self, session: WriteSession) -> Result<bool> {
+        let plaintext = session.doc.to_plaintext();
+        if plaintext == session.original {
+            return Ok(false);
+        }
+        self.write_document(&session.doc)?;
+        Ok(true)
+    }
+
+    /// Encrypts `doc` to the recipients it records and replaces the vault file.
+    pub fn write_document(&self, doc: &VaultDocument) -> Result<()> {
+        let recipients = keys::recipients_for(&doc.recipients)?;
+        let plaintext = doc.to_plaintext();
+        let ciphertext = crypto::encrypt_armored(plaintext.as_slice(), &recipients).map_err(Error::msg)?;
+        store::replace_atomically(&self.vault_path, &ciphertext)
+    }
+}
+
+/// The difference between configured and recorded recipients.
+pub struct RecipientDrift {
+    /// In the config, not in the vault.
+    pub added: Vec<String>,
+    /// In the vault, not in the config.
+    pub removed: Vec<String>,
+}
+
+impl RecipientDrift {
+    /// Compares the config with a vault's recorded recipients.
+    pub fn between(config: &Config, recorded: &[String]) -> RecipientDrift {
+        let configured: BTreeSet<String> = config.recipient_keys().into_iter().collect();
+        let recorded: BTreeSet<String> = recorded.iter().cloned().collect();
+        RecipientDrift {
+            added: configured.difference(&recorded).cloned().collect(),
+            removed: recorded.difference(&configured).cloned().collect(),
+        }
+    }
+
+    /// Whether the two agree.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// `config adds bob (age1…); vault also has age1…`.
+    pub fn describe(&self, config: &Config) -> String {
+        let mut parts = Vec::new();
+        for k in &self.added {
+            let name = config.recipient_name(k).unwrap_or("?");
+            parts.push(format!(
+                "the config lists `{name}` ({k}) but the vault is not encrypted to it"
+            ));
+        }
+        for k in &self.removed {
+            parts.push(format!(
+                "the vault is encrypted to {k} which the config does not list"
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// Reads the vault file, with a clear error when it is missing.
+pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NoVault {
+                path: path.to_owned(),
+            }
+        } else {
+            Error::io("reading vault", path, e)
+        }
+    })
+}
