@@ -1,0 +1,175 @@
+//! The shared harness: a temporary repo with a temporary $HOME, and the real binary.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// A sandbox: `root/home` is $HOME, `root/repo` the working directory.
+pub struct Sandbox {
+    pub root: tempfile::TempDir,
+}
+
+/// The user every sandbox runs as.
+pub const USER: &str = "alice";
+
+impl Sandbox {
+    /// An empty sandbox (no config, no identity).
+    pub fn empty() -> Sandbox {
+        let root = tempfile::Builder::new()
+            .prefix("agevault-test-")
+            .tempdir()
+            .unwrap();
+        fs::create_dir_all(root.path().join("home")).unwrap();
+        fs::create_dir_all(root.path().join("repo")).unwrap();
+        Sandbox { root }
+    }
+
+    /// A sandbox after `agevault init` (which generated alice's identity).
+    pub fn init() -> Sandbox {
+        let sb = Sandbox::empty();
+        sb.cmd(&["init"]).assert().success();
+        sb
+    }
+
+    /// A sandbox after init with these secrets set.
+    pub fn with_secrets(pairs: &[(&str, &str)]) -> Sandbox {
+        let sb = Sandbox::init();
+        for (path, value) in pairs {
+            sb.set(path, value);
+        }
+        sb
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.root.path().join("repo")
+    }
+
+    pub fn vault(&self) -> PathBuf {
+        self.repo().join("secrets.json.age")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.repo().join(".agevault.toml")
+    }
+
+    pub fn identity(&self) -> PathBuf {
+        self.home().join(".config/agevault/identity.txt")
+    }
+
+    pub fn vault_bytes(&self) -> Vec<u8> {
+        fs::read(self.vault()).unwrap()
+    }
+
+    /// The binary, in the repo, with a minimal clean environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agevault"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("USER", USER)
+            .env("LANG", "C.UTF-8")
+            .current_dir(self.repo())
+            .args(args);
+        cmd
+    }
+
+    /// `agevault set PATH` with the value on stdin; asserts success.
+    pub fn set(&self, path: &str, value: &str) {
+        self.cmd(&["set", path]).write_stdin(value).assert().success();
+    }
+
+    /// `agevault get PATH` stdout as text; asserts success.
+    pub fn get(&self, path: &str) -> String {
+        let out = self.cmd(&["get", path]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "get {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The plaintext document, decrypted with the stock `age` CLI.
+    pub fn age_decrypt(&self) -> String {
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i"])
+            .arg(self.identity())
+            .arg(self.vault())
+            .output()
+            .expect("the age CLI must be installed (apt-get install age)");
+        assert!(
+            out.status.success(),
+            "age -d: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Encrypts `plaintext` with the stock `age` CLI to alice and installs it as the vault.
+    pub fn age_encrypt_vault(&self, plaintext: &[u8]) {
+        let recipients = self.root.path().join("recipients.txt");
+        let public = public_key(&self.identity());
+        fs::write(&recipients, format!("{public}\n")).unwrap();
+        let input = self.root.path().join("plain.json");
+        fs::write(&input, plaintext).unwrap();
+        let status = std::process::Command::new("age")
+            .args(["-a", "-R"])
+            .arg(&recipients)
+            .arg("-o")
+            .arg(self.vault())
+            .arg(&input)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::remove_file(&input).unwrap();
+    }
+}
+
+/// `age-keygen -y FILE`.
+pub fn public_key(identity: &Path) -> String {
+    let out = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(identity)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A fresh identity file at `path` (via `age-keygen`); returns its public key.
+pub fn age_keygen(path: &Path) -> String {
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    public_key(path)
+}
+
+/// Stdout and stderr together, for leak checks.
+pub fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts `secret` appears in neither stdout nor stderr.
+pub fn assert_no_leak(out: &Output, secret: &str) {
+    let text = all_output(out);
+    assert!(!text.contains(secret), "secret leaked into output: {text}");
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
