@@ -56,6 +56,14 @@ pub enum Command {
     Edit(EditArgs),
     /// Run a command with secrets injected as environment variables or memory files.
     Exec(Box<ExecArgs>),
+    /// Replace secret values: with a generator, or every overdue one with --due.
+    Rotate(RotateArgs),
+    /// Per secret: age, policy, due date, generator, offboarding exposure (never values).
+    Status(JsonArgs),
+    /// For CI: prove the vault decrypts and is sound (config, format, recipients, rules, rotation, conflicts).
+    Check(CheckArgs),
+    /// The secrets inventory: path, owner, class, consumers, policy, last rotation, due.
+    Inventory(InventoryArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Print the man page (roff).
@@ -136,6 +144,61 @@ pub struct SetArgs {
     /// Refused: values on the command line leak through /proc and shell history.
     #[arg(hide = true)]
     pub value: Option<String>,
+    /// Generate the value instead of reading it: password:LEN, alnum:LEN, hex:BYTES,
+    /// base64:BYTES, base64url:BYTES, uuid, ed25519, age. Remembered for `rotate`.
+    #[arg(long, value_name = "SPEC")]
+    pub generate: Option<String>,
+}
+
+/// `rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Secret paths to rotate.
+    #[arg(required_unless_present = "due", conflicts_with = "due")]
+    pub paths: Vec<String>,
+    /// Generator to use (and remember); default: the one remembered in the secret's meta,
+    /// else the value is read like `set` reads it.
+    #[arg(long, value_name = "SPEC")]
+    pub generate: Option<String>,
+    /// Rotate every overdue secret that has a generator; list those that need a human.
+    #[arg(long)]
+    pub due: bool,
+    /// Show what would be rotated without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run only the checks that need no key (config, file format).
+    #[arg(long)]
+    pub no_decrypt: bool,
+    /// Print a machine-readable report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Output formats of `inventory`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// A Markdown table.
+    Markdown,
+}
+
+/// `inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+    pub format: InventoryFormat,
 }
 
 /// `edit`.

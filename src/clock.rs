@@ -4,7 +4,12 @@ use std::time::{Duration, SystemTime};
 
 /// Now, as `2026-11-23T10:00:00Z`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    format_rfc3339(SystemTime::now())
+}
+
+/// Formats a time as `2026-11-23T10:00:00Z`.
+pub fn format_rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// Parses an RFC 3339 timestamp.

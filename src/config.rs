@@ -60,6 +60,24 @@ pub struct ConfigFile {
     /// Path or glob → validation rule.
     #[serde(default)]
     pub validate: BTreeMap<String, String>,
+    /// Path or glob → inventory facts (owner, classification).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretInfo>,
+}
+
+/// One `[secrets."PATH-OR-GLOB"]` table: facts for the inventory.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretInfo {
+    /// Who answers for the secret (a team or a person).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Classification, e.g. `confidential`, `restricted`.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Free-text consumers beyond the exec profiles (e.g. `CI deploy job`).
+    #[serde(default)]
+    pub consumers: Vec<String>,
 }
 
 /// A configuration file and where it lives.
@@ -195,6 +213,22 @@ impl ConfigFile {
                 None => e.message().to_owned(),
             }
         })?;
+        for (pattern, rule) in &file.validate {
+            crate::lifecycle::validate::Rule::parse(rule).map_err(|e| {
+                format!(
+                    "{}[validate] `{pattern}`: {e}",
+                    line_prefix(text, "validate", pattern)
+                )
+            })?;
+        }
+        for (pattern, max_age) in &file.rotation {
+            crate::clock::parse_duration(max_age).map_err(|e| {
+                format!(
+                    "{}[rotation] `{pattern}`: {e}",
+                    line_prefix(text, "rotation", pattern)
+                )
+            })?;
+        }
         let mut keys = BTreeMap::new();
         for (name, entry) in &file.recipients {
             if let Some(problem) = crate::secret_path::segment_problem(name) {
@@ -212,6 +246,30 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// `line N: ` for `key` inside `[table]`, found by scanning the text (toml keeps no spans after deserializing).
+fn line_prefix(text: &str, table: &str, key: &str) -> String {
+    let header = format!("[{table}]");
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_table = t == header;
+            continue;
+        }
+        let k = t
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .trim_matches('\'');
+        if in_table && k == key {
+            return format!("line {}: ", i + 1);
+        }
+    }
+    String::new()
 }
 
 #[cfg(test)]
@@ -247,6 +305,10 @@ files = {{ JWT_KEY_FILE = "logos/jwt-key" }}
         assert!(e.starts_with("line 3"), "{e}");
         let e = ConfigFile::parse("[recipients.a]\nkey = \"age1bad\"\n").unwrap_err();
         assert!(e.contains("recipient `a`"), "{e}");
+        let e = ConfigFile::parse("[rotation]\n\"a/*\" = \"30x\"\n").unwrap_err();
+        assert!(e.starts_with("line 2: [rotation] `a/*`"), "{e}");
+        let e = ConfigFile::parse("# c\n[validate]\n\"tls/key\" = \"regex:(\"\n").unwrap_err();
+        assert!(e.starts_with("line 3: [validate] `tls/key`"), "{e}");
         let (_, k) = crate::keys::generate_identity();
         let dup = format!("[recipients.a]\nkey = \"{k}\"\n[recipients.b]\nkey = \"{k}\"\n");
         assert!(ConfigFile::parse(&dup).unwrap_err().contains("same key"));

@@ -40,6 +40,20 @@ pub fn is_armored(bytes: &[u8]) -> bool {
     text.starts_with(ARMOR_BEGIN.as_bytes()) && text[..end].ends_with(b"-----END AGE ENCRYPTED FILE-----")
 }
 
+/// Checks, without any key, that `bytes` is an armored age file whose header parses.
+pub fn check_format(bytes: &[u8]) -> Result<(), String> {
+    if !is_armored(bytes) {
+        return Err("it is not an ASCII-armored age file (-----BEGIN AGE ENCRYPTED FILE-----)".into());
+    }
+    match Decryptor::new_buffered(ArmoredReader::new(bytes)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match classify(e) {
+            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => reason,
+            _ => "its header cannot be read".into(),
+        }),
+    }
+}
+
 /// Encrypts `plaintext` to `recipients` as an armored age file.
 pub fn encrypt_armored(
     plaintext: &[u8],
@@ -62,6 +76,39 @@ pub fn encrypt_armored(
 /// Decrypts an age file (armored or binary). The plaintext is returned only
 /// after the whole payload authenticated.
 pub fn decrypt(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
+    decrypt_inner(ciphertext, identities).map_err(|failure| match failure {
+        // age's own error for a file cut short or not age at all is a generic I/O or
+        // MAC complaint; the framing says more precisely what is wrong.
+        DecryptFailure::NotAge(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
+            Some(reason) => DecryptFailure::NotAge(reason.into()),
+            None => failure,
+        },
+        other => other,
+    })
+}
+
+/// What is wrong with the framing of a file that failed to decrypt, if anything.
+fn framing_problem(bytes: &[u8]) -> Option<&'static str> {
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let text = &text[start..];
+    if text.is_empty() {
+        Some("it is empty")
+    } else if text.starts_with(ARMOR_BEGIN.as_bytes()) {
+        let end = b"-----END AGE ENCRYPTED FILE-----";
+        (!text.windows(end.len()).any(|w| w == end))
+            .then_some("it is truncated (its -----END AGE ENCRYPTED FILE----- line is missing)")
+    } else if text.starts_with(b"age-encryption.org/") {
+        None
+    } else {
+        Some("it is not an age file (it starts with neither -----BEGIN AGE ENCRYPTED FILE----- nor age-encryption.org/v1)")
+    }
+}
+
+fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
     let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext)).map_err(classify)?;
     if decryptor.is_scrypt() {
         return Err(DecryptFailure::NotAge(
@@ -166,7 +213,11 @@ mod tests {
             Err(DecryptFailure::NotAge(_))
         ));
         let half = &ct[..ct.len() / 2];
-        assert!(decrypt(half, &ids).is_err());
+        assert!(matches!(decrypt(half, &ids), Err(DecryptFailure::NotAge(r)) if r.contains("truncated")));
+        assert!(matches!(decrypt(b"", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("empty")));
+        assert!(
+            matches!(decrypt(b"junk\n", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("not an age file"))
+        );
         assert!(!is_armored(b"age-encryption.org/v1\n"));
     }
 }

@@ -409,6 +409,18 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for NoDupMapVisitor<V> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object")
     }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<NoDupMap<V>, E> {
+        Err(not_an_object("a string"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<NoDupMap<V>, E> {
+        Err(not_an_object("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<NoDupMap<V>, E> {
+        Err(not_an_object("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<NoDupMap<V>, E> {
+        Err(not_an_object("a number"))
+    }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoDupMap<V>, A::Error> {
         let mut out = BTreeMap::new();
         while let Some(key) = map.next_key::<String>()? {
@@ -427,8 +439,15 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for NoDupMapVisitor<V> {
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for NoDupMap<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(NoDupMapVisitor::new())
+        // `any`, not `map`: serde's own type error would quote a misplaced string or
+        // number, which may well be a secret; the visitor names only its kind.
+        d.deserialize_any(NoDupMapVisitor::new())
     }
+}
+
+/// The error for a scalar where an object belongs, without the scalar itself.
+fn not_an_object<E: de::Error>(found: &str) -> E {
+    E::custom(format_args!("invalid type: {found}, expected an object"))
 }
 
 /// A meta entry: an object of plain JSON values, duplicates refused.
@@ -465,6 +484,18 @@ impl<'de> Deserialize<'de> for RawDocument {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an agevault document object")
             }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RawDocument, E> {
+                Err(not_an_object("a string"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawDocument, E> {
+                Err(not_an_object("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawDocument, E> {
+                Err(not_an_object("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawDocument, E> {
+                Err(not_an_object("a number"))
+            }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDocument, A::Error> {
                 let mut doc = RawDocument {
                     version: None,
@@ -497,7 +528,7 @@ impl<'de> Deserialize<'de> for RawDocument {
                 Ok(doc)
             }
         }
-        d.deserialize_map(DocVisitor)
+        d.deserialize_any(DocVisitor)
     }
 }
 
@@ -602,6 +633,28 @@ mod tests {
             Err(DocumentError::Syntax(_))
         ));
         assert!(matches!(parse("not json"), Err(DocumentError::Syntax(_))));
+    }
+
+    #[test]
+    fn misplaced_scalars_are_not_quoted() {
+        for text in [
+            r#"{"version":1,"secrets":"s3cr3t"}"#,
+            r#"{"version":1,"secrets":{"n":{"a":"x"}},"meta":{"a":"s3cr3t"}}"#,
+            r#""s3cr3t""#,
+            r#"{"version":1,"secrets":987654321}"#,
+        ] {
+            match parse(text) {
+                Err(DocumentError::Syntax(m)) => {
+                    assert!(!m.contains("s3cr3t") && !m.contains("987654321"), "{m}");
+                    assert!(m.contains("expected an object"), "{m}");
+                }
+                _ => panic!("accepted {text}"),
+            }
+        }
+        let Err(DocumentError::Syntax(m)) = parse_tree(b"\"s3cr3t\"") else {
+            panic!()
+        };
+        assert!(!m.contains("s3cr3t") && m.contains("line 1"), "{m}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod harden;
 pub mod keys;
+pub mod lifecycle;
 pub mod memdir;
 pub mod output;
 pub mod secret_buf;

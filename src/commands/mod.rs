@@ -1,15 +1,19 @@
 //! One module per subcommand; `run` dispatches to them.
 
+mod check;
 mod completions;
 mod edit;
 mod exec;
 mod get;
 mod init;
+mod inventory;
 mod keygen;
 mod ls;
 mod recipients;
 mod rm;
+mod rotate;
 mod set;
+mod status;
 mod whoami;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         identities: cli.identities,
         quiet: cli.quiet,
     };
+    check_usage(&cli.command)?;
     match cli.command {
         Command::Init(args) => init::run(&options, &args),
         Command::Keygen(args) => keygen::run(&options, &args),
@@ -36,8 +41,22 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rm(args) => rm::run(&Workspace::resolve(options)?, &args.path),
         Command::Edit(args) => edit::run(&Workspace::resolve(options)?, &args),
         Command::Exec(args) => exec::run(&Workspace::resolve(options)?, &args),
+        Command::Rotate(args) => rotate::run(&Workspace::resolve(options)?, &args),
+        Command::Status(args) => status::run(&Workspace::resolve(options)?, args.json),
+        Command::Check(args) => check::run(options, &args),
+        Command::Inventory(args) => inventory::run(&Workspace::resolve(options)?, args.format),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
+    }
+}
+
+/// Usage errors that need no config or vault are reported before either is looked for,
+/// so they exit 2 whatever the directory holds.
+fn check_usage(command: &Command) -> Result<()> {
+    match command {
+        Command::Get(args) | Command::Rm(args) => parse_path(&args.path).map(drop),
+        Command::Set(args) => set::check_usage(args).map(drop),
+        _ => Ok(()),
     }
 }
 

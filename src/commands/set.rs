@@ -6,14 +6,45 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::SetArgs;
 use crate::error::{Error, Result};
+use crate::lifecycle::generate::Generator;
 use crate::output::status;
 use crate::secret_buf::SecretBuf;
+use crate::secret_path::SecretPath;
 use crate::terminal;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
 /// Sets one secret.
 pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
+    let path = check_usage(args)?;
+    let generator = args
+        .generate
+        .as_deref()
+        .map(Generator::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
+    // Read before locking: a prompt must not hold other writers up.
+    let value = match generator {
+        None => Some(read_value(&format!("Value for {path}: "))?),
+        Some(_) => None,
+    };
+    let mut session = ws.open_for_write()?;
+    let changed = match (&generator, value) {
+        (Some(g), _) => {
+            super::rotate::apply_generated(&mut session.doc, &path, g)?;
+            true
+        }
+        (None, Some(value)) => session.doc.set(&path, value).map_err(Error::msg)?,
+        (None, None) => false,
+    };
+    let written = ws.commit(session)?;
+    let what = if changed && written { "set" } else { "unchanged" };
+    status(ws.options.quiet, &format!("{what} `{path}`"));
+    Ok(ExitStatus::Success)
+}
+
+/// The usage errors of `set`, which need no workspace: a value in argv, a bad path.
+pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
     if args.value.is_some() {
         return Err(Error::Usage(
             "refusing a value on the command line: argv is visible to every user in /proc and lands in shell \
@@ -21,14 +52,10 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
                 .into(),
         ));
     }
-    let path = super::parse_path(&args.path)?;
-    let value = read_value(&format!("Value for {path}: "))?;
-    let mut session = ws.open_for_write()?;
-    let changed = session.doc.set(&path, value).map_err(Error::msg)?;
-    let written = ws.commit(session)?;
-    let what = if changed && written { "set" } else { "unchanged" };
-    status(ws.options.quiet, &format!("{what} `{path}`"));
-    Ok(ExitStatus::Success)
+    if let Some(spec) = &args.generate {
+        Generator::parse(spec).map_err(Error::Usage)?;
+    }
+    super::parse_path(&args.path)
 }
 
 /// Reads a value: stdin when it is not a terminal, else a hidden prompt.

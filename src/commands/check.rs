@@ -1,0 +1,248 @@
+//! `check`: the CI gate — config, format, decryption, document, recipients, rules, rotation, conflicts.
+
+use std::time::SystemTime;
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::cli::CheckArgs;
+use crate::crypto;
+use crate::document::{leaf_paths, Node, VaultDocument};
+use crate::error::Result;
+use crate::lifecycle::policy::{best_match, statuses};
+use crate::lifecycle::validate::Rule;
+use crate::output;
+use crate::workspace::{read_vault_bytes, GlobalOptions, RecipientDrift, Workspace};
+use crate::ExitStatus;
+
+/// The top-level namespace a conflicted merge leaves behind.
+pub const CONFLICTS_NAMESPACE: &str = "_conflicts";
+
+#[derive(Serialize)]
+struct Outcome {
+    name: &'static str,
+    ok: bool,
+    skipped: bool,
+    problems: Vec<String>,
+}
+
+#[derive(Default, Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Outcome>,
+}
+
+impl Report {
+    fn record(&mut self, name: &'static str, problems: Vec<String>) {
+        self.checks.push(Outcome {
+            name,
+            ok: problems.is_empty(),
+            skipped: false,
+            problems,
+        });
+    }
+
+    fn skip(&mut self, name: &'static str, why: &str) {
+        self.checks.push(Outcome {
+            name,
+            ok: true,
+            skipped: true,
+            problems: vec![why.to_owned()],
+        });
+    }
+}
+
+const DECRYPT_CHECKS: [&str; 6] = [
+    "decrypt",
+    "document",
+    "recipients",
+    "validate",
+    "rotation",
+    "conflicts",
+];
+
+/// Runs every check and reports; exit 0 only when all pass.
+pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
+    let mut report = Report::default();
+    let ws = match Workspace::resolve(options) {
+        Ok(ws) => {
+            report.record("config", Vec::new());
+            Some(ws)
+        }
+        Err(e) => {
+            report.record("config", vec![e.to_string()]);
+            None
+        }
+    };
+    if let Some(ws) = &ws {
+        run_checks(ws, args.no_decrypt, &mut report);
+    }
+    report.ok = report.checks.iter().all(|c| c.ok);
+    if args.json {
+        output::json(&report)?;
+    } else {
+        for c in &report.checks {
+            for p in &c.problems {
+                if c.skipped {
+                    output::line(&format!("skipped {}: {p}", c.name))?;
+                } else {
+                    output::line(&format!("FAIL {}: {p}", c.name))?;
+                }
+            }
+        }
+        let passed = report.checks.iter().filter(|c| c.ok && !c.skipped).count();
+        let failed = report.checks.iter().filter(|c| !c.ok).count();
+        output::line(&if failed == 0 {
+            format!("ok: {passed} checks passed")
+        } else {
+            format!("{failed} check(s) failed, {passed} passed")
+        })?;
+    }
+    Ok(if report.ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
+    let bytes = match read_vault_bytes(&ws.vault_path) {
+        Ok(b) => b,
+        Err(e) => {
+            report.record("format", vec![e.to_string()]);
+            return;
+        }
+    };
+    let format = crypto::check_format(&bytes)
+        .err()
+        .map(|reason| format!("{}: {reason}", ws.vault_path.display()));
+    let format_ok = format.is_none();
+    report.record("format", format.into_iter().collect());
+    if no_decrypt {
+        for name in DECRYPT_CHECKS {
+            report.skip(name, "not run (--no-decrypt)");
+        }
+        return;
+    }
+    if !format_ok {
+        return;
+    }
+    let decrypted = ws.identities().and_then(|ids| {
+        if ids.identities.is_empty() {
+            return Err(crate::Error::msg(
+                "no identity found; in CI set AGEVAULT_IDENTITY to the key text from a CI secret, or use --no-decrypt",
+            ));
+        }
+        ws.decrypt(&bytes, &ids)
+    });
+    let plaintext = match decrypted {
+        Ok(p) => {
+            report.record("decrypt", Vec::new());
+            p
+        }
+        Err(e) => {
+            report.record("decrypt", vec![e.to_string()]);
+            return;
+        }
+    };
+    let doc = match ws.parse(&plaintext) {
+        Ok(d) => {
+            report.record("document", Vec::new());
+            d
+        }
+        Err(e) => {
+            report.record("document", vec![e.to_string()]);
+            return;
+        }
+    };
+    report.record("recipients", recipient_problems(ws, &doc));
+    report.record("validate", validation_problems(ws, &doc));
+    report.record("rotation", rotation_problems(ws, &doc));
+    report.record("conflicts", conflict_problems(&doc));
+}
+
+fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
+    let Some(config) = &ws.config else {
+        return Vec::new();
+    };
+    let drift = RecipientDrift::between(config, &doc.recipients);
+    let mut problems = Vec::new();
+    for k in &drift.added {
+        let name = config.recipient_name(k).unwrap_or("?");
+        problems.push(format!(
+            "recipient `{name}` is in {} but the vault is not encrypted to it; run `agevault recipients add {name} {k}`",
+            config.path.display()
+        ));
+    }
+    for k in &drift.removed {
+        problems.push(format!(
+            "the vault is encrypted to {k}, which {} does not list; restore its entry and run `agevault recipients remove NAME`",
+            config.path.display()
+        ));
+    }
+    problems
+}
+
+fn validation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
+    let Some(config) = &ws.config else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for (path, value) in doc.leaves() {
+        let Some((pattern, rule_text)) = best_match(&config.file.validate, &path) else {
+            continue;
+        };
+        let rule = match Rule::parse(rule_text) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("[validate] `{pattern}`: {e}"));
+                continue;
+            }
+        };
+        if let Err(problem) = rule.check(value.expose_secret()) {
+            problems.push(format!(
+                "`{path}` {problem} (rule `{rule_text}` from [validate] `{pattern}`); fix it with `agevault set {path}`"
+            ));
+        }
+    }
+    problems
+}
+
+fn rotation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
+    statuses(doc, ws.config.as_ref().map(|c| &c.file), SystemTime::now())
+        .into_iter()
+        .filter(|s| s.overdue)
+        .map(|s| {
+            format!(
+                "`{}` is overdue (policy {}, due {}); run `agevault rotate {}`",
+                s.path,
+                s.policy.as_deref().unwrap_or("?"),
+                s.due.as_deref().unwrap_or("now"),
+                if s.generator.is_some() {
+                    "--due".to_owned()
+                } else {
+                    s.path.clone()
+                }
+            )
+        })
+        .collect()
+}
+
+fn conflict_problems(doc: &VaultDocument) -> Vec<String> {
+    let Some(Node::Tree(conflicts)) = doc.secrets.get(CONFLICTS_NAMESPACE) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<String> = leaf_paths(conflicts)
+        .into_iter()
+        .map(|p| p.rsplit_once('/').map_or(p.clone(), |(head, _)| head.to_owned()))
+        .collect();
+    paths.dedup();
+    paths
+        .into_iter()
+        .map(|p| {
+            format!(
+                "unresolved merge conflict at `{p}`; run `agevault edit`, set `{p}` and delete the `{CONFLICTS_NAMESPACE}` namespace"
+            )
+        })
+        .collect()
+}

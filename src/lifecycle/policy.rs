@@ -1,0 +1,214 @@
+//! Rotation policies and status: globs over secret paths, ages, due dates, offboarding exposure.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::clock;
+use crate::config::ConfigFile;
+use crate::document::VaultDocument;
+
+/// Whether `pattern` matches `path`: `*` and `?` stay within a segment, `**` crosses them.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) if rest.first() == Some(&b'*') => {
+                let rest = &rest[1..];
+                (0..=s.len()).any(|i| go(rest, &s[i..]))
+            }
+            Some((b'*', rest)) => {
+                let limit = s.iter().position(|&c| c == b'/').unwrap_or(s.len());
+                (0..=limit).any(|i| go(rest, &s[i..]))
+            }
+            Some((b'?', rest)) => s.first().is_some_and(|&c| c != b'/') && go(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), path.as_bytes())
+}
+
+/// The entry of `map` that applies to `path`: an exact key wins, then the
+/// matching pattern with the most literal characters (the most specific).
+pub fn best_match<'a, V>(map: &'a BTreeMap<String, V>, path: &str) -> Option<(&'a str, &'a V)> {
+    if let Some((k, v)) = map.get_key_value(path) {
+        return Some((k, v));
+    }
+    map.iter()
+        .filter(|(k, _)| glob_match(k, path))
+        .max_by_key(|(k, _)| k.chars().filter(|c| !matches!(c, '*' | '?')).count())
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+/// One secret's lifecycle facts; never its value.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecretStatus {
+    /// The path.
+    pub path: String,
+    /// Last change (RFC 3339), if recorded.
+    pub updated: Option<String>,
+    /// Seconds since the last change.
+    pub age_seconds: Option<u64>,
+    /// The maximum age that applies (`30d`).
+    pub policy: Option<String>,
+    /// When it is due (RFC 3339).
+    pub due: Option<String>,
+    /// Past its due date.
+    pub overdue: bool,
+    /// The remembered generator spec.
+    pub generator: Option<String>,
+    /// Removed recipients that could read this value and it was not rotated since.
+    pub exposed_to: Vec<Exposure>,
+}
+
+/// A removed recipient who saw a value that has not changed since.
+#[derive(Clone, Debug, Serialize)]
+pub struct Exposure {
+    /// The recipient's name.
+    pub name: String,
+    /// When it was removed.
+    pub removed: String,
+}
+
+/// The status of every secret, sorted by path. Durations were validated with the config.
+pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTime) -> Vec<SecretStatus> {
+    let empty = BTreeMap::new();
+    let rotation = config.map_or(&empty, |c| &c.rotation);
+    let offboarded = offboarding_records(doc);
+    doc.leaves()
+        .map(|(path, _)| {
+            let meta = doc.meta.get(&path);
+            let text = |k: &str| {
+                meta.and_then(|m| m.get(k))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            let updated = text("updated");
+            let updated_at = updated.as_deref().and_then(clock::parse_rfc3339);
+            let age_seconds = updated_at
+                .and_then(|t| now.duration_since(t).ok())
+                .map(|d| d.as_secs());
+            let policy = best_match(rotation, &path).map(|(_, v)| v.clone());
+            let max_age = policy.as_deref().and_then(|p| clock::parse_duration(p).ok());
+            let (due, overdue) = match (max_age, updated_at) {
+                (Some(max), Some(at)) => {
+                    let due_at = at + max;
+                    (Some(clock::format_rfc3339(due_at)), due_at <= now)
+                }
+                // A policy but no record of when it was set: treat as due now.
+                (Some(_), None) => (None, true),
+                _ => (None, false),
+            };
+            let exposed_to = offboarded
+                .iter()
+                .filter(|r| r.paths.iter().any(|p| p == &path))
+                .filter(|r| match (updated_at, clock::parse_rfc3339(&r.removed)) {
+                    (Some(u), Some(removed)) => u <= removed,
+                    _ => true,
+                })
+                .map(|r| Exposure {
+                    name: r.name.clone(),
+                    removed: r.removed.clone(),
+                })
+                .collect();
+            SecretStatus {
+                path,
+                updated,
+                age_seconds,
+                policy,
+                due,
+                overdue,
+                generator: text("generator"),
+                exposed_to,
+            }
+        })
+        .collect()
+}
+
+struct Offboarding {
+    name: String,
+    removed: String,
+    paths: Vec<String>,
+}
+
+fn offboarding_records(doc: &VaultDocument) -> Vec<Offboarding> {
+    let Some(serde_json::Value::Array(list)) = doc.extra.get("offboarded") else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|r| Offboarding {
+            name: r["name"].as_str().unwrap_or("?").to_owned(),
+            removed: r["removed"].as_str().unwrap_or("").to_owned(),
+            paths: r["paths"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// `3d 4h`, `5m`: a short human age.
+pub fn human_age(seconds: u64) -> String {
+    let d = Duration::from_secs(seconds);
+    let days = d.as_secs() / 86_400;
+    let hours = (d.as_secs() % 86_400) / 3600;
+    let minutes = (d.as_secs() % 3600) / 60;
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("llm-api-key/*", "llm-api-key/openai"));
+        assert!(!glob_match("llm-api-key/*", "llm-api-key/a/b"));
+        assert!(glob_match("llm-api-key/**", "llm-api-key/a/b"));
+        assert!(glob_match("*/password", "samba/password"));
+        assert!(glob_match("tls/ke?", "tls/key"));
+        assert!(!glob_match("tls/key", "tls/keys"));
+        assert!(glob_match("**", "a/b/c"));
+    }
+
+    #[test]
+    fn most_specific_wins() {
+        let mut m = BTreeMap::new();
+        m.insert("**".to_owned(), 1);
+        m.insert("llm-api-key/*".to_owned(), 2);
+        m.insert("llm-api-key/openai".to_owned(), 3);
+        assert_eq!(best_match(&m, "llm-api-key/openai").unwrap().1, &3);
+        assert_eq!(best_match(&m, "llm-api-key/other").unwrap().1, &2);
+        assert_eq!(best_match(&m, "x/y").unwrap().1, &1);
+    }
+
+    #[test]
+    fn due_and_exposure() {
+        let mut doc = VaultDocument::new(vec![]);
+        doc.set(&"a/key".parse().unwrap(), "v".into()).unwrap();
+        doc.meta
+            .get_mut("a/key")
+            .unwrap()
+            .insert("updated".into(), "2026-01-01T00:00:00Z".into());
+        doc.extra.insert(
+            "offboarded".into(),
+            serde_json::json!([{"name":"bob","key":"age1x","removed":"2026-02-01T00:00:00Z","paths":["a/key"]}]),
+        );
+        let mut config = ConfigFile::default();
+        config.rotation.insert("a/*".into(), "30d".into());
+        let now = clock::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
+        let s = &statuses(&doc, Some(&config), now)[0];
+        assert!(s.overdue);
+        assert_eq!(s.due.as_deref(), Some("2026-01-31T00:00:00Z"));
+        assert_eq!(s.exposed_to[0].name, "bob");
+        let early = clock::parse_rfc3339("2026-01-10T00:00:00Z").unwrap();
+        assert!(!statuses(&doc, Some(&config), early)[0].overdue);
+    }
+}

@@ -1,0 +1,234 @@
+//! Format rules for secret values (`[validate]`): pem, json, regex:…, min-length:N, url, hostname.
+//! Problems describe the value's shape, never its content.
+
+use base64::Engine;
+
+/// The rules `[validate]` accepts.
+pub const VALID_RULES: &str = "pem, json, regex:PATTERN, min-length:N, url, hostname";
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub enum Rule {
+    /// One or more PEM blocks with valid base64 bodies.
+    Pem,
+    /// Parses as JSON.
+    Json,
+    /// The whole value matches.
+    Regex(regex::Regex),
+    /// At least N characters.
+    MinLength(usize),
+    /// `scheme://host…`.
+    Url,
+    /// An RFC 1123 host name.
+    Hostname,
+}
+
+impl Rule {
+    /// Compiles a rule from its config text.
+    pub fn parse(text: &str) -> Result<Rule, String> {
+        if let Some(pattern) = text.strip_prefix("regex:") {
+            // Anchored: the rule is about the whole value.
+            return regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map(Rule::Regex)
+                .map_err(|e| {
+                    format!(
+                        "regex does not compile: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    )
+                });
+        }
+        if let Some(n) = text.strip_prefix("min-length:") {
+            return n
+                .trim()
+                .parse()
+                .map(Rule::MinLength)
+                .map_err(|_| format!("`{text}`: min-length needs a whole number"));
+        }
+        match text {
+            "pem" => Ok(Rule::Pem),
+            "json" => Ok(Rule::Json),
+            "url" => Ok(Rule::Url),
+            "hostname" => Ok(Rule::Hostname),
+            _ => Err(format!("unknown rule `{text}`; valid: {VALID_RULES}")),
+        }
+    }
+
+    /// Checks a value: `Ok(detail)` (e.g. the PEM kind) or `Err(problem)`.
+    pub fn check(&self, value: &str) -> Result<Option<String>, String> {
+        match self {
+            Rule::Pem => check_pem(value).map(Some),
+            Rule::Json => serde_json::from_str::<serde::de::IgnoredAny>(value)
+                .map(|_| None)
+                .map_err(|e| format!("is not valid JSON (line {}, column {})", e.line(), e.column())),
+            Rule::Regex(re) => {
+                if re.is_match(value) {
+                    Ok(None)
+                } else {
+                    Err("does not match the required pattern".into())
+                }
+            }
+            Rule::MinLength(n) => {
+                let len = value.chars().count();
+                if len >= *n {
+                    Ok(None)
+                } else {
+                    Err(format!("is {len} characters long, shorter than the required {n}"))
+                }
+            }
+            Rule::Url => check_url(value).map(|()| None),
+            Rule::Hostname => {
+                if is_hostname(value) {
+                    Ok(None)
+                } else {
+                    Err("is not a valid host name".into())
+                }
+            }
+        }
+    }
+}
+
+fn check_pem(value: &str) -> Result<String, String> {
+    let mut kinds = Vec::new();
+    let mut lines = value.lines().map(str::trim_end);
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let label = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+            .ok_or("is not PEM (expected a -----BEGIN …----- line)")?
+            .to_owned();
+        let end = format!("-----END {label}-----");
+        let mut body = String::new();
+        let mut closed = false;
+        for l in lines.by_ref() {
+            if l == end {
+                closed = true;
+                break;
+            }
+            if l.contains(':') {
+                continue; // RFC 1421 headers (Proc-Type, DEK-Info) of legacy encrypted keys
+            }
+            body.push_str(l.trim());
+        }
+        if !closed {
+            return Err(format!("is a PEM block without its `{end}` line"));
+        }
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|_| format!("has a {label} PEM block whose body is not valid base64"))?;
+        if der.is_empty() {
+            return Err(format!("has an empty {label} PEM block"));
+        }
+        kinds.push(describe_label(&label));
+    }
+    if kinds.is_empty() {
+        return Err("is empty, not PEM".into());
+    }
+    Ok(kinds.join(" + "))
+}
+
+fn describe_label(label: &str) -> String {
+    match label {
+        "PRIVATE KEY" => "PKCS#8 private key".into(),
+        "ENCRYPTED PRIVATE KEY" => "encrypted PKCS#8 private key".into(),
+        "RSA PRIVATE KEY" => "RSA private key (PKCS#1)".into(),
+        "EC PRIVATE KEY" => "EC private key (SEC1)".into(),
+        "OPENSSH PRIVATE KEY" => "OpenSSH private key".into(),
+        "CERTIFICATE" => "X.509 certificate".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn check_url(value: &str) -> Result<(), String> {
+    let (scheme, rest) = value
+        .split_once("://")
+        .ok_or("is not a URL (expected scheme://host)")?;
+    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok {
+        return Err("is not a URL (bad scheme)".into());
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err("is not a URL (contains whitespace)".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map(|h| &h[1..]).unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() && scheme != "file" {
+        return Err("is not a URL (no host)".into());
+    }
+    Ok(())
+}
+
+fn is_hostname(value: &str) -> bool {
+    let v = value.strip_suffix('.').unwrap_or(value);
+    !v.is_empty()
+        && v.len() <= 253
+        && v.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(rule: &str, value: &str) -> Result<Option<String>, String> {
+        Rule::parse(rule).unwrap().check(value)
+    }
+
+    #[test]
+    fn every_rule_passes_and_fails() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHo4NOdogWN5gFcNnvE2JlIPBVj3+paHtdLN2h2JM7Z1\n-----END PRIVATE KEY-----\n";
+        assert_eq!(check("pem", pem).unwrap().as_deref(), Some("PKCS#8 private key"));
+        assert!(check("pem", "hello").is_err());
+        assert!(check(
+            "pem",
+            "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----"
+        )
+        .is_err());
+        assert!(check("pem", "-----BEGIN PRIVATE KEY-----\nQUJD\n").is_err());
+        assert!(check("json", r#"{"a":1}"#).is_ok());
+        assert!(check("json", "{").unwrap_err().contains("line 1"));
+        assert!(check("regex:sk-[A-Za-z0-9]{8,}", "sk-abcdefgh12").is_ok());
+        assert!(check("regex:sk-[A-Za-z0-9]{8,}", "xsk-abcdefgh12").is_err());
+        assert!(check("min-length:12", "123456789012").is_ok());
+        assert!(check("min-length:12", "short")
+            .unwrap_err()
+            .contains("5 characters"));
+        assert!(check("url", "https://user@db.example.com:5432/x?y").is_ok());
+        assert!(check("url", "postgres://[::1]:5432/db").is_ok());
+        assert!(check("url", "not a url").is_err());
+        assert!(check("url", "https:///nohost").is_err());
+        assert!(check("hostname", "nas01.lan").is_ok());
+        assert!(check("hostname", "-bad.lan").is_err());
+        assert!(check("hostname", "under_score").is_err());
+    }
+
+    #[test]
+    fn problems_never_contain_the_value() {
+        for rule in ["pem", "json", "regex:x+", "min-length:99", "url", "hostname"] {
+            let e = check(rule, "SuPeRsEcReT value").unwrap_err();
+            assert!(!e.contains("SuPeRsEcReT"), "{rule}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_errors() {
+        assert!(Rule::parse("regex:(").unwrap_err().contains("regex"));
+        assert!(Rule::parse("min-length:x").is_err());
+        assert!(Rule::parse("pgp").unwrap_err().contains("valid:"));
+    }
+}
