@@ -68,6 +68,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
+    /// Git integration: readable diffs, a per-secret merge driver, a pre-commit scan hook.
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// The vault's git history: per commit, who added, changed or removed which secret paths.
+    Log(LogArgs),
+    /// Find plaintext copies of vault values and hard-coded secrets in files (exit 1 on findings).
+    Scan(ScanArgs),
 }
 
 /// `init`.
@@ -259,4 +266,68 @@ pub struct ExecArgs {
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
+}
+
+/// `git …`.
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Configure the diff and merge drivers and install the pre-commit hook (idempotent).
+    ///
+    /// Writes `diff.agevault.textconv` and `merge.agevault.*` into the repository's
+    /// .git/config, makes .gitattributes route the vault to both, and installs a
+    /// pre-commit hook running `agevault scan --staged`. An existing hook is chained
+    /// (it keeps running first) or left alone with instructions, never overwritten.
+    Setup(GitSetupArgs),
+    /// (Internal: git's diff driver) Print a vault as secret paths with keyed fingerprints.
+    #[command(hide = true)]
+    Textconv {
+        /// The vault version git hands over.
+        file: PathBuf,
+    },
+    /// (Internal: git's merge driver) Three-way merge of vault versions, per secret path.
+    #[command(hide = true)]
+    MergeDriver {
+        /// The common ancestor's version (%O).
+        base: PathBuf,
+        /// Our version (%A); the result is written here.
+        ours: PathBuf,
+        /// Their version (%B).
+        theirs: PathBuf,
+        /// The vault's path in the repository (%P), for messages.
+        path: Option<String>,
+    },
+}
+
+/// `git setup`.
+#[derive(Debug, Args)]
+pub struct GitSetupArgs {
+    /// Make git call this binary by its absolute path instead of `agevault` on PATH.
+    #[arg(long)]
+    pub absolute: bool,
+}
+
+/// `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only changes at or below this secret path or namespace.
+    pub path: Option<String>,
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: the whole repository, or the current directory outside git).
+    pub paths: Vec<PathBuf>,
+    /// Scan the staged versions that differ from HEAD: what `git commit` is about to record.
+    #[arg(long, conflicts_with = "history")]
+    pub staged: bool,
+    /// Scan every file version in the history of HEAD.
+    #[arg(long)]
+    pub history: bool,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -12,6 +12,12 @@ pub fn format_rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// Whether `t` can be written as RFC 3339 (years 1970–9999); later times would panic the formatter.
+pub fn is_representable(t: SystemTime) -> bool {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .is_ok_and(|d| d.as_secs() < 253_402_300_800)
+}
+
 /// Parses an RFC 3339 timestamp.
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(text).ok()
@@ -37,8 +43,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     n.checked_mul(secs)
+        .filter(|&s| s <= 1000 * 365 * 86_400)
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
+        .ok_or_else(|| format!("`{text}` is too long (at most 1000 years)"))
 }
 
 #[cfg(test)]

@@ -134,12 +134,7 @@ impl Config {
 
     /// The configured recipient keys, sorted and unique.
     pub fn recipient_keys(&self) -> Vec<String> {
-        let set: BTreeSet<String> = self
-            .file
-            .recipients
-            .values()
-            .map(|r| r.key.trim().to_owned())
-            .collect();
+        let set: BTreeSet<String> = self.file.recipients.values().map(|r| r.key.clone()).collect();
         set.into_iter().collect()
     }
 
@@ -148,7 +143,7 @@ impl Config {
         self.file
             .recipients
             .iter()
-            .find(|(_, r)| r.key.trim() == key.trim())
+            .find(|(_, r)| r.key == crate::keys::canonical_key(key))
             .map(|(n, _)| n.as_str())
     }
 
@@ -204,10 +199,14 @@ impl Config {
 impl ConfigFile {
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            });
             match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_owned(),
@@ -228,6 +227,10 @@ impl ConfigFile {
                     line_prefix(text, "rotation", pattern)
                 )
             })?;
+        }
+        // One key, one spelling: an ssh key with or without its comment is the same recipient.
+        for entry in file.recipients.values_mut() {
+            entry.key = crate::keys::canonical_key(&entry.key);
         }
         let mut keys = BTreeMap::new();
         for (name, entry) in &file.recipients {

@@ -106,7 +106,12 @@ impl VaultDocument {
         }
         let secrets = raw.secrets.unwrap_or_default();
         let secrets = validate_tree(secrets, &mut Vec::new())?;
-        let mut recipients = raw.recipients.unwrap_or_default();
+        let mut recipients: Vec<String> = raw
+            .recipients
+            .unwrap_or_default()
+            .iter()
+            .map(|k| crate::keys::canonical_key(k))
+            .collect();
         recipients.sort();
         recipients.dedup();
         Ok(VaultDocument {
@@ -223,6 +228,12 @@ impl VaultDocument {
             self.touch(&path);
         }
         true
+    }
+
+    /// Whether `key` was taken off the vault with `recipients remove`.
+    pub fn was_offboarded(&self, key: &str) -> bool {
+        matches!(self.extra.get("offboarded"), Some(Value::Array(list))
+            if list.iter().any(|r| r["key"].as_str() == Some(key)))
     }
 
     /// Records "now" as the last update of `path`.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use age::cli_common::{read_identities, StdinGuard, UiCallbacks};
+use age::cli_common::StdinGuard;
 use age::{Identity, Recipient};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -90,12 +90,16 @@ pub struct FoundIdentity {
 /// Every identity discovered, in SPEC §2 order.
 #[derive(Default)]
 pub struct IdentitySet {
-    /// The identities themselves, in order of trial.
+    /// The identities in the order they are tried: those that never prompt first
+    /// (in discovery order), then those that may ask for a passphrase or a plugin.
     pub identities: Vec<Box<dyn Identity>>,
     /// What was found, for error messages and `whoami`.
     pub found: Vec<FoundIdentity>,
     /// Default places looked at that held nothing usable, with why.
     pub skipped: Vec<String>,
+    /// How many of `identities` (at the front) never prompt.
+    plain: usize,
+    failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The user's default identity file: `$XDG_CONFIG_HOME/agevault/identity.txt`.
@@ -159,7 +163,10 @@ fn load_file(path: &Path, set: &mut IdentitySet, required: bool) -> Result<()> {
         return Err(Error::msg(format!("{} is not an identity file", path.display())));
     }
     let text = fs::read(path)
-        .map(|b| Zeroizing::new(String::from_utf8_lossy(&b).into_owned()))
+        .map(|b| {
+            let b = Zeroizing::new(b);
+            Zeroizing::new(String::from_utf8_lossy(&b).into_owned())
+        })
         .map_err(|e| Error::msg(format!("cannot read identity file {}: {e}", path.display())))?;
     load_text(&text, &path.display().to_string(), Some(path), set)
 }
@@ -175,27 +182,43 @@ fn load_text(text: &str, source: &str, path: Option<&Path>, set: &mut IdentitySe
         public_keys: Vec::new(),
         note: None,
     };
-    let identities: Vec<Box<dyn Identity>> = if is_encrypted || is_ssh {
-        let Some(path) = path else {
-            return Err(bad(&"only age X25519 or plugin identities can be given as text"));
-        };
-        if is_encrypted {
-            found.note = Some("passphrase-protected; asks for the passphrase when needed".into());
-        }
+    if is_ssh {
         // An SSH key's public half sits beside it by convention.
-        let pub_path = PathBuf::from(format!("{}.pub", path.display()));
-        if let Ok(pub_text) = fs::read_to_string(&pub_path) {
-            let key: Vec<&str> = pub_text.split_whitespace().take(2).collect();
-            if key.len() == 2 && parse_recipient_kind(&key.join(" ")).is_ok() {
-                found.public_keys.push(key.join(" "));
+        if let Some(path) = path {
+            if let Ok(pub_text) = fs::read_to_string(format!("{}.pub", path.display())) {
+                let key = canonical_key(&pub_text);
+                if parse_recipient_kind(&key).is_ok() {
+                    found.public_keys.push(key);
+                }
             }
         }
-        read_identities(
-            vec![path.display().to_string()],
+        let identity =
+            age::ssh::Identity::from_buffer(std::io::BufReader::new(text.as_bytes()), Some(source.into()))
+                .map_err(|e| bad(&e))?;
+        match identity {
+            age::ssh::Identity::Unsupported(k) => return Err(bad(&format!("unsupported SSH key ({k:?})"))),
+            age::ssh::Identity::Encrypted(_) => {
+                found.note = Some("passphrase-protected SSH key; asks for the passphrase when needed".into());
+                set.push_interactive(Box::new(identity.with_callbacks(TerminalCallbacks)), source);
+            }
+            age::ssh::Identity::Unencrypted(_) => {
+                set.push_plain(Box::new(identity.with_callbacks(TerminalCallbacks)));
+            }
+        }
+    } else if is_encrypted {
+        let bytes = std::io::Cursor::new(Zeroizing::new(text.as_bytes().to_vec()));
+        let identity = age::encrypted::Identity::from_buffer(
+            age::armor::ArmoredReader::new(bytes),
+            Some(source.into()),
+            TerminalCallbacks,
             None,
-            &mut StdinGuard::new(false),
         )
         .map_err(|e| bad(&e))?
+        .ok_or_else(|| {
+            bad(&"it is an age file encrypted to recipients, not a passphrase-protected identity")
+        })?;
+        found.note = Some("passphrase-protected; asks for the passphrase when needed".into());
+        set.push_interactive(Box::new(identity), source);
     } else {
         let mut plugins = 0;
         for line in text.lines().map(str::trim) {
@@ -206,24 +229,138 @@ fn load_text(text: &str, source: &str, path: Option<&Path>, set: &mut IdentitySe
                 plugins += 1;
             }
         }
-        if plugins > 0 {
-            found.note = Some(format!(
-                "{plugins} plugin identity(ies); the plugin is asked when needed"
-            ));
-        }
         let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|e| bad(&e))?;
         let ids = file
-            .with_callbacks(UiCallbacks)
+            .with_callbacks(TerminalCallbacks)
             .into_identities()
             .map_err(|e| bad(&e))?;
         if ids.is_empty() {
             return Err(bad(&"it holds no AGE-SECRET-KEY-1 or AGE-PLUGIN- line"));
         }
-        ids.into_iter().map(|i| i as Box<dyn Identity>).collect()
-    };
-    set.identities.extend(identities);
+        if plugins > 0 {
+            found.note = Some(format!(
+                "{plugins} plugin identity(ies); the plugin is asked when needed"
+            ));
+            for id in ids {
+                set.push_interactive(id, source);
+            }
+        } else {
+            for id in ids {
+                set.push_plain(id);
+            }
+        }
+    }
     set.found.push(found);
     Ok(())
+}
+
+impl IdentitySet {
+    /// Identities that may prompt (passphrases, plugins) are tried after all the
+    /// others, so nobody is asked for a passphrase a plain key would have made
+    /// unnecessary; and a wrong passphrase only skips that identity.
+    fn push_interactive(&mut self, identity: Box<dyn Identity>, source: &str) {
+        self.identities.push(Box::new(Lenient {
+            inner: identity,
+            source: source.to_owned(),
+            failures: self.failures.clone(),
+        }));
+    }
+
+    fn push_plain(&mut self, identity: Box<dyn Identity>) {
+        self.identities.insert(self.plain, identity);
+        self.plain += 1;
+    }
+
+    /// Why prompting identities were skipped (wrong passphrase, plugin failure), for messages.
+    pub fn failures(&self) -> Vec<String> {
+        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+/// An identity whose errors (a wrong passphrase, a missing plugin) mean "not me" instead of
+/// aborting the whole decryption, so later identities still get their turn.
+struct Lenient {
+    inner: Box<dyn Identity>,
+    source: String,
+    failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Lenient {
+    fn lenient(
+        &self,
+        result: Option<std::result::Result<age_core::format::FileKey, age::DecryptError>>,
+    ) -> Option<std::result::Result<age_core::format::FileKey, age::DecryptError>> {
+        match result {
+            Some(Err(e)) => {
+                let why = match e {
+                    age::DecryptError::KeyDecryptionFailed => "wrong passphrase".to_owned(),
+                    other => other.to_string(),
+                };
+                if let Ok(mut f) = self.failures.lock() {
+                    f.push(format!("{} ({why})", self.source));
+                }
+                None
+            }
+            other => other,
+        }
+    }
+}
+
+impl Identity for Lenient {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<std::result::Result<age_core::format::FileKey, age::DecryptError>> {
+        self.lenient(self.inner.unwrap_stanza(stanza))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core::format::Stanza],
+    ) -> Option<std::result::Result<age_core::format::FileKey, age::DecryptError>> {
+        self.lenient(self.inner.unwrap_stanzas(stanzas))
+    }
+}
+
+/// Prompts on the controlling terminal (never echoing secrets); without a terminal
+/// every request is declined, so non-interactive runs fail fast instead of hanging.
+#[derive(Clone, Copy)]
+struct TerminalCallbacks;
+
+impl age::Callbacks for TerminalCallbacks {
+    fn display_message(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        let no = no.unwrap_or("no");
+        let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): ")).ok()?;
+        Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
+    }
+
+    fn request_public_string(&self, description: &str) -> Option<String> {
+        rpassword::prompt_password(format!("{description} ")).ok()
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<secrecy::SecretString> {
+        let mut answer = rpassword::prompt_password(format!("{description}: ")).ok()?;
+        let secret = secrecy::SecretString::from(answer.as_str());
+        zeroize::Zeroize::zeroize(&mut answer);
+        Some(secret)
+    }
+}
+
+/// The canonical form of a recipient key, so the same key is always one key:
+/// `ssh-… AAAA…` without its comment, `age1…` in lower case.
+pub fn canonical_key(key: &str) -> String {
+    let key = key.trim();
+    if key.starts_with("ssh-") {
+        key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    } else if key.to_ascii_lowercase().starts_with("age1") {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_owned()
+    }
 }
 
 /// A fresh X25519 identity as identity-file text, and its public key.

@@ -153,6 +153,13 @@ impl Workspace {
                 .collect();
             msg.push_str(&format!("; tried {}", tried.join(", ")));
         }
+        let failures = ids.failures();
+        if !failures.is_empty() {
+            msg.push_str(&format!("; skipped {}", failures.join(", ")));
+        }
+        if !ids.skipped.is_empty() {
+            msg.push_str(&format!("; unusable: {}", ids.skipped.join(", ")));
+        }
         msg.push_str("; ask a recipient to add your public key with `agevault recipients add`");
         msg
     }
@@ -190,7 +197,7 @@ impl Workspace {
              `agevault recipients remove NAME`, or restore {}",
             config.path.display(),
             self.vault_path.display(),
-            drift.describe(config),
+            drift.describe(config, doc),
             config.path.display(),
         )))
     }
@@ -205,8 +212,11 @@ impl Workspace {
 
     /// Encrypts `doc` to `recipient_keys` and replaces the vault, unless nothing changed.
     /// Returns whether the file was written.
-    pub fn commit(&self, session: WriteSession) -> Result<bool> {
+    pub fn commit(&self, mut session: WriteSession) -> Result<bool> {
         self.check_recipient_drift(&session.doc)?;
+        if session.doc.recipients.is_empty() {
+            session.doc.recipients = self.recipient_keys(&session.doc);
+        }
         self.commit_unchecked(session)
     }
 
@@ -223,7 +233,8 @@ impl Workspace {
     /// Encrypts `doc` to the recipients it records and replaces the vault file.
     pub fn write_document(&self, doc: &VaultDocument) -> Result<()> {
         let recipients = keys::recipients_for(&doc.recipients)?;
-        let plaintext = doc.to_plaintext();
+        // Every vault gains a fingerprint key (for `git diff`) on its first write and keeps it.
+        let plaintext = crate::git::fingerprint::plaintext_for_write(doc);
         let ciphertext = crypto::encrypt_armored(plaintext.as_slice(), &recipients).map_err(Error::msg)?;
         store::replace_atomically(&self.vault_path, &ciphertext)
     }
@@ -239,7 +250,15 @@ pub struct RecipientDrift {
 
 impl RecipientDrift {
     /// Compares the config with a vault's recorded recipients.
+    /// A vault without a record (one written by the stock age CLI) has no drift:
+    /// its first write records the configured set.
     pub fn between(config: &Config, recorded: &[String]) -> RecipientDrift {
+        if recorded.is_empty() {
+            return RecipientDrift {
+                added: Vec::new(),
+                removed: Vec::new(),
+            };
+        }
         let configured: BTreeSet<String> = config.recipient_keys().into_iter().collect();
         let recorded: BTreeSet<String> = recorded.iter().cloned().collect();
         RecipientDrift {
@@ -254,13 +273,20 @@ impl RecipientDrift {
     }
 
     /// `config adds bob (age1…); vault also has age1…`.
-    pub fn describe(&self, config: &Config) -> String {
+    pub fn describe(&self, config: &Config, doc: &VaultDocument) -> String {
         let mut parts = Vec::new();
         for k in &self.added {
             let name = config.recipient_name(k).unwrap_or("?");
-            parts.push(format!(
-                "the config lists `{name}` ({k}) but the vault is not encrypted to it"
-            ));
+            if doc.was_offboarded(k) {
+                parts.push(format!(
+                    "`{name}` ({k}) was removed from the vault with `recipients remove` but is still in the config; \
+                     finish with `agevault recipients remove {name}`, never `add`"
+                ));
+            } else {
+                parts.push(format!(
+                    "the config lists `{name}` ({k}) but the vault is not encrypted to it"
+                ));
+            }
         }
         for k in &self.removed {
             parts.push(format!(

@@ -250,3 +250,14 @@ fn help_lists_every_command_and_completions_and_man_are_generated() {
     let out = sb.cmd(&["no-such-command"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn init_with_a_dotted_user_name() {
+    let sb = Sandbox::empty();
+    sb.cmd(&["init"]).env("USER", "john.doe").assert().success();
+    let out = sb.cmd(&["recipients", "list", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["name"], "john.doe");
+    sb.set("a", "dotted-user-value");
+    assert_eq!(sb.get("a"), "dotted-user-value");
+}

@@ -169,6 +169,13 @@ fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
     let mut problems = Vec::new();
     for k in &drift.added {
         let name = config.recipient_name(k).unwrap_or("?");
+        if doc.was_offboarded(k) {
+            problems.push(format!(
+                "recipient `{name}` was removed from the vault but is still in {}; run `agevault recipients remove {name}`",
+                config.path.display()
+            ));
+            continue;
+        }
         problems.push(format!(
             "recipient `{name}` is in {} but the vault is not encrypted to it; run `agevault recipients add {name} {k}`",
             config.path.display()

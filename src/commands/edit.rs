@@ -82,21 +82,46 @@ fn editor_command() -> Result<Vec<String>> {
 }
 
 /// Flags that keep vim and neovim from writing swap, undo, backup and history files.
+/// `--cmd` acts before the user's vimrc and `-c` after it (a vimrc may turn
+/// `undofile` back on); `-n` and `-i NONE` cover swap and viminfo/shada.
 fn hardening_flags(program: &str) -> &'static [&'static str] {
-    let base = Path::new(program)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
-    match base {
-        "vi" | "vim" | "vim.basic" | "vim.tiny" | "gvim" | "nvim" | "view" => &[
-            "-n",
-            "-i",
-            "NONE",
-            "--cmd",
-            "set noswapfile noundofile nobackup nowritebackup",
-        ],
-        _ => &[],
+    const VIM: &[&str] = &[
+        "-n",
+        "-i",
+        "NONE",
+        "--cmd",
+        "set noswapfile noundofile nobackup nowritebackup",
+        "-c",
+        "setlocal noswapfile noundofile",
+        "-c",
+        "set nobackup nowritebackup",
+    ];
+    let resolved = resolve_program(program);
+    let base = resolved.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let is_vim =
+        ["vi", "vim", "nvim", "gvim", "view", "rvim", "ex"].contains(&base) || base.starts_with("vim.");
+    if is_vim {
+        VIM
+    } else {
+        &[]
     }
+}
+
+/// The real program behind a name: looked up in PATH and symlinks followed, so
+/// Debian's `editor` and `vi` alternatives are recognised as vim.
+fn resolve_program(program: &str) -> std::path::PathBuf {
+    let candidate = if program.contains('/') {
+        Some(std::path::PathBuf::from(program))
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+    };
+    candidate
+        .and_then(|p| std::fs::canonicalize(&p).ok())
+        .unwrap_or_else(|| std::path::PathBuf::from(program))
 }
 
 fn run_editor(editor: &[String], file: &Path) -> Result<ChildExit> {
@@ -104,7 +129,18 @@ fn run_editor(editor: &[String], file: &Path) -> Result<ChildExit> {
     cmd.args(hardening_flags(&editor[0]));
     cmd.args(&editor[1..]);
     cmd.arg(file);
-    run_supervised(cmd)
+    // The key that opens every version of the vault is none of the editor's business
+    // (nor its plugins' or extensions').
+    for name in crate::exec::NEVER_PASSED {
+        cmd.env_remove(name);
+    }
+    run_supervised(cmd).map_err(|e| match e {
+        // A missing editor is an ordinary error here, not exec's 126/127.
+        Error::Spawn { message, .. } => {
+            Error::msg(format!("cannot start the editor: {message}; set $EDITOR"))
+        }
+        other => other,
+    })
 }
 
 #[cfg(test)]
@@ -114,6 +150,7 @@ mod tests {
     #[test]
     fn vim_gets_hardened() {
         assert!(hardening_flags("/usr/bin/vim").contains(&"-n"));
+        assert!(hardening_flags("vim.basic").contains(&"setlocal noswapfile noundofile"));
         assert!(hardening_flags("nvim").contains(&"NONE"));
         assert!(hardening_flags("code").is_empty());
     }

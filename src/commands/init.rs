@@ -49,6 +49,15 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     }
 
     let public = first_public_key(options)?;
+    // A dotted name (`john.doe`) must be quoted or TOML reads nested tables.
+    let table_key = if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        name.clone()
+    } else {
+        format!("\"{name}\"")
+    };
     let vault_text = vault_rel
         .display()
         .to_string()
@@ -57,7 +66,7 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     let config_text = format!(
         "# agevault configuration: holds no secret; commit it.\n\
          vault = \"{vault_text}\"\n\n\
-         [recipients.{name}]\nkey = \"{public}\"\nrole = \"developer\"\n"
+         [recipients.{table_key}]\nkey = \"{public}\"\nrole = \"developer\"\n"
     );
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
 

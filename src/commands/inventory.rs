@@ -67,15 +67,17 @@ pub fn run(ws: &Workspace, format: InventoryFormat) -> Result<ExitStatus> {
         "due",
     ];
     let cells = |r: &Row| {
-        vec![
-            r.path.clone(),
-            r.owner.clone(),
-            r.class.clone(),
-            r.consumers.join(" "),
-            r.policy.clone(),
-            r.last_rotation.clone(),
-            r.due.clone(),
+        [
+            &r.path,
+            &r.owner,
+            &r.class,
+            &r.consumers.join(" "),
+            &r.policy,
+            &r.last_rotation,
+            &r.due,
         ]
+        .map(|c| crate::terminal::sanitize(c))
+        .to_vec()
     };
     match format {
         InventoryFormat::Json => output::json(&rows)?,

@@ -5,13 +5,16 @@ mod completions;
 mod edit;
 mod exec;
 mod get;
+mod git;
 mod init;
 mod inventory;
 mod keygen;
+mod log;
 mod ls;
 mod recipients;
 mod rm;
 mod rotate;
+mod scan;
 mod set;
 mod status;
 mod whoami;
@@ -47,6 +50,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Inventory(args) => inventory::run(&Workspace::resolve(options)?, args.format),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
+        Command::Git(cmd) => git::run(options, cmd),
+        Command::Log(args) => log::run(&Workspace::resolve(options)?, &args),
+        Command::Scan(args) => scan::run(options, &args),
     }
 }
 

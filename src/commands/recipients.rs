@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::cli::RecipientsCommand;
 use crate::error::{Error, Result};
-use crate::keys::parse_recipient_kind;
+use crate::keys::{canonical_key, parse_recipient_kind};
 use crate::output::{self, status};
 use crate::terminal::sanitize;
 use crate::workspace::{RecipientDrift, Workspace};
@@ -36,7 +36,7 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitStatus> {
         .map(|(name, r)| Row {
             name,
             role: r.role.as_deref().unwrap_or(""),
-            key: r.key.trim(),
+            key: &r.key,
         })
         .collect();
     if json {
@@ -57,12 +57,12 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> 
             sanitize(name)
         )));
     }
-    let key = key.trim();
-    parse_recipient_kind(key)
+    let key = canonical_key(key);
+    parse_recipient_kind(&key)
         .map_err(|problem| Error::Usage(format!("recipient key for `{name}` is invalid: {problem}")))?;
     // Applying an entry already added to the config by hand is allowed; anything else duplicate is not.
     let already_configured = match config.file.recipients.get(name) {
-        Some(existing) if existing.key.trim() == key => true,
+        Some(existing) if existing.key == key => true,
         Some(_) => {
             return Err(Error::msg(format!(
                 "a recipient named `{name}` already exists with another key"
@@ -70,28 +70,41 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> 
         }
         None => false,
     };
-    if let Some(other) = config.recipient_name(key).filter(|n| *n != name) {
+    if let Some(other) = config.recipient_name(&key).filter(|n| *n != name) {
         return Err(Error::msg(format!(
             "that key is already configured as recipient `{other}`"
         )));
     }
     let mut session = ws.open_for_write()?;
-    if session.doc.recipients.iter().any(|k| k == key) {
-        return Err(Error::msg(format!(
-            "the vault is already encrypted to that key (`{name}`)"
-        )));
+    let in_vault = session.doc.recipients.contains(&key);
+    if in_vault && already_configured {
+        return Err(Error::msg(format!("`{name}` is already a recipient")));
+    }
+    if in_vault {
+        // A previous `add` re-encrypted the vault but could not write the config: finish it.
+        config.add_recipient(name, &key, role)?;
+        status(
+            ws.options.quiet,
+            &format!("added `{name}` to {}", config.path.display()),
+        );
+        return Ok(ExitStatus::Success);
     }
     let drift = RecipientDrift::between(config, &session.doc.recipients);
-    let only_this = drift.removed.is_empty() && drift.added.iter().all(|k| k == key);
+    let only_this = drift.removed.is_empty() && drift.added.iter().all(|k| k == &key);
     if !only_this {
         ws.check_recipient_drift(&session.doc)?;
     }
-    session.doc.recipients.push(key.to_owned());
-    session.doc.recipients.sort();
-    ws.commit_unchecked(session)?;
+    // Config first: if re-encrypting fails, the retry finds the entry and applies it.
     if !already_configured {
-        config.add_recipient(name, key, role)?;
+        config.add_recipient(name, &key, role)?;
     }
+    if session.doc.recipients.is_empty() {
+        session.doc.recipients = config.recipient_keys();
+    }
+    session.doc.recipients.push(key);
+    session.doc.recipients.sort();
+    session.doc.recipients.dedup();
+    ws.commit_unchecked(session)?;
     status(
         ws.options.quiet,
         &format!("added `{name}`; the vault is now encrypted to it too"),
@@ -109,9 +122,22 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
             names.join(", ")
         )));
     };
-    let key = entry.key.trim().to_owned();
+    let key = entry.key.clone();
     let mut session = ws.open_for_write()?;
+    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    if drift.removed.is_empty() && drift.added == [key.clone()] {
+        // A previous `remove` re-encrypted the vault but could not write the config: finish it.
+        config.remove_recipient(name)?;
+        status(
+            ws.options.quiet,
+            &format!("removed `{name}` from {}", config.path.display()),
+        );
+        return Ok(ExitStatus::Success);
+    }
     ws.check_recipient_drift(&session.doc)?;
+    if session.doc.recipients.is_empty() {
+        session.doc.recipients = config.recipient_keys();
+    }
     if session.doc.recipients.len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",
@@ -134,6 +160,8 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
         serde_json::Value::Array(list) => list.push(record),
         other => *other = json!([record]),
     }
+    // Vault first: the removed key must lose access even if the config write fails
+    // (the retry then only finishes the config).
     ws.commit_unchecked(session)?;
     config.remove_recipient(name)?;
     status(

@@ -103,7 +103,7 @@ fn due_targets(ws: &Workspace, doc: &VaultDocument) -> (Vec<(SecretPath, Option<
         let generator = s.generator.as_deref().and_then(|g| Generator::parse(g).ok());
         match (SecretPath::parse(&s.path), generator) {
             (Ok(path), Some(g)) => targets.push((path, Some(g))),
-            _ => human.push(s.path),
+            _ => human.push(s.path.clone()),
         }
     }
     (targets, human)

@@ -14,6 +14,9 @@ use crate::terminal;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
+/// The largest value `set` accepts (age itself limits some inputs to 16 MiB).
+const MAX_VALUE: u64 = 16 << 20;
+
 /// Sets one secret.
 pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     let path = check_usage(args)?;
@@ -69,8 +72,14 @@ pub fn read_value(prompt: &str) -> Result<SecretString> {
         }
         return Ok(v);
     }
-    let buf = SecretBuf::read_all(std::io::stdin().lock().take(16 << 20), 256)
+    // One byte over the limit tells a too-long value from one that just fits.
+    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE + 1), 256)
         .map_err(|e| Error::io("reading", "standard input", e))?;
+    if buf.as_slice().len() > MAX_VALUE as usize {
+        return Err(Error::msg(
+            "the value on standard input is over 16 MiB; nothing was changed",
+        ));
+    }
     let mut bytes = buf.as_slice();
     if let Some(line) = bytes.strip_suffix(b"\n") {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

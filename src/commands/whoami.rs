@@ -40,6 +40,15 @@ pub fn run(options: GlobalOptions, json: bool) -> Result<ExitStatus> {
             });
         }
     }
+    for skipped in &set.skipped {
+        let (source, why) = skipped.split_once(" (").unwrap_or((skipped.as_str(), ""));
+        rows.push(Row {
+            source: source.to_owned(),
+            public_key: None,
+            recipient: None,
+            note: Some(format!("unusable: {}", why.trim_end_matches(')'))),
+        });
+    }
     if json {
         output::json(&rows)?;
     } else if rows.is_empty() {

@@ -3,6 +3,18 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use zeroize::Zeroize;
 
+/// Lines of multi-line values shorter than this are not masked on their own
+/// (a blank or one-word line would mask ordinary output).
+const MIN_LINE_PATTERN: usize = 6;
+
+fn trim_newlines(v: &[u8]) -> &[u8] {
+    let mut end = v.len();
+    while end > 0 && matches!(v[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &v[..end]
+}
+
 /// What a value is replaced with.
 pub const MASK: &[u8] = b"*****";
 
@@ -18,13 +30,25 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// A masker for these values (empty ones are ignored).
+    /// A masker for these values (empty ones are ignored). A multi-line value is also
+    /// masked without its trailing newline (`$(…)` and `strip()` drop it) and line by
+    /// line, so a PEM key printed in pieces is still hidden.
     pub fn new(values: &[&[u8]]) -> Masker {
-        let mut patterns: Vec<Vec<u8>> = values
-            .iter()
-            .filter(|v| !v.is_empty())
-            .map(|v| v.to_vec())
-            .collect();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        for v in values.iter().filter(|v| !v.is_empty()) {
+            patterns.push(v.to_vec());
+            let trimmed = trim_newlines(v);
+            if !trimmed.is_empty() && trimmed.len() != v.len() {
+                patterns.push(trimmed.to_vec());
+            }
+            if trimmed.contains(&b'\n') {
+                for line in trimmed.split(|&b| b == b'\n').map(trim_newlines) {
+                    if line.len() >= MIN_LINE_PATTERN {
+                        patterns.push(line.to_vec());
+                    }
+                }
+            }
+        }
         patterns.sort();
         patterns.dedup();
         let matcher = if patterns.is_empty() {
@@ -49,22 +73,22 @@ impl Masker {
             return;
         };
         self.pending.extend_from_slice(chunk);
+        // Everything from `hold` on could still grow into a value: keep it back.
+        // A match that starts before `hold` cannot be extended (otherwise its text
+        // would be a proper prefix of a value and `hold` would be at or before it).
+        let hold = self.pending.len() - self.longest_prefix_suffix(&self.pending);
         let mut emitted = 0;
-        let mut hold_from = None;
         for m in matcher.find_iter(&self.pending[..]) {
-            // A match touching the end may be the start of a longer value: wait.
-            if m.end() == self.pending.len() && self.is_proper_prefix(&self.pending[m.start()..]) {
-                hold_from = Some(m.start());
+            if m.start() >= hold {
                 break;
             }
             out.extend_from_slice(&self.pending[emitted..m.start()]);
             out.extend_from_slice(MASK);
             emitted = m.end();
         }
-        let hold = hold_from
-            .unwrap_or_else(|| self.pending.len() - self.longest_prefix_suffix(&self.pending[emitted..]));
-        out.extend_from_slice(&self.pending[emitted..hold]);
-        let rest = self.pending[hold..].to_vec();
+        let keep_from = hold.max(emitted);
+        out.extend_from_slice(&self.pending[emitted..keep_from]);
+        let rest = self.pending[keep_from..].to_vec();
         self.pending.zeroize();
         self.pending = rest;
     }
@@ -77,12 +101,6 @@ impl Masker {
         let replaced = matcher.replace_all_bytes(&self.pending, &vec![MASK; self.patterns.len()]);
         out.extend_from_slice(&replaced);
         self.pending.zeroize();
-    }
-
-    fn is_proper_prefix(&self, tail: &[u8]) -> bool {
-        self.patterns
-            .iter()
-            .any(|p| p.len() > tail.len() && p.starts_with(tail))
     }
 
     /// The length of the longest suffix of `tail` that is a proper prefix of some value.
@@ -145,6 +163,29 @@ mod tests {
         assert_eq!(chunks, ["progress 50%\n", "done\n"]);
         let (_, chunks) = run(&["secret"], &["value: sec"]);
         assert_eq!(chunks, ["value: "]);
+    }
+
+    #[test]
+    fn shorter_value_at_a_boundary_does_not_expose_a_longer_one() {
+        let url = "postgres://app:hunter2@db/x";
+        assert_eq!(
+            run(&["app", url], &["url=postgres://app", ":hunter2@db/x\n"]).0,
+            "url=*****\n"
+        );
+        assert_eq!(run(&["app", url], &["user=app\n"]).0, "user=*****\n");
+    }
+
+    #[test]
+    fn multi_line_values_are_masked_without_newline_and_by_line() {
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHo4NOdogWN5gFcN\n-----END PRIVATE KEY-----\n";
+        let trimmed = pem.trim_end();
+        assert_eq!(run(&[pem], &[&format!("[{trimmed}]\n")]).0, "[*****]\n");
+        assert!(
+            !run(&[pem], &["key line: MC4CAQAwBQYDK2VwBCIEIHo4NOdogWN5gFcN\n"])
+                .0
+                .contains("MC4CAQ")
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::ExitStatus;
 pub const CLEAN_ENV_KEEP: [&str; 5] = ["PATH", "HOME", "USER", "LANG", "TERM"];
 
 /// Variables never passed to the child: the vault's master key must not reach it.
-const NEVER_PASSED: [&str; 2] = ["AGEVAULT_IDENTITY", "AGEVAULT_IDENTITY_FILE"];
+pub const NEVER_PASSED: [&str; 2] = ["AGEVAULT_IDENTITY", "AGEVAULT_IDENTITY_FILE"];
 
 /// How to launch.
 pub struct LaunchOptions {
@@ -92,7 +92,9 @@ pub fn launch(
         }
     }
 
-    let supervise = opts.mask || memdir.is_some();
+    // As PID 1 (a container's init) we must stay: the kernel gives PID 1 no default
+    // signal actions and hands it every orphan to reap.
+    let supervise = opts.mask || memdir.is_some() || std::process::id() == 1;
     if !supervise {
         // Nothing to clean up or filter: become the child, adding no process and
         // leaving signals and exit codes native. memfds stay open across exec.

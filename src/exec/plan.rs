@@ -97,7 +97,7 @@ fn env_name_problem(name: &str) -> Option<&'static str> {
 /// Variables that change how programs are loaded or shells behave: a secret
 /// setting one could run code, so it needs `--allow-override`.
 fn is_sensitive(name: &str) -> bool {
-    const EXACT: [&str; 20] = [
+    const EXACT: &[&str] = &[
         "PATH",
         "IFS",
         "ENV",
@@ -105,8 +105,13 @@ fn is_sensitive(name: &str) -> bool {
         "SHELLOPTS",
         "BASHOPTS",
         "PS4",
+        "PROMPT_COMMAND",
         "CDPATH",
+        "ZDOTDIR",
         "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "LOCPATH",
+        "NLSPATH",
         "HOSTALIASES",
         "NODE_OPTIONS",
         "NODE_PATH",
@@ -115,11 +120,24 @@ fn is_sensitive(name: &str) -> bool {
         "PYTHONHOME",
         "PERL5LIB",
         "PERL5OPT",
+        "PERLLIB",
+        "PERL5DB",
         "RUBYOPT",
         "RUBYLIB",
         "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "DOTNET_STARTUP_HOOKS",
+        "LUA_INIT",
+        "PHPRC",
+        "PHP_INI_SCAN_DIR",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "BROWSER",
     ];
-    EXACT.contains(&name) || name.starts_with("LD_") || name.starts_with("DYLD_") || name == "_JAVA_OPTIONS"
+    const PREFIXES: &[&str] = &["LD_", "DYLD_", "MALLOC_", "GIT_", "LUA_INIT_", "AGEVAULT_"];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// Resolves the selection against the document: every error is found here, before the child exists.

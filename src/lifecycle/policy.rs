@@ -16,6 +16,12 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
             None => s.is_empty(),
             Some((b'*', rest)) if rest.first() == Some(&b'*') => {
                 let rest = &rest[1..];
+                // `**/` also matches no directory at all (`**/key` matches `key`).
+                if let Some(after) = rest.strip_prefix(b"/") {
+                    if go(after, s) {
+                        return true;
+                    }
+                }
                 (0..=s.len()).any(|i| go(rest, &s[i..]))
             }
             Some((b'*', rest)) => {
@@ -85,17 +91,21 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
                     .map(str::to_owned)
             };
             let updated = text("updated");
-            let updated_at = updated.as_deref().and_then(clock::parse_rfc3339);
+            let updated_at = updated
+                .as_deref()
+                .and_then(clock::parse_rfc3339)
+                .filter(|t| clock::is_representable(*t));
             let age_seconds = updated_at
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs());
             let policy = best_match(rotation, &path).map(|(_, v)| v.clone());
             let max_age = policy.as_deref().and_then(|p| clock::parse_duration(p).ok());
             let (due, overdue) = match (max_age, updated_at) {
-                (Some(max), Some(at)) => {
-                    let due_at = at + max;
-                    (Some(clock::format_rfc3339(due_at)), due_at <= now)
-                }
+                (Some(max), Some(at)) => match at.checked_add(max).filter(|t| clock::is_representable(*t)) {
+                    Some(due_at) => (Some(clock::format_rfc3339(due_at)), due_at <= now),
+                    // Beyond year 9999: never due.
+                    None => (None, false),
+                },
                 // A policy but no record of when it was set: treat as due now.
                 (Some(_), None) => (None, true),
                 _ => (None, false),
@@ -176,6 +186,8 @@ mod tests {
         assert!(glob_match("tls/ke?", "tls/key"));
         assert!(!glob_match("tls/key", "tls/keys"));
         assert!(glob_match("**", "a/b/c"));
+        assert!(glob_match("**/key", "key"));
+        assert!(glob_match("**/key", "tls/key"));
     }
 
     #[test]
@@ -208,6 +220,12 @@ mod tests {
         assert!(s.overdue);
         assert_eq!(s.due.as_deref(), Some("2026-01-31T00:00:00Z"));
         assert_eq!(s.exposed_to[0].name, "bob");
+        let mut far = config.clone();
+        far.rotation.insert("a/*".into(), "18446744073709551615s".into());
+        assert!(
+            !statuses(&doc, Some(&far), now)[0].overdue,
+            "overflow must mean never due, not a panic"
+        );
         let early = clock::parse_rfc3339("2026-01-10T00:00:00Z").unwrap();
         assert!(!statuses(&doc, Some(&config), early)[0].overdue);
     }

@@ -137,7 +137,9 @@ fn describe_label(label: &str) -> String {
         "EC PRIVATE KEY" => "EC private key (SEC1)".into(),
         "OPENSSH PRIVATE KEY" => "OpenSSH private key".into(),
         "CERTIFICATE" => "X.509 certificate".into(),
-        other => other.to_owned(),
+        "PUBLIC KEY" => "public key".into(),
+        // The label is part of the value: name no label we do not know.
+        _ => "PEM block".into(),
     }
 }
 

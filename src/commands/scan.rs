@@ -1,0 +1,253 @@
+//! `scan [PATHS…] [--staged | --history]`: plaintext copies of vault values and
+//! hard-coded secrets. Prints file, line and rule, never the value; exit 1 on findings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+use serde::Serialize;
+
+use crate::cli::ScanArgs;
+use crate::error::{Error, Result};
+use crate::git::repo;
+use crate::output::{self, status};
+use crate::scan::allow::{AllowList, ALLOW_FILE};
+use crate::scan::needles::VaultNeedles;
+use crate::scan::{sources, Finding, Scanner, Skip};
+use crate::store;
+use crate::terminal::sanitize;
+use crate::workspace::{GlobalOptions, Workspace};
+use crate::ExitStatus;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    findings: &'a [Finding],
+    files_scanned: usize,
+    files_skipped: usize,
+    vault_values_checked: bool,
+    notes: &'a [String],
+}
+
+/// Scans and reports.
+pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
+    let quiet = options.quiet;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading", ".", e))?;
+    let repo = Repository::discover(&cwd).ok().filter(|r| !r.is_bare());
+    if repo.is_none() && (args.staged || args.history) {
+        return Err(Error::msg(format!(
+            "{} is not inside a git repository; --staged and --history read git (scan plain directories without them)",
+            cwd.display()
+        )));
+    }
+    if !args.staged && !args.history {
+        sources::require_exists(&args.paths)?;
+    }
+
+    let mut notes = Vec::new();
+    let (needles, skip) = vault_needles(options, repo.as_ref(), &mut notes)?;
+    let allow_dir = match &repo {
+        Some(r) => repo::workdir(r)?,
+        None => cwd.clone(),
+    };
+    let scanner = Scanner::new(needles, AllowList::load(&allow_dir)?);
+
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut scanned = 0;
+    let mut skipped = 0;
+    let mut record = |result: std::result::Result<Vec<Finding>, Skip>, commit: Option<&String>| match result {
+        Ok(found) => {
+            scanned += 1;
+            findings.extend(found.into_iter().map(|mut f| {
+                f.commit = commit.cloned();
+                f
+            }));
+        }
+        Err(_) => skipped += 1,
+    };
+    match &repo {
+        Some(r) => {
+            let prefixes = sources::repo_prefixes(r, &args.paths)?;
+            if args.staged || args.history {
+                let files = if args.staged {
+                    sources::staged_files(r, &prefixes)?
+                } else {
+                    sources::history_files(r, &prefixes)?
+                };
+                for f in files.iter().filter(|f| !skip.names.contains(&f.name)) {
+                    let blob = r.find_blob(f.blob).map_err(|e| {
+                        Error::msg(format!("cannot read {} from git: {}", f.name, e.message()))
+                    })?;
+                    record(scanner.scan(&f.name, blob.content()), f.commit.as_ref());
+                }
+            } else {
+                for f in sources::worktree_files(r, &prefixes)?
+                    .iter()
+                    .filter(|f| !skip.names.contains(&f.name))
+                {
+                    match read_file(&f.path)? {
+                        Some(bytes) => record(scanner.scan(&f.name, &bytes), None),
+                        None => continue,
+                    }
+                }
+            }
+        }
+        None => {
+            let roots = if args.paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                args.paths.clone()
+            };
+            for f in sources::plain_files(&roots)? {
+                if skip.is_vault_file(&f.path) {
+                    continue;
+                }
+                if let Some(bytes) = read_file(&f.path)? {
+                    record(scanner.scan(&f.name, &bytes), None);
+                }
+            }
+        }
+    }
+    findings.sort();
+    findings.dedup();
+
+    if args.json {
+        output::json(&Report {
+            findings: &findings,
+            files_scanned: scanned,
+            files_skipped: skipped,
+            vault_values_checked: scanner.checks_values(),
+            notes: &notes,
+        })?;
+    } else {
+        let mut text = String::new();
+        for f in &findings {
+            if let Some(c) = &f.commit {
+                text.push_str(c);
+                text.push(':');
+            }
+            text.push_str(&format!("{}:{}: {}", sanitize(&f.file), f.line, f.rule));
+            if let (Some(secret), Some(encoding)) = (&f.secret, f.encoding) {
+                text.push_str(&format!(" {secret} ({encoding})"));
+            }
+            text.push('\n');
+        }
+        output::stdout_bytes(text.as_bytes())?;
+        for n in &notes {
+            status(quiet, &format!("agevault scan: {n}"));
+        }
+    }
+    let what = if args.staged {
+        "staged file(s)"
+    } else if args.history {
+        "file version(s) in history"
+    } else {
+        "file(s)"
+    };
+    if findings.is_empty() {
+        status(
+            quiet,
+            &format!(
+                "agevault scan: no secrets found in {scanned} {what} ({skipped} binary or oversized skipped)"
+            ),
+        );
+        return Ok(ExitStatus::Success);
+    }
+    let files: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+    eprintln!(
+        "agevault scan: {} finding(s) in {} {what}{}",
+        findings.len(),
+        files.len(),
+        if args.staged {
+            "; the commit is blocked"
+        } else {
+            ""
+        }
+    );
+    eprintln!(
+        "agevault scan: move the secret into the vault (`agevault set PATH`) and read it at run time \
+         (`agevault exec`); for a false positive add `agevault:allow` to the line or an entry to {ALLOW_FILE}{}",
+        if args.staged {
+            " (bypass once, at your own risk: git commit --no-verify)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitStatus::Failure)
+}
+
+/// What scans never look at: the vault and its lock file.
+struct SkipList {
+    names: BTreeSet<String>,
+    absolute: Vec<PathBuf>,
+}
+
+impl SkipList {
+    fn is_vault_file(&self, path: &Path) -> bool {
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.absolute.contains(&canon)
+    }
+}
+
+/// The needles of the current vault, when there is one and it can be read; otherwise
+/// a note says why values are not checked and the patterns still run.
+fn vault_needles(
+    options: GlobalOptions,
+    repo: Option<&Repository>,
+    notes: &mut Vec<String>,
+) -> Result<(Option<VaultNeedles>, SkipList)> {
+    let mut skip = SkipList {
+        names: BTreeSet::new(),
+        absolute: Vec::new(),
+    };
+    let ws = match Workspace::resolve(options) {
+        Ok(ws) => ws,
+        Err(Error::NoConfig { .. }) => {
+            notes.push(
+                "no .agevault.toml found, so only secret patterns were checked (not vault values)".into(),
+            );
+            return Ok((None, skip));
+        }
+        Err(e) => return Err(e),
+    };
+    for file in [ws.vault_path.clone(), store::lock_path(&ws.vault_path)] {
+        if let Some(r) = repo {
+            if let Ok(rel) = repo::relative_path(r, &file) {
+                skip.names.insert(rel);
+            }
+        }
+        skip.absolute
+            .push(file.canonicalize().unwrap_or_else(|_| file.clone()));
+    }
+    let needles = match ws.read_document() {
+        Ok(doc) => {
+            let needles = VaultNeedles::new(&doc);
+            if let Some(n) = &needles {
+                if !n.skipped_short.is_empty() {
+                    notes.push(format!(
+                        "{} secret(s) shorter than {} characters are not searched (too many chance matches): {}",
+                        n.skipped_short.len(),
+                        crate::scan::needles::MIN_VALUE_LEN,
+                        n.skipped_short.join(", ")
+                    ));
+                }
+            }
+            needles
+        }
+        Err(e) => {
+            notes.push(format!(
+                "vault values were not checked, only secret patterns: {e}"
+            ));
+            None
+        }
+    };
+    Ok((needles, skip))
+}
+
+/// A file's bytes; None when it vanished meanwhile.
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", path, e)),
+    }
+}

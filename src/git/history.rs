@@ -1,0 +1,328 @@
+//! The vault's history: per commit, which secret paths were added, changed or removed.
+//!
+//! Every distinct vault blob is decrypted once (a cache keyed by blob id), and values
+//! are compared through an HMAC under a key that lives only for this run, so no value
+//! and no reusable hash of one is kept or printed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use age::Identity;
+use git2::{Oid, Repository, Sort};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::crypto::{self, DecryptFailure};
+use crate::document::VaultDocument;
+use crate::error::{Error, Result};
+use crate::git::fingerprint::FingerprintKey;
+use crate::git::repo::short_id;
+use crate::secret_path::SecretPath;
+
+/// One commit that changed the vault.
+#[derive(Debug, Serialize)]
+pub struct VaultChange {
+    /// Full commit id.
+    pub commit: String,
+    /// Abbreviated commit id.
+    pub short: String,
+    /// Author name.
+    pub author: String,
+    /// Author e-mail.
+    pub email: String,
+    /// Author date, RFC 3339 in the author's time zone.
+    pub date: String,
+    /// The commit message's first line.
+    pub summary: String,
+    /// Paths new in this commit.
+    pub added: Vec<String>,
+    /// Paths whose value changed.
+    pub changed: Vec<String>,
+    /// Paths gone in this commit.
+    pub removed: Vec<String>,
+    /// Recipient keys added.
+    pub recipients_added: Vec<String>,
+    /// Recipient keys removed.
+    pub recipients_removed: Vec<String>,
+    /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The walk's result.
+pub struct History {
+    /// Changes, newest first.
+    pub changes: Vec<VaultChange>,
+    /// Whether the repository is a shallow clone.
+    pub shallow: bool,
+    /// How many distinct vault versions were decrypted.
+    pub versions_decrypted: usize,
+    /// How many distinct versions could not be decrypted or parsed.
+    pub versions_unreadable: usize,
+}
+
+/// What one vault blob holds, reduced to what a history needs.
+enum Snapshot {
+    Open {
+        values: BTreeMap<String, [u8; 32]>,
+        recipients: BTreeSet<String>,
+    },
+    Unreadable(String),
+}
+
+/// Walks the history of the vault at `vault_rel` (a repository-relative path) from HEAD.
+/// With `filter`, only paths at or below it are reported.
+pub fn vault_history(
+    repo: &Repository,
+    vault_rel: &str,
+    identities: &[Box<dyn Identity>],
+    filter: Option<&SecretPath>,
+) -> Result<History> {
+    let git_err = |e: git2::Error| Error::msg(format!("cannot read the git history: {}", e.message()));
+    let shallow = repo.is_shallow();
+    let shallow_roots = shallow_commits(repo);
+    let mut history = History {
+        changes: Vec::new(),
+        shallow,
+        versions_decrypted: 0,
+        versions_unreadable: 0,
+    };
+    let mut walk = repo.revwalk().map_err(git_err)?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
+        .map_err(git_err)?;
+    if let Err(e) = walk.push_head() {
+        if e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound {
+            return Ok(history);
+        }
+        return Err(git_err(e));
+    }
+    let run_key = FingerprintKey::generate();
+    let vault_path = Path::new(vault_rel);
+    let mut blob_of: HashMap<Oid, Option<Oid>> = HashMap::new();
+    let mut snapshots: HashMap<Oid, Snapshot> = HashMap::new();
+    let blob_at = |commit: &git2::Commit<'_>, cache: &mut HashMap<Oid, Option<Oid>>| -> Result<Option<Oid>> {
+        if let Some(b) = cache.get(&commit.id()) {
+            return Ok(*b);
+        }
+        let tree = commit.tree().map_err(git_err)?;
+        let blob = match tree.get_path(vault_path) {
+            Ok(entry) if entry.kind() == Some(git2::ObjectType::Blob) => Some(entry.id()),
+            Ok(_) => None,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(git_err(e)),
+        };
+        cache.insert(commit.id(), blob);
+        Ok(blob)
+    };
+
+    for oid in walk {
+        let oid = oid.map_err(git_err)?;
+        let commit = repo.find_commit(oid).map_err(git_err)?;
+        let blob = blob_at(&commit, &mut blob_of)?;
+        let mut parent_blobs = Vec::new();
+        let mut missing_parent = false;
+        for i in 0..commit.parent_count() {
+            match commit.parent(i) {
+                Ok(p) => parent_blobs.push(blob_at(&p, &mut blob_of)?),
+                Err(_) => missing_parent = true,
+            }
+        }
+        let boundary = missing_parent || (commit.parent_count() == 0 && shallow_roots.contains(&oid));
+        if !boundary {
+            let first = parent_blobs.first().copied().flatten();
+            if blob == first && blob.is_none() {
+                continue;
+            }
+            // Like `git log PATH`: a merge that took one parent's vault unchanged adds nothing.
+            if parent_blobs.contains(&blob) {
+                continue;
+            }
+        } else if blob.is_none() {
+            continue;
+        }
+
+        let mut change = describe(&commit);
+        if boundary {
+            change.note = Some(
+                "shallow clone: the history before this commit is not here (`git fetch --unshallow` fetches it)"
+                    .into(),
+            );
+            history.changes.push(change);
+            continue;
+        }
+        let first_parent = parent_blobs.first().copied().flatten();
+        for b in [blob, first_parent].into_iter().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = snapshots.entry(b) {
+                let snap = load(repo, b, identities, &run_key);
+                match snap {
+                    Snapshot::Open { .. } => history.versions_decrypted += 1,
+                    Snapshot::Unreadable(_) => history.versions_unreadable += 1,
+                }
+                slot.insert(snap);
+            }
+        }
+        let empty = Snapshot::Open {
+            values: BTreeMap::new(),
+            recipients: BTreeSet::new(),
+        };
+        let new = blob.and_then(|b| snapshots.get(&b)).unwrap_or(&empty);
+        let old = first_parent.and_then(|b| snapshots.get(&b)).unwrap_or(&empty);
+        match (old, new) {
+            (
+                Snapshot::Open {
+                    values: ov,
+                    recipients: or,
+                },
+                Snapshot::Open {
+                    values: nv,
+                    recipients: nr,
+                },
+            ) => {
+                for (path, digest) in nv {
+                    match ov.get(path) {
+                        None => change.added.push(path.clone()),
+                        Some(d) if d != digest => change.changed.push(path.clone()),
+                        Some(_) => {}
+                    }
+                }
+                change.removed = ov.keys().filter(|p| !nv.contains_key(*p)).cloned().collect();
+                change.recipients_added = nr.difference(or).cloned().collect();
+                change.recipients_removed = or.difference(nr).cloned().collect();
+            }
+            (_, Snapshot::Unreadable(why)) => change.note = Some(format!("this version {why}")),
+            (Snapshot::Unreadable(why), _) => {
+                change.note = Some(format!("changes unknown: the previous version {why}"));
+            }
+        }
+        if let Some(prefix) = filter {
+            let keep = |p: &String| SecretPath::parse(p).is_ok_and(|p| p.starts_with(prefix));
+            change.added.retain(keep);
+            change.changed.retain(keep);
+            change.removed.retain(keep);
+            change.recipients_added.clear();
+            change.recipients_removed.clear();
+            if change.added.is_empty()
+                && change.changed.is_empty()
+                && change.removed.is_empty()
+                && change.note.is_none()
+            {
+                continue;
+            }
+        }
+        history.changes.push(change);
+    }
+    Ok(history)
+}
+
+fn describe(commit: &git2::Commit<'_>) -> VaultChange {
+    let author = commit.author();
+    VaultChange {
+        commit: commit.id().to_string(),
+        short: short_id(commit.id()),
+        author: author.name().unwrap_or("?").to_owned(),
+        email: author.email().unwrap_or("").to_owned(),
+        date: format_time(author.when()),
+        summary: commit.summary().unwrap_or("").to_owned(),
+        added: Vec::new(),
+        changed: Vec::new(),
+        removed: Vec::new(),
+        recipients_added: Vec::new(),
+        recipients_removed: Vec::new(),
+        note: None,
+    }
+}
+
+fn load(repo: &Repository, blob: Oid, identities: &[Box<dyn Identity>], key: &FingerprintKey) -> Snapshot {
+    let Ok(blob) = repo.find_blob(blob) else {
+        return Snapshot::Unreadable("is missing from this clone".into());
+    };
+    let plaintext = match crypto::decrypt(blob.content(), identities) {
+        Ok(p) => p,
+        Err(DecryptFailure::NoMatchingKeys) => {
+            return Snapshot::Unreadable("was not encrypted to any of your identities".into())
+        }
+        Err(DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r)) => {
+            return Snapshot::Unreadable(format!("cannot be decrypted: {r}"))
+        }
+        Err(DecryptFailure::WrongPassphrase) => {
+            return Snapshot::Unreadable("cannot be decrypted: wrong passphrase".into())
+        }
+        Err(DecryptFailure::Plugin(r)) => {
+            return Snapshot::Unreadable(format!("cannot be decrypted: an age plugin failed: {r}"))
+        }
+    };
+    match VaultDocument::parse(plaintext.as_slice()) {
+        Ok(doc) => Snapshot::Open {
+            values: doc
+                .leaves()
+                .map(|(p, v)| {
+                    let d = key.digest(v.expose_secret().as_bytes());
+                    (p, d)
+                })
+                .collect(),
+            recipients: doc.recipients.iter().cloned().collect(),
+        },
+        Err(e) => Snapshot::Unreadable(format!("holds an invalid document ({e})")),
+    }
+}
+
+/// The commits a shallow clone was cut at (`.git/shallow`).
+fn shallow_commits(repo: &Repository) -> HashSet<Oid> {
+    let path = repo.commondir().join("shallow");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Oid::from_str(l.trim()).ok())
+        .collect()
+}
+
+/// `2026-11-23T10:00:00+01:00`: the author's local time and offset, as git shows it.
+pub fn format_time(time: git2::Time) -> String {
+    let offset = i64::from(time.offset_minutes());
+    let local = time.seconds() + offset * 60;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let off = offset.abs();
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        off / 60,
+        off % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_like_git() {
+        assert_eq!(format_time(git2::Time::new(0, 0)), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            format_time(git2::Time::new(1_795_428_000, 60)),
+            "2026-11-23T11:00:00+01:00"
+        );
+        assert_eq!(
+            format_time(git2::Time::new(1_709_164_800, -330)),
+            "2024-02-28T18:30:00-05:30"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! Three-way merge of vault documents, per secret path, for git's merge driver.
+//!
+//! A path changed on one side takes that change; changed identically on both sides
+//! is fine; changed differently on both sides is a conflict. A conflict removes the
+//! path from the tree and keeps every side's value reachable under
+//! `_conflicts/<path>/{base,ours,theirs}`, so the merged vault still decrypts and
+//! `agevault edit` can resolve it (set the path, delete `_conflicts`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::document::{Node, Tree, VaultDocument, FORMAT_VERSION};
+use crate::git::fingerprint::KEY_FIELD;
+
+/// The top-level namespace where conflicting values wait for a person.
+pub const CONFLICTS: &str = "_conflicts";
+
+/// Which input a merged value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Ours,
+    Theirs,
+}
+
+/// The merged document and the paths that conflicted.
+pub struct MergeOutcome {
+    /// The result, with conflicts under `_conflicts`.
+    pub doc: VaultDocument,
+    /// Paths changed differently on both sides, sorted.
+    pub conflicts: Vec<String>,
+    /// How many paths took the other side's (`theirs`) change.
+    pub from_theirs: usize,
+}
+
+/// The paths with an unresolved merge conflict: every `_conflicts/<P>/{base,ours,theirs}`
+/// gives `P`. Non-empty whenever the `_conflicts` namespace exists, even if its shape
+/// is not ours (then its leaf paths are returned), so `check` can never miss it.
+pub fn unresolved_conflicts(doc: &VaultDocument) -> Vec<String> {
+    let Some(node) = doc.secrets.get(CONFLICTS) else {
+        return Vec::new();
+    };
+    let mut out = BTreeSet::new();
+    match node {
+        Node::Leaf(_) => {
+            out.insert(CONFLICTS.to_owned());
+        }
+        Node::Tree(tree) => collect_conflicts(tree, &mut Vec::new(), &mut out),
+    }
+    if out.is_empty() {
+        out.insert(CONFLICTS.to_owned());
+    }
+    out.into_iter().collect()
+}
+
+fn collect_conflicts(tree: &Tree, at: &mut Vec<String>, out: &mut BTreeSet<String>) {
+    for (name, node) in tree {
+        match node {
+            Node::Leaf(_) if !at.is_empty() && matches!(name.as_str(), "base" | "ours" | "theirs") => {
+                out.insert(at.join("/"));
+            }
+            Node::Leaf(_) => {
+                at.push(name.clone());
+                out.insert(format!("{CONFLICTS}/{}", at.join("/")));
+                at.pop();
+            }
+            Node::Tree(t) => {
+                at.push(name.clone());
+                collect_conflicts(t, at, out);
+                at.pop();
+            }
+        }
+    }
+}
+
+/// Merges `ours` and `theirs` against their common ancestor `base` (None when the
+/// vault did not exist there). Fails only when the result cannot be represented
+/// (a conflict path colliding with an existing `_conflicts` entry).
+pub fn merge_documents(
+    base: Option<&VaultDocument>,
+    ours: &VaultDocument,
+    theirs: &VaultDocument,
+) -> Result<MergeOutcome, String> {
+    let empty = VaultDocument::new(Vec::new());
+    let base = base.unwrap_or(&empty);
+    let b: BTreeMap<String, &SecretString> = base.leaves().collect();
+    let o: BTreeMap<String, &SecretString> = ours.leaves().collect();
+    let t: BTreeMap<String, &SecretString> = theirs.leaves().collect();
+    let all: BTreeSet<&String> = b.keys().chain(o.keys()).chain(t.keys()).collect();
+
+    let same = |x: Option<&&SecretString>, y: Option<&&SecretString>| match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.expose_secret() == y.expose_secret(),
+        _ => false,
+    };
+
+    let mut taken: Vec<(String, SecretString, Side)> = Vec::new();
+    let mut conflicts: BTreeSet<String> = BTreeSet::new();
+    let mut from_theirs = 0;
+    for path in all {
+        let (bv, ov, tv) = (b.get(path), o.get(path), t.get(path));
+        let pick = if same(ov, tv) {
+            ov.map(|v| ((*v).clone(), Side::Ours))
+        } else if same(ov, bv) {
+            from_theirs += 1;
+            tv.map(|v| ((*v).clone(), Side::Theirs))
+        } else if same(tv, bv) {
+            ov.map(|v| ((*v).clone(), Side::Ours))
+        } else {
+            conflicts.insert(path.clone());
+            continue;
+        };
+        if let Some((value, side)) = pick {
+            taken.push((path.clone(), value, side));
+        }
+    }
+
+    let mut secrets = Tree::new();
+    let mut origin: BTreeMap<String, Side> = BTreeMap::new();
+    for (path, value, side) in taken {
+        let segments: Vec<&str> = path.split('/').collect();
+        if insert_leaf(&mut secrets, &segments, value).is_ok() {
+            origin.insert(path, side);
+        } else {
+            // A secret on one side and a namespace on the other at the same name:
+            // the one that does not fit waits under _conflicts like any conflict.
+            conflicts.insert(path);
+        }
+    }
+    for path in &conflicts {
+        for (label, map) in [("base", &b), ("ours", &o), ("theirs", &t)] {
+            let Some(value) = map.get(path) else { continue };
+            let mut segments = vec![CONFLICTS];
+            segments.extend(path.split('/'));
+            segments.push(label);
+            if insert_leaf(&mut secrets, &segments, (*value).clone()).is_err() {
+                return Err(format!(
+                    "the conflict at `{path}` cannot be stored under `{CONFLICTS}` because that namespace \
+                     already holds an entry there; resolve the earlier conflict first"
+                ));
+            }
+        }
+    }
+
+    let meta = merge_meta(base, ours, theirs, &origin);
+    let recipients = merge_sets(&base.recipients, &ours.recipients, &theirs.recipients);
+    let extra = merge_extra(&base.extra, &ours.extra, &theirs.extra);
+    let mut doc = VaultDocument::new(recipients);
+    doc.version = FORMAT_VERSION;
+    doc.secrets = secrets;
+    doc.meta = meta;
+    doc.extra = extra;
+    Ok(MergeOutcome {
+        doc,
+        conflicts: conflicts.into_iter().collect(),
+        from_theirs,
+    })
+}
+
+/// Inserts a leaf at `segments`, refusing to replace a namespace or descend through a leaf.
+fn insert_leaf(tree: &mut Tree, segments: &[&str], value: SecretString) -> Result<(), ()> {
+    let Some((last, parents)) = segments.split_last() else {
+        return Err(());
+    };
+    let mut tree = tree;
+    for seg in parents {
+        let node = tree
+            .entry((*seg).to_owned())
+            .or_insert_with(|| Node::Tree(Tree::new()));
+        tree = match node {
+            Node::Tree(t) => t,
+            Node::Leaf(_) => return Err(()),
+        };
+    }
+    if tree.contains_key(*last) {
+        return Err(());
+    }
+    tree.insert((*last).to_owned(), Node::Leaf(value));
+    Ok(())
+}
+
+/// Meta follows the value: a path keeps the meta of the side its value came from.
+/// Entries that are not secret paths merge three-way like other JSON values.
+fn merge_meta(
+    base: &VaultDocument,
+    ours: &VaultDocument,
+    theirs: &VaultDocument,
+    origin: &BTreeMap<String, Side>,
+) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let leaf_paths: BTreeSet<String> = base
+        .leaves()
+        .chain(ours.leaves())
+        .chain(theirs.leaves())
+        .map(|(p, _)| p)
+        .collect();
+    let keys: BTreeSet<&String> = base
+        .meta
+        .keys()
+        .chain(ours.meta.keys())
+        .chain(theirs.meta.keys())
+        .collect();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let entry = match origin.get(key) {
+            Some(Side::Ours) => ours.meta.get(key).or_else(|| theirs.meta.get(key)).cloned(),
+            Some(Side::Theirs) => theirs.meta.get(key).or_else(|| ours.meta.get(key)).cloned(),
+            // A secret's meta goes when the secret goes (removed, or conflicted).
+            None if leaf_paths.contains(key) => None,
+            None => {
+                let as_value = |d: &VaultDocument| {
+                    d.meta
+                        .get(key)
+                        .map(|m| Value::Object(m.clone().into_iter().collect()))
+                };
+                match merge_value(
+                    key,
+                    as_value(base).as_ref(),
+                    as_value(ours).as_ref(),
+                    as_value(theirs).as_ref(),
+                ) {
+                    Some(Value::Object(map)) => Some(map.into_iter().collect()),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(entry) = entry {
+            out.insert(key.clone(), entry);
+        }
+    }
+    out
+}
+
+/// A three-way merge of sets: kept on both sides, or added on one, stays; removed on one side goes.
+fn merge_sets(base: &[String], ours: &[String], theirs: &[String]) -> Vec<String> {
+    let b: BTreeSet<&String> = base.iter().collect();
+    let o: BTreeSet<&String> = ours.iter().collect();
+    let t: BTreeSet<&String> = theirs.iter().collect();
+    o.union(&t)
+        .filter(|x| (o.contains(*x) && t.contains(*x)) || !b.contains(*x))
+        .map(|x| (*x).clone())
+        .collect()
+}
+
+fn merge_extra(
+    base: &BTreeMap<String, Value>,
+    ours: &BTreeMap<String, Value>,
+    theirs: &BTreeMap<String, Value>,
+) -> BTreeMap<String, Value> {
+    let keys: BTreeSet<&String> = base.keys().chain(ours.keys()).chain(theirs.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| merge_value(k, base.get(k), ours.get(k), theirs.get(k)).map(|v| (k.clone(), v)))
+        .collect()
+}
+
+/// Three-way merge of one JSON value. When both sides changed it differently: arrays
+/// merge as sets (so two `offboarded` records both stay), the fingerprint key takes the
+/// smaller one (the same whichever branch merges which), anything else keeps ours.
+fn merge_value(key: &str, b: Option<&Value>, o: Option<&Value>, t: Option<&Value>) -> Option<Value> {
+    if o == t || t == b {
+        return o.cloned();
+    }
+    if o == b {
+        return t.cloned();
+    }
+    match (b, o, t) {
+        (_, Some(Value::Array(ov)), Some(Value::Array(tv))) => {
+            let bv: Vec<Value> = match b {
+                Some(Value::Array(bv)) => bv.clone(),
+                _ => Vec::new(),
+            };
+            let mut out: Vec<Value> = Vec::new();
+            for item in ov.iter().chain(tv.iter()) {
+                let in_o = ov.contains(item);
+                let in_t = tv.contains(item);
+                let keep = (in_o && in_t) || !bv.contains(item);
+                if keep && !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Some(Value::Array(out))
+        }
+        (_, Some(Value::String(ov)), Some(Value::String(tv))) if key == KEY_FIELD => {
+            Some(Value::String(ov.min(tv).clone()))
+        }
+        _ => o.cloned().or_else(|| t.cloned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret_path::SecretPath;
+
+    fn doc(recipients: &[&str], pairs: &[(&str, &str)]) -> VaultDocument {
+        let mut d = VaultDocument::new(recipients.iter().map(|s| (*s).to_owned()).collect());
+        for (p, v) in pairs {
+            d.set(&SecretPath::parse(p).unwrap(), (*v).into()).unwrap();
+        }
+        d
+    }
+
+    fn value(d: &VaultDocument, p: &str) -> Option<String> {
+        d.leaves()
+            .find(|(path, _)| path == p)
+            .map(|(_, v)| v.expose_secret().to_owned())
+    }
+
+    #[test]
+    fn one_sided_changes_merge() {
+        let base = doc(
+            &["age1a"],
+            &[("a", "1"), ("b", "1"), ("gone", "x"), ("same", "s")],
+        );
+        let ours = doc(
+            &["age1a", "age1o"],
+            &[("a", "2"), ("b", "1"), ("same", "t"), ("new/o", "o")],
+        );
+        let theirs = doc(
+            &["age1t"],
+            &[
+                ("a", "1"),
+                ("b", "3"),
+                ("gone", "x"),
+                ("same", "t"),
+                ("new/t", "t"),
+            ],
+        );
+        let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
+        assert!(m.conflicts.is_empty());
+        assert_eq!(value(&m.doc, "a").as_deref(), Some("2"));
+        assert_eq!(value(&m.doc, "b").as_deref(), Some("3"));
+        assert_eq!(value(&m.doc, "gone"), None);
+        assert_eq!(value(&m.doc, "same").as_deref(), Some("t"));
+        assert_eq!(value(&m.doc, "new/o").as_deref(), Some("o"));
+        assert_eq!(value(&m.doc, "new/t").as_deref(), Some("t"));
+        assert_eq!(m.doc.recipients, ["age1o", "age1t"]);
+        assert!(unresolved_conflicts(&m.doc).is_empty());
+    }
+
+    #[test]
+    fn both_sided_changes_conflict_and_keep_every_value() {
+        let base = doc(&["age1a"], &[("db/pw", "base-v"), ("del", "d")]);
+        let ours = doc(&["age1a"], &[("db/pw", "ours-v"), ("del", "changed")]);
+        let theirs = doc(&["age1a"], &[("db/pw", "theirs-v")]);
+        let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
+        assert_eq!(m.conflicts, ["db/pw", "del"]);
+        assert_eq!(value(&m.doc, "db/pw"), None);
+        assert_eq!(value(&m.doc, "_conflicts/db/pw/base").as_deref(), Some("base-v"));
+        assert_eq!(value(&m.doc, "_conflicts/db/pw/ours").as_deref(), Some("ours-v"));
+        assert_eq!(
+            value(&m.doc, "_conflicts/db/pw/theirs").as_deref(),
+            Some("theirs-v")
+        );
+        assert_eq!(value(&m.doc, "_conflicts/del/ours").as_deref(), Some("changed"));
+        assert_eq!(value(&m.doc, "_conflicts/del/theirs"), None);
+        assert!(!m.doc.meta.contains_key("db/pw"));
+        assert_eq!(unresolved_conflicts(&m.doc), ["db/pw", "del"]);
+        // The result survives a round trip through its plaintext.
+        let again = VaultDocument::parse(m.doc.to_plaintext().as_slice()).unwrap();
+        assert_eq!(unresolved_conflicts(&again), ["db/pw", "del"]);
+    }
+
+    #[test]
+    fn added_on_both_sides_without_base() {
+        let ours = doc(&["age1a"], &[("k", "one")]);
+        let theirs = doc(&["age1a"], &[("k", "two"), ("x", "same")]);
+        let m = merge_documents(None, &ours, &theirs).unwrap();
+        assert_eq!(m.conflicts, ["k"]);
+        assert_eq!(value(&m.doc, "x").as_deref(), Some("same"));
+        assert_eq!(value(&m.doc, "_conflicts/k/base"), None);
+    }
+
+    #[test]
+    fn leaf_against_namespace_is_a_conflict() {
+        let base = doc(&["age1a"], &[]);
+        let ours = doc(&["age1a"], &[("a", "leaf")]);
+        let theirs = doc(&["age1a"], &[("a/b", "nested")]);
+        let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
+        assert_eq!(m.conflicts.len(), 1);
+        assert!(!unresolved_conflicts(&m.doc).is_empty());
+    }
+
+    #[test]
+    fn odd_conflict_namespace_is_still_unresolved() {
+        let d = doc(&["age1a"], &[("_conflicts/whatever", "x")]);
+        assert_eq!(unresolved_conflicts(&d), ["_conflicts/whatever"]);
+    }
+
+    #[test]
+    fn extra_fields_merge() {
+        let mut base = doc(&["age1a"], &[]);
+        base.extra
+            .insert("offboarded".into(), serde_json::json!([{"name": "x"}]));
+        let mut ours = doc(&["age1a"], &[]);
+        ours.extra.insert(
+            "offboarded".into(),
+            serde_json::json!([{"name": "x"}, {"name": "o"}]),
+        );
+        ours.extra.insert(KEY_FIELD.into(), "bbbb".into());
+        let mut theirs = doc(&["age1a"], &[]);
+        theirs.extra.insert(
+            "offboarded".into(),
+            serde_json::json!([{"name": "x"}, {"name": "t"}]),
+        );
+        theirs.extra.insert(KEY_FIELD.into(), "aaaa".into());
+        let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
+        assert_eq!(
+            m.doc.extra["offboarded"],
+            serde_json::json!([{"name": "x"}, {"name": "o"}, {"name": "t"}])
+        );
+        assert_eq!(m.doc.extra[KEY_FIELD], "aaaa");
+    }
+}
