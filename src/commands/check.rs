@@ -7,16 +7,14 @@ use serde::Serialize;
 
 use crate::cli::CheckArgs;
 use crate::crypto;
-use crate::document::{leaf_paths, Node, VaultDocument};
+use crate::document::VaultDocument;
 use crate::error::Result;
+use crate::git::merge::CONFLICTS;
 use crate::lifecycle::policy::{best_match, statuses};
 use crate::lifecycle::validate::Rule;
 use crate::output;
 use crate::workspace::{read_vault_bytes, GlobalOptions, RecipientDrift, Workspace};
 use crate::ExitStatus;
-
-/// The top-level namespace a conflicted merge leaves behind.
-pub const CONFLICTS_NAMESPACE: &str = "_conflicts";
 
 #[derive(Serialize)]
 struct Outcome {
@@ -236,19 +234,11 @@ fn rotation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
 }
 
 fn conflict_problems(doc: &VaultDocument) -> Vec<String> {
-    let Some(Node::Tree(conflicts)) = doc.secrets.get(CONFLICTS_NAMESPACE) else {
-        return Vec::new();
-    };
-    let mut paths: Vec<String> = leaf_paths(conflicts)
-        .into_iter()
-        .map(|p| p.rsplit_once('/').map_or(p.clone(), |(head, _)| head.to_owned()))
-        .collect();
-    paths.dedup();
-    paths
+    crate::git::unresolved_conflicts(doc)
         .into_iter()
         .map(|p| {
             format!(
-                "unresolved merge conflict at `{p}`; run `agevault edit`, set `{p}` and delete the `{CONFLICTS_NAMESPACE}` namespace"
+                "unresolved merge conflict at `{p}`; run `agevault edit`, set `{p}` and delete the `{CONFLICTS}` namespace"
             )
         })
         .collect()

@@ -149,7 +149,9 @@ fn is_armor_line(line: &[u8]) -> bool {
         return true;
     }
     match line.iter().position(|b| *b == b':') {
-        Some(colon) => line[..colon].iter().all(|b| b.is_ascii_alphabetic() || *b == b'-'),
+        Some(colon) => line[..colon]
+            .iter()
+            .all(|b| b.is_ascii_alphabetic() || *b == b'-'),
         None => false,
     }
 }

@@ -64,6 +64,7 @@ enum Syntax {
 impl Rules {
     /// Compiles the rules.
     pub fn new() -> Rules {
+        // The patterns are constants covered by the unit tests below: they cannot fail here.
         let re = |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("built-in pattern {s}: {e}"));
         Rules {
             whole: vec![
