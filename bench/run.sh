@@ -69,10 +69,13 @@ if [[ -n ${AGEVAULT_BIN:-} ]]; then
 else
     command -v cargo >/dev/null 2>&1 || die "cargo is required"
     log "cargo build --release"
-    (cd "$ROOT" && cargo build --release --quiet)
-    TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    AGEVAULT="$TARGET_DIR/release/agevault"
+    # Ask cargo where the binary is: .cargo/config.toml sets an explicit target.
+    AGEVAULT=$(cd "$ROOT" && cargo build --release --locked --quiet --message-format=json \
+        | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "agevault":
+        print(m["executable"])' | tail -n 1)
     [[ -x $AGEVAULT ]] || die "no binary at $AGEVAULT after the build"
 fi
 

@@ -1087,3 +1087,53 @@ fn missing_command_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_no_leak(&out, "no-command-Mc2");
 }
+
+#[test]
+fn as_pid_1_it_supervises_and_reaps_orphans() {
+    let sb = Sandbox::with_secrets(&[("pid1/token", "pid-one-value-0001")]);
+    let bin = env!("CARGO_BIN_EXE_agevault");
+    // A new PID namespace makes agevault its PID 1, as in a container.
+    let probe = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot create a PID namespace here (needs root)");
+        return;
+    }
+    // The subshell exits at once, orphaning its background child, which the
+    // kernel re-parents to PID 1; unreaped, it would stay a zombie.
+    let script = "( sh -c 'exit 0' & ); sleep 0.3; \
+                  echo \"pid=$PPID\"; grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l; exit 5";
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            bin,
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", sb.home())
+        .current_dir(sb.repo())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(shell_code(out.status), 5, "{text} {}", stderr(&out));
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("pid=1"),
+        "agevault is not the supervising PID 1: {text}"
+    );
+    assert_eq!(
+        lines.next().map(str::trim),
+        Some("0"),
+        "a zombie was left unreaped: {text}"
+    );
+    assert_no_leak(&out, "pid-one-value-0001");
+}
