@@ -61,6 +61,10 @@ pub fn encrypt_armored(
 ) -> Result<Vec<u8>, String> {
     let encryptor = Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as &dyn Recipient))
         .map_err(|e| format!("cannot encrypt to the configured recipients: {e}"))?;
+    write_armored(encryptor, plaintext)
+}
+
+fn write_armored(encryptor: Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(plaintext.len() * 4 / 3 + 1024);
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?;
     let mut writer = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
@@ -144,16 +148,7 @@ pub fn encrypt_with_passphrase(
     plaintext: &[u8],
     passphrase: secrecy::SecretString,
 ) -> Result<Vec<u8>, String> {
-    let encryptor = Encryptor::with_user_passphrase(passphrase);
-    let mut out = Vec::new();
-    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?;
-    let mut writer = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
-    writer.write_all(plaintext).map_err(|e| e.to_string())?;
-    writer
-        .finish()
-        .and_then(ArmoredWriter::finish)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+    write_armored(Encryptor::with_user_passphrase(passphrase), plaintext)
 }
 
 fn read_payload(reader: impl Read, hint: usize) -> Result<SecretBuf, DecryptFailure> {

@@ -7,23 +7,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, Sandbox};
-
-/// A value no other test (or run) uses, so leak checks cannot match by accident.
-fn unique(tag: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{tag}-{}-{}-{nanos:08x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Sandbox};
 
 /// Asserts a clean failure with exit `code`: one `agevault: error:` line on stderr,
 /// nothing on stdout, no panic or debug dump, none of `secrets` shown. Returns stderr.

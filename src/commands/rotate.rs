@@ -16,12 +16,7 @@ use crate::ExitStatus;
 
 /// Rotates the named paths, or the overdue ones.
 pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
-    let flag = args
-        .generate
-        .as_deref()
-        .map(Generator::parse)
-        .transpose()
-        .map_err(Error::Usage)?;
+    let flag = Generator::from_flag(args.generate.as_deref())?;
     let paths: Vec<SecretPath> = args
         .paths
         .iter()

@@ -20,12 +20,7 @@ const MAX_VALUE: u64 = 16 << 20;
 /// Sets one secret.
 pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     let path = check_usage(args)?;
-    let generator = args
-        .generate
-        .as_deref()
-        .map(Generator::parse)
-        .transpose()
-        .map_err(Error::Usage)?;
+    let generator = Generator::from_flag(args.generate.as_deref())?;
     // Read before locking: a prompt must not hold other writers up.
     let value = match generator {
         None => Some(read_value(&format!("Value for {path}: "))?),

@@ -75,6 +75,13 @@ impl Generator {
         })
     }
 
+    /// Parses an optional `--generate SPEC` flag; a bad spec is a usage error.
+    pub fn from_flag(spec: Option<&str>) -> crate::Result<Option<Generator>> {
+        spec.map(Generator::parse)
+            .transpose()
+            .map_err(crate::Error::Usage)
+    }
+
     /// Makes a new value.
     pub fn generate(&self) -> Generated {
         let plain = |s: Zeroizing<String>| Generated {
