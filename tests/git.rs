@@ -596,3 +596,70 @@ fn the_pre_commit_hook_blocks_a_vault_value_and_lets_a_clean_commit_through() {
     let out = git(&sb, &["commit", "-am", "rotate"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn the_hook_also_guards_commit_all_and_commit_paths_and_a_decrypted_vault() {
+    let value = "hook-dash-a-value-7x1";
+    let sb = repo_with_setup(&[("db/password", value)]);
+    let before = git_ok(&sb, &["rev-parse", "HEAD"]);
+    fs::write(sb.repo().join("app.env"), "APP=1\n").unwrap();
+    git_ok(&sb, &["add", "app.env"]);
+    git_ok(&sb, &["commit", "-q", "-m", "app.env"]);
+    let tracked = git_ok(&sb, &["rev-parse", "HEAD"]);
+    assert_ne!(before, tracked);
+
+    // `git commit -a` and `git commit PATH` stage into a temporary index.
+    fs::write(sb.repo().join("app.env"), format!("APP=1\nDB_PASSWORD={value}\n")).unwrap();
+    for args in [
+        &["commit", "-a", "-m", "leak"][..],
+        &["commit", "-m", "leak", "app.env"][..],
+    ] {
+        let out = git(&sb, args);
+        assert!(
+            !out.status.success(),
+            "{args:?} let a vault value through: {}",
+            text(&out)
+        );
+        assert!(
+            text(&out).contains("app.env:2: vault-value db/password"),
+            "{}",
+            text(&out)
+        );
+        assert!(!text(&out).contains(value));
+        assert_eq!(git_ok(&sb, &["rev-parse", "HEAD"]), tracked);
+    }
+    fs::write(sb.repo().join("app.env"), "APP=1\n").unwrap();
+
+    // A decrypted vault is never committed as if it were the vault.
+    let plain = sb.age_decrypt();
+    fs::write(sb.vault(), &plain).unwrap();
+    git_ok(&sb, &["add", "secrets.json.age"]);
+    let out = git(&sb, &["commit", "-m", "oops"]);
+    assert!(
+        !out.status.success(),
+        "a plaintext vault was committed: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("secrets.json.age:1: unencrypted-vault"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(value));
+}
+
+#[test]
+fn setup_keeps_a_user_edited_agevault_hook() {
+    let sb = repo_with_setup(&[("k", "edited-hook-value-1")]);
+    let hook = sb.repo().join(".git/hooks/pre-commit");
+    let mut script = fs::read_to_string(&hook).unwrap();
+    script.push_str("./run-lint.sh || exit 1\n");
+    fs::write(&hook, &script).unwrap();
+    let out = agevault(&sb, &["git", "setup"]).output().unwrap();
+    assert!(text(&out).contains("your own changes"), "{}", text(&out));
+    assert_eq!(
+        fs::read_to_string(&hook).unwrap(),
+        script,
+        "the user's hook lines were lost"
+    );
+}

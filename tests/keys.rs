@@ -390,3 +390,19 @@ fn ssh_rsa_recipient_decrypts_with_the_rsa_key() {
     fs::remove_file(sb.identity()).unwrap();
     assert_eq!(sb.get("r/secret"), "rsa-protected-value-1");
 }
+
+#[test]
+fn removing_a_recipient_renews_the_fingerprint_key() {
+    let sb = Sandbox::with_secrets(&[("a", "fingerprinted-value-1")]);
+    let eve = age_keygen(&sb.root.path().join("eve.txt"));
+    sb.cmd(&["recipients", "add", "eve", &eve]).assert().success();
+    let before: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
+    sb.cmd(&["recipients", "remove", "eve"]).assert().success();
+    let after: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
+    assert!(before["fingerprint_key"].is_string());
+    assert!(after["fingerprint_key"].is_string());
+    assert_ne!(
+        before["fingerprint_key"], after["fingerprint_key"],
+        "eve still knows the fingerprint key"
+    );
+}

@@ -193,8 +193,27 @@ fn run_merge_driver(
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
     let ciphertext = crypto::encrypt_armored(outcome.doc.to_plaintext().as_slice(), &recipients)
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
-    // %A is git's temporary file; git reads the result back from it.
-    std::fs::write(ours, &ciphertext).map_err(|e| Error::io("writing", PathBuf::from(ours), e))?;
+    // %A is git's temporary file; git reads the result back from it. Replaced
+    // atomically so a failed write never leaves a truncated vault behind.
+    crate::store::replace_atomically(&PathBuf::from(ours), &ciphertext)?;
+    let (added, removed) = recipient_changes(&ours_doc, &outcome.doc);
+    if !added.is_empty() || !removed.is_empty() {
+        // age has no sender authentication: a recipient arriving through a merge must be seen.
+        eprintln!(
+            "agevault merge {name}: this merge changes the recipients: added {}; removed {}; \
+             review them (`agevault check` compares them with .agevault.toml)",
+            if added.is_empty() {
+                "none".to_owned()
+            } else {
+                added.join(", ")
+            },
+            if removed.is_empty() {
+                "none".to_owned()
+            } else {
+                removed.join(", ")
+            },
+        );
+    }
     if outcome.conflicts.is_empty() {
         status(
             options.quiet,
@@ -222,4 +241,21 @@ fn run_merge_driver(
         merge::CONFLICTS
     );
     Ok(ExitStatus::Failure)
+}
+
+/// Recipient keys the merge result has that ours lacked, and the other way round.
+fn recipient_changes(ours: &VaultDocument, merged: &VaultDocument) -> (Vec<String>, Vec<String>) {
+    let added = merged
+        .recipients
+        .iter()
+        .filter(|k| !ours.recipients.contains(k))
+        .cloned()
+        .collect();
+    let removed = ours
+        .recipients
+        .iter()
+        .filter(|k| !merged.recipients.contains(k))
+        .cloned()
+        .collect();
+    (added, removed)
 }

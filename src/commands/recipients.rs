@@ -160,6 +160,10 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
         serde_json::Value::Array(list) => list.push(record),
         other => *other = json!([record]),
     }
+    // A new fingerprint key: the removed recipient knows the old one (from versions it
+    // could read) and could otherwise test guesses of new values against `git diff`.
+    session.doc.extra.remove(crate::git::fingerprint::KEY_FIELD);
+    crate::git::fingerprint::ensure_key(&mut session.doc);
     // Vault first: the removed key must lose access even if the config write fails
     // (the retry then only finishes the config).
     ws.commit_unchecked(session)?;

@@ -1,7 +1,7 @@
 //! `scan [PATHS…] [--staged | --history]`: plaintext copies of vault values and
 //! hard-coded secrets. Prints file, line and rule, never the value; exit 1 on findings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
@@ -73,20 +73,26 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
                 } else {
                     sources::history_files(r, &prefixes)?
                 };
-                for f in files.iter().filter(|f| !skip.names.contains(&f.name)) {
+                for f in files.iter().filter(|f| !skip.config_names.contains(&f.name)) {
                     let blob = r.find_blob(f.blob).map_err(|e| {
                         Error::msg(format!("cannot read {} from git: {}", f.name, e.message()))
                     })?;
-                    record(scanner.scan(&f.name, blob.content()), f.commit.as_ref());
+                    if let Some(result) =
+                        scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), blob.content())
+                    {
+                        record(result, f.commit.as_ref());
+                    }
                 }
             } else {
                 for f in sources::worktree_files(r, &prefixes)?
                     .iter()
-                    .filter(|f| !skip.names.contains(&f.name))
+                    .filter(|f| !skip.config_names.contains(&f.name))
                 {
-                    match read_file(&f.path)? {
-                        Some(bytes) => record(scanner.scan(&f.name, &bytes), None),
-                        None => continue,
+                    if let Some(bytes) = read_file(&f.path)? {
+                        if let Some(result) = scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), &bytes)
+                        {
+                            record(result, None);
+                        }
                     }
                 }
             }
@@ -98,11 +104,14 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
                 args.paths.clone()
             };
             for f in sources::plain_files(&roots)? {
-                if skip.is_vault_file(&f.path) {
+                let kind = skip.kind_of_path(&f.path);
+                if kind == Special::Config {
                     continue;
                 }
                 if let Some(bytes) = read_file(&f.path)? {
-                    record(scanner.scan(&f.name, &bytes), None);
+                    if let Some(result) = scan_one(&scanner, &f.name, kind, &bytes) {
+                        record(result, None);
+                    }
                 }
             }
         }
@@ -175,16 +184,69 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Failure)
 }
 
-/// What scans never look at: the vault and its lock file.
+/// Files that scans treat specially: the vault (skipped only while it is really
+/// encrypted), its lock file (skipped only while empty) and the config (public keys
+/// and secret paths by design, never values).
 struct SkipList {
-    names: BTreeSet<String>,
-    absolute: Vec<PathBuf>,
+    names: BTreeMap<String, Special>,
+    config_names: BTreeSet<String>,
+    absolute: Vec<(PathBuf, Special)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Special {
+    Vault,
+    Lock,
+    Config,
+    None,
 }
 
 impl SkipList {
-    fn is_vault_file(&self, path: &Path) -> bool {
+    fn kind_of_name(&self, name: &str) -> Special {
+        self.names.get(name).copied().unwrap_or(Special::None)
+    }
+
+    fn kind_of_path(&self, path: &Path) -> Special {
         let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        self.absolute.contains(&canon)
+        self.absolute
+            .iter()
+            .find(|(p, _)| *p == canon)
+            .map_or(Special::None, |(_, k)| *k)
+    }
+}
+
+/// The rule of a vault file that holds plaintext instead of age ciphertext.
+const UNENCRYPTED_VAULT: &str = "unencrypted-vault";
+
+/// Scans one file's content according to what it is; `None` when it is skipped.
+fn scan_one(
+    scanner: &Scanner,
+    name: &str,
+    kind: Special,
+    content: &[u8],
+) -> Option<std::result::Result<Vec<Finding>, crate::scan::Skip>> {
+    match kind {
+        Special::Config => None,
+        Special::Vault if crate::crypto::is_armored(content) => None,
+        Special::Lock if content.is_empty() => None,
+        Special::Vault => {
+            // A decrypted vault about to be committed is the worst leak of all.
+            let mut result = scanner.scan(name, content);
+            let finding = Finding {
+                commit: None,
+                file: name.to_owned(),
+                line: 1,
+                rule: UNENCRYPTED_VAULT,
+                secret: None,
+                encoding: None,
+            };
+            match &mut result {
+                Ok(found) => found.insert(0, finding),
+                Err(_) => result = Ok(vec![finding]),
+            }
+            Some(result)
+        }
+        _ => Some(scanner.scan(name, content)),
     }
 }
 
@@ -196,7 +258,8 @@ fn vault_needles(
     notes: &mut Vec<String>,
 ) -> Result<(Option<VaultNeedles>, SkipList)> {
     let mut skip = SkipList {
-        names: BTreeSet::new(),
+        names: BTreeMap::new(),
+        config_names: BTreeSet::new(),
         absolute: Vec::new(),
     };
     let ws = match Workspace::resolve(options) {
@@ -209,14 +272,24 @@ fn vault_needles(
         }
         Err(e) => return Err(e),
     };
-    for file in [ws.vault_path.clone(), store::lock_path(&ws.vault_path)] {
+    let mut special = vec![
+        (ws.vault_path.clone(), Special::Vault),
+        (store::lock_path(&ws.vault_path), Special::Lock),
+    ];
+    if let Some(config) = &ws.config {
+        special.push((config.path.clone(), Special::Config));
+    }
+    for (file, kind) in special {
         if let Some(r) = repo {
             if let Ok(rel) = repo::relative_path(r, &file) {
-                skip.names.insert(rel);
+                if kind == Special::Config {
+                    skip.config_names.insert(rel.clone());
+                }
+                skip.names.insert(rel, kind);
             }
         }
         skip.absolute
-            .push(file.canonicalize().unwrap_or_else(|_| file.clone()));
+            .push((file.canonicalize().unwrap_or_else(|_| file.clone()), kind));
     }
     let needles = match ws.read_document() {
         Ok(doc) => {

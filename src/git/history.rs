@@ -279,7 +279,14 @@ fn shallow_commits(repo: &Repository) -> HashSet<Oid> {
 /// `2026-11-23T10:00:00+01:00`: the author's local time and offset, as git shows it.
 pub fn format_time(time: git2::Time) -> String {
     let offset = i64::from(time.offset_minutes());
-    let local = time.seconds() + offset * 60;
+    // A crafted commit can carry any timestamp: never overflow on it.
+    let Some(local) = time
+        .seconds()
+        .checked_add(offset * 60)
+        .filter(|l| l.abs() < 1 << 40)
+    else {
+        return format!("@{}", time.seconds());
+    };
     let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     let sign = if offset < 0 { '-' } else { '+' };

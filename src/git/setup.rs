@@ -120,13 +120,24 @@ if [ -x "$hook_dir/{CHAINED_HOOK}" ]; then
     "$hook_dir/{CHAINED_HOOK}" "$@" || exit $?
 fi
 if ! command -v {program} >/dev/null 2>&1; then
-    echo "agevault pre-commit hook: {program} is not on PATH, so staged files cannot be checked for secrets;" >&2
-    echo "install agevault (see its README) or bypass once with: git commit --no-verify" >&2
+    printf '%s\n' 'agevault pre-commit hook: agevault is not on PATH (or not executable), so staged files cannot be checked for secrets;' >&2
+    printf '%s\n' 'install agevault (see its README) or bypass once with: git commit --no-verify' >&2
     exit 1
 fi
 exec {program} scan --staged
 "#
     )
+}
+
+/// Whether `text` is exactly a hook this module generates, for whatever program path.
+fn is_generated_hook(text: &str) -> bool {
+    let Some(program) = text.lines().find_map(|l| {
+        l.strip_prefix("exec ")
+            .and_then(|rest| rest.strip_suffix(" scan --staged"))
+    }) else {
+        return false;
+    };
+    text == hook_script(program)
 }
 
 /// The hooks directory git uses: `core.hooksPath` if set, else `.git/hooks`.
@@ -164,8 +175,16 @@ pub fn install_hook(repo: &Repository, program: &str) -> Result<Step> {
                 if text == script {
                     return Ok(Step::Unchanged(format!("pre-commit hook: {shown} is installed")));
                 }
-                write_executable(&hook, &script)?;
-                return Ok(Step::Changed(format!("pre-commit hook: updated {shown}")));
+                // Only a hook exactly as we wrote it (for another program path) is ours
+                // to replace; one the user edited keeps their lines.
+                if is_generated_hook(&text) {
+                    write_executable(&hook, &script)?;
+                    return Ok(Step::Changed(format!("pre-commit hook: updated {shown}")));
+                }
+                return Ok(Step::Refused(format!(
+                    "pre-commit hook: {shown} is agevault's hook with your own changes, so it was left alone; \
+                     to update it, move your additions to another hook, delete {shown} and run `agevault git setup` again"
+                )));
             }
             let add_by_hand = format!(
                 "add `{program} scan --staged` to {shown} yourself (it must fail the commit when that command fails)"

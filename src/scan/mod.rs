@@ -108,10 +108,11 @@ impl Scanner {
                 secret,
                 encoding,
             };
-            if !findings.contains(&finding) {
-                findings.push(finding);
-            }
+            findings.push(finding);
         }
+        // Sorting once keeps this linear-logarithmic in the number of hits.
+        findings.sort();
+        findings.dedup();
         Ok(findings)
     }
 }

@@ -148,12 +148,9 @@ fn is_armor_line(line: &[u8]) -> bool {
     if line.starts_with(b"-----") {
         return true;
     }
-    match line.iter().position(|b| *b == b':') {
-        Some(colon) => line[..colon]
-            .iter()
-            .all(|b| b.is_ascii_alphabetic() || *b == b'-'),
-        None => false,
-    }
+    // Only the RFC 1421 / RFC 7468 headers: a `password: …` line of a secret is secret.
+    const HEADERS: [&[u8]; 4] = [b"Proc-Type:", b"DEK-Info:", b"Comment:", b"Version:"];
+    HEADERS.iter().any(|h| line.starts_with(h))
 }
 
 /// The parts of the base64 text of `value` that do not depend on what surrounds it,

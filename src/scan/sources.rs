@@ -121,7 +121,12 @@ pub fn staged_files(repo: &Repository, prefixes: &[String]) -> Result<Vec<BlobFi
         }
         Err(e) => return Err(git_err(e)),
     };
-    let index = repo.index().map_err(git_err)?;
+    // `git commit -a` and `git commit PATHS` stage into a temporary index and name it
+    // in GIT_INDEX_FILE for the hook; `.git/index` does not hold those changes yet.
+    let index = match std::env::var_os("GIT_INDEX_FILE").filter(|v| !v.is_empty()) {
+        Some(path) => git2::Index::open(std::path::Path::new(&path)).map_err(git_err)?,
+        None => repo.index().map_err(git_err)?,
+    };
     let mut opts = DiffOptions::new();
     opts.ignore_submodules(true);
     let diff = repo
