@@ -517,3 +517,63 @@ fn a_value_in_the_wrong_place_is_not_quoted_in_the_error() {
         assert_temp_removed(&sb);
     }
 }
+
+/// Runs `agevault edit` on a pseudo-terminal (via `script`), answering each prompt with `answers`.
+fn edit_on_tty(sb: &Sandbox, editor_cmd: &str, answers: &[&str]) -> Output {
+    use std::io::Write;
+    let bin = env!("CARGO_BIN_EXE_agevault");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("'{bin}' edit"), "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", sb.home())
+        .env("EDITOR", editor_cmd)
+        .current_dir(sb.repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for answer in answers {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = stdin.write_all(format!("{answer}\n").as_bytes());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_invalid_json_offers_to_reopen_the_editor() {
+    let sb = Sandbox::with_secrets(&[("db/password", "tty-old-value-1")]);
+    // First run breaks the JSON, the second (after "y") fixes it with a new value.
+    let counter = sb.root.path().join("runs");
+    let script = editor(
+        &sb,
+        "twice.sh",
+        &format!(
+            "if [ -e '{c}' ]; then printf '{{\"db\": {{\"password\": \"tty-new-value-1\"}}}}' > \"$F\"; \
+             else touch '{c}'; printf '{{ broken' > \"$F\"; fi",
+            c = counter.display()
+        ),
+    );
+    let out = edit_on_tty(&sb, &script.display().to_string(), &["y"]);
+    let text = all_output(&out);
+    assert!(text.contains("invalid JSON"), "{text}");
+    assert!(text.contains("Re-open the editor"), "{text}");
+    assert_eq!(sb.get("db/password"), "tty-new-value-1", "{text}");
+    assert!(!text.contains("tty-old-value-1"));
+
+    // Saying no discards the change.
+    fs::remove_file(&counter).unwrap();
+    let before = sb.vault_bytes();
+    let out = edit_on_tty(&sb, &script.display().to_string(), &["n"]);
+    assert!(
+        all_output(&out).contains("nothing was changed"),
+        "{}",
+        all_output(&out)
+    );
+    assert_eq!(sb.vault_bytes(), before);
+    assert_temp_removed(&sb);
+}
