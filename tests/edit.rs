@@ -518,30 +518,10 @@ fn a_value_in_the_wrong_place_is_not_quoted_in_the_error() {
     }
 }
 
-/// Runs `agevault edit` on a pseudo-terminal (via `script`), answering each prompt with `answers`.
+/// Runs `agevault edit` on a pseudo-terminal, answering each prompt with `answers`.
 fn edit_on_tty(sb: &Sandbox, editor_cmd: &str, answers: &[&str]) -> Output {
-    use std::io::Write;
-    let bin = env!("CARGO_BIN_EXE_agevault");
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("'{bin}' edit"), "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", sb.home())
-        .env("EDITOR", editor_cmd)
-        .current_dir(sb.repo())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for answer in answers {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let _ = stdin.write_all(format!("{answer}\n").as_bytes());
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    let cmd = format!("'{}' edit", env!("CARGO_BIN_EXE_agevault"));
+    common::run_on_tty_with(&cmd, &sb.home(), &sb.repo(), &[("EDITOR", editor_cmd)], answers)
 }
 
 #[test]

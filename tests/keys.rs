@@ -119,20 +119,26 @@ fn identity_text_from_the_environment_decrypts() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "env-identity-value-1");
 }
 
-#[test]
-fn ssh_ed25519_recipient_and_identity() {
-    let sb = Sandbox::with_secrets(&[("ssh/secret", "ssh-protected-value-1")]);
+/// A passphrase-less key `~/.ssh/NAME` from the real `ssh-keygen`; returns its public key without comment.
+fn ssh_keygen(sb: &Sandbox, name: &str, args: &[&str]) -> String {
     let ssh_dir = sb.home().join(".ssh");
     fs::create_dir_all(&ssh_dir).unwrap();
-    let key = ssh_dir.join("id_ed25519");
     let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bob@example", "-f"])
-        .arg(&key)
+        .args(["-q", "-N", ""])
+        .args(args)
+        .arg("-f")
+        .arg(ssh_dir.join(name))
         .status()
         .unwrap();
     assert!(status.success());
-    let public = fs::read_to_string(ssh_dir.join("id_ed25519.pub")).unwrap();
-    let public = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let public = fs::read_to_string(ssh_dir.join(format!("{name}.pub"))).unwrap();
+    public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn ssh_ed25519_recipient_and_identity() {
+    let sb = Sandbox::with_secrets(&[("ssh/secret", "ssh-protected-value-1")]);
+    let public = ssh_keygen(&sb, "id_ed25519", &["-t", "ed25519", "-C", "bob@example"]);
     sb.cmd(&["recipients", "add", "bob", &public, "--role", "developer"])
         .assert()
         .success();
@@ -306,41 +312,12 @@ fn demo_vault_decrypts_with_the_demo_identity() {
     }
 }
 
-/// Runs `cmd` under `script` (a pseudo-terminal) and types `lines` at its prompts.
-fn run_on_tty(
-    cmd: &str,
-    home: &std::path::Path,
-    cwd: &std::path::Path,
-    lines: &[&str],
-) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", home)
-        .current_dir(cwd)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for line in lines {
-        std::thread::sleep(std::time::Duration::from_millis(400));
-        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    drop(stdin);
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn a_passphrase_protected_identity_prompts_and_decrypts() {
     let sb = Sandbox::with_secrets(&[("p/secret", "behind-a-passphrase-1")]);
     let bin = env!("CARGO_BIN_EXE_agevault");
     let protected = sb.root.path().join("protected.txt");
-    let out = run_on_tty(
+    let out = common::run_on_tty(
         &format!("'{bin}' keygen --passphrase -o '{}'", protected.display()),
         &sb.home(),
         &sb.repo(),
@@ -357,14 +334,14 @@ fn a_passphrase_protected_identity_prompts_and_decrypts() {
         .success();
     fs::remove_file(sb.identity()).unwrap();
     let cmd = format!("'{bin}' --identity '{}' get p/secret", protected.display());
-    let out = run_on_tty(&cmd, &sb.home(), &sb.repo(), &["pass phrase 1"]);
+    let out = common::run_on_tty(&cmd, &sb.home(), &sb.repo(), &["pass phrase 1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("behind-a-passphrase-1"), "{text}");
     assert!(
         !text.contains("pass phrase 1"),
         "the passphrase was echoed: {text}"
     );
-    let out = run_on_tty(&cmd, &sb.home(), &sb.repo(), &["wrong phrase"]);
+    let out = common::run_on_tty(&cmd, &sb.home(), &sb.repo(), &["wrong phrase"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("behind-a-passphrase-1"));
     assert!(text.contains("error"), "{text}");
@@ -373,17 +350,7 @@ fn a_passphrase_protected_identity_prompts_and_decrypts() {
 #[test]
 fn ssh_rsa_recipient_decrypts_with_the_rsa_key() {
     let sb = Sandbox::with_secrets(&[("r/secret", "rsa-protected-value-1")]);
-    let ssh_dir = sb.home().join(".ssh");
-    fs::create_dir_all(&ssh_dir).unwrap();
-    let key = ssh_dir.join("id_rsa");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let public = fs::read_to_string(ssh_dir.join("id_rsa.pub")).unwrap();
-    let public = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let public = ssh_keygen(&sb, "id_rsa", &["-t", "rsa", "-b", "2048"]);
     sb.cmd(&["recipients", "add", "rsa-host", &public, "--role", "host"])
         .assert()
         .success();

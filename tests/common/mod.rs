@@ -188,3 +188,40 @@ pub fn unique(tag: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Runs the shell command `cmd` on a pseudo-terminal (via `script`) in `cwd` with
+/// `HOME=home` and `extra_env`, typing `lines` one by one at its prompts.
+pub fn run_on_tty_with(
+    cmd: &str,
+    home: &Path,
+    cwd: &Path,
+    extra_env: &[(&str, &str)],
+    lines: &[&str],
+) -> Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(extra_env.iter().copied())
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the `script` command must be installed (bsdutils)");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        std::thread::sleep(std::time::Duration::from_millis(450));
+        let _ = stdin.write_all(format!("{line}\n").as_bytes());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// [`run_on_tty_with`] without extra environment.
+pub fn run_on_tty(cmd: &str, home: &Path, cwd: &Path, lines: &[&str]) -> Output {
+    run_on_tty_with(cmd, home, cwd, &[], lines)
+}
