@@ -213,7 +213,7 @@ impl ConfigFile {
             }
         })?;
         for (pattern, rule) in &file.validate {
-            crate::lifecycle::validate::Rule::parse(rule).map_err(|e| {
+            crate::lifecycle::validate::Rule::check_syntax(rule).map_err(|e| {
                 format!(
                     "{}[validate] `{pattern}`: {e}",
                     line_prefix(text, "validate", pattern)

@@ -173,8 +173,13 @@ impl Workspace {
             });
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
-        let (doc, _) = self.read_document_with(&ids)?;
+        let (mut doc, _) = self.read_document_with(&ids)?;
         let original = doc.to_plaintext();
+        // A vault written by the stock age CLI records no recipients: its first
+        // write records (and encrypts to) the configured set.
+        if doc.recipients.is_empty() {
+            doc.recipients = self.recipient_keys(&doc);
+        }
         Ok(WriteSession {
             doc,
             original,
@@ -192,13 +197,11 @@ impl Workspace {
             return Ok(());
         }
         Err(Error::RecipientDrift(format!(
-            "{} and {} disagree about recipients ({}); writes are refused so that an unreviewed config edit \
-             never receives secrets: apply additions with `agevault recipients add NAME KEY`, removals with \
-             `agevault recipients remove NAME`, or restore {}",
+            "{} and {} disagree about recipients, so writes are refused (an unreviewed config edit must never \
+             receive secrets): {}",
             config.path.display(),
             self.vault_path.display(),
-            drift.describe(config, doc),
-            config.path.display(),
+            drift.problems(config, doc).join("; "),
         )))
     }
 
@@ -212,11 +215,8 @@ impl Workspace {
 
     /// Encrypts `doc` to `recipient_keys` and replaces the vault, unless nothing changed.
     /// Returns whether the file was written.
-    pub fn commit(&self, mut session: WriteSession) -> Result<bool> {
+    pub fn commit(&self, session: WriteSession) -> Result<bool> {
         self.check_recipient_drift(&session.doc)?;
-        if session.doc.recipients.is_empty() {
-            session.doc.recipients = self.recipient_keys(&session.doc);
-        }
         self.commit_unchecked(session)
     }
 
@@ -272,28 +272,31 @@ impl RecipientDrift {
         self.added.is_empty() && self.removed.is_empty()
     }
 
-    /// `config adds bob (age1…); vault also has age1…`.
-    pub fn describe(&self, config: &Config, doc: &VaultDocument) -> String {
-        let mut parts = Vec::new();
+    /// One sentence per difference, each with the command that resolves it.
+    pub fn problems(&self, config: &Config, doc: &VaultDocument) -> Vec<String> {
+        let file = config.path.display();
+        let mut problems = Vec::new();
         for k in &self.added {
             let name = config.recipient_name(k).unwrap_or("?");
-            if doc.was_offboarded(k) {
-                parts.push(format!(
-                    "`{name}` ({k}) was removed from the vault with `recipients remove` but is still in the config; \
+            problems.push(if doc.was_offboarded(k) {
+                format!(
+                    "recipient `{name}` was removed from the vault with `recipients remove` but is still in {file}; \
                      finish with `agevault recipients remove {name}`, never `add`"
-                ));
+                )
             } else {
-                parts.push(format!(
-                    "the config lists `{name}` ({k}) but the vault is not encrypted to it"
-                ));
-            }
+                format!(
+                    "recipient `{name}` is in {file} but the vault is not encrypted to it; \
+                     run `agevault recipients add {name} {k}`"
+                )
+            });
         }
         for k in &self.removed {
-            parts.push(format!(
-                "the vault is encrypted to {k} which the config does not list"
+            problems.push(format!(
+                "the vault is encrypted to {k}, which {file} does not list; \
+                 restore its entry and run `agevault recipients remove NAME`"
             ));
         }
-        parts.join("; ")
+        problems
     }
 }
 

@@ -382,3 +382,20 @@ fn inventory_in_every_format() {
     assert!(!all_output(&table).contains("inv-value-000"));
     assert!(!csv.contains("inv-value-000") && !md.contains("inv-value-000"));
 }
+
+#[test]
+fn rotating_to_the_same_value_is_not_a_rotation() {
+    let sb = Sandbox::with_secrets(&[("human/key", "same-typed-value-01")]);
+    append_config(&sb, "\n[rotation]\n\"human/*\" = \"1d\"\n");
+    age_everything(&sb, "2026-01-01T00:00:00Z");
+    let before = sb.vault_bytes();
+    let out = sb
+        .cmd(&["rotate", "human/key"])
+        .write_stdin("same-typed-value-01")
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
+    assert_eq!(sb.vault_bytes(), before, "an unchanged value was written");
+    let out = sb.cmd(&["check"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`human/key` is overdue"));
+}

@@ -160,32 +160,10 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
 }
 
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
-    let Some(config) = &ws.config else {
-        return Vec::new();
-    };
-    let drift = RecipientDrift::between(config, &doc.recipients);
-    let mut problems = Vec::new();
-    for k in &drift.added {
-        let name = config.recipient_name(k).unwrap_or("?");
-        if doc.was_offboarded(k) {
-            problems.push(format!(
-                "recipient `{name}` was removed from the vault but is still in {}; run `agevault recipients remove {name}`",
-                config.path.display()
-            ));
-            continue;
-        }
-        problems.push(format!(
-            "recipient `{name}` is in {} but the vault is not encrypted to it; run `agevault recipients add {name} {k}`",
-            config.path.display()
-        ));
+    match &ws.config {
+        Some(config) => RecipientDrift::between(config, &doc.recipients).problems(config, doc),
+        None => Vec::new(),
     }
-    for k in &drift.removed {
-        problems.push(format!(
-            "the vault is encrypted to {k}, which {} does not list; restore its entry and run `agevault recipients remove NAME`",
-            config.path.display()
-        ));
-    }
-    problems
 }
 
 fn validation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
@@ -193,16 +171,23 @@ fn validation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
         return Vec::new();
     };
     let mut problems = Vec::new();
+    // Each rule is compiled once, however many secrets it applies to.
+    let mut compiled: std::collections::BTreeMap<&str, Option<Rule>> = std::collections::BTreeMap::new();
     for (path, value) in doc.leaves() {
         let Some((pattern, rule_text)) = best_match(&config.file.validate, &path) else {
             continue;
         };
-        let rule = match Rule::parse(rule_text) {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(format!("[validate] `{pattern}`: {e}"));
-                continue;
-            }
+        let rule = compiled
+            .entry(pattern)
+            .or_insert_with(|| match Rule::parse(rule_text) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    problems.push(format!("[validate] `{pattern}`: {e}"));
+                    None
+                }
+            });
+        let Some(rule) = rule else {
+            continue;
         };
         if let Err(problem) = rule.check(value.expose_secret()) {
             problems.push(format!(

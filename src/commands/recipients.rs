@@ -98,9 +98,6 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> 
     if !already_configured {
         config.add_recipient(name, &key, role)?;
     }
-    if session.doc.recipients.is_empty() {
-        session.doc.recipients = config.recipient_keys();
-    }
     session.doc.recipients.push(key);
     session.doc.recipients.sort();
     session.doc.recipients.dedup();
@@ -135,9 +132,6 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     ws.check_recipient_drift(&session.doc)?;
-    if session.doc.recipients.is_empty() {
-        session.doc.recipients = config.recipient_keys();
-    }
     if session.doc.recipients.len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",

@@ -60,7 +60,14 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
                     )));
                 }
                 let value = super::set::read_value(&format!("New value for {path}: "))?;
-                session.doc.set(path, value).map_err(Error::msg)?;
+                if !session.doc.set(path, value).map_err(Error::msg)? {
+                    // The same value again is no rotation: it stays due.
+                    status(
+                        ws.options.quiet,
+                        &format!("`{path}` unchanged: the new value equals the old one"),
+                    );
+                    continue;
+                }
                 mark_rotated(&mut session.doc, path, None);
             }
         }
@@ -129,8 +136,8 @@ pub fn apply_generated(doc: &mut VaultDocument, path: &SecretPath, generator: &G
     Ok(())
 }
 
+/// Records the rotation (the value's `updated` stamp was set by `VaultDocument::set`).
 fn mark_rotated(doc: &mut VaultDocument, path: &SecretPath, generator: Option<&Generator>) {
-    doc.touch(&path.to_string());
     let now = crate::clock::now_rfc3339();
     let meta = doc.meta.entry(path.to_string()).or_default();
     meta.insert("rotated".into(), Value::String(now));

@@ -53,6 +53,20 @@ impl Rule {
         }
     }
 
+    /// Checks a rule's text without compiling it: parsing a regex is cheap, building its
+    /// automaton is not, and every command loads the config (`exec` included).
+    pub fn check_syntax(text: &str) -> Result<(), String> {
+        match text.strip_prefix("regex:") {
+            Some(pattern) => regex_syntax::Parser::new().parse(pattern).map(drop).map_err(|e| {
+                format!(
+                    "regex does not compile: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                )
+            }),
+            None => Rule::parse(text).map(drop),
+        }
+    }
+
     /// Checks a value: `Ok(detail)` (e.g. the PEM kind) or `Err(problem)`.
     pub fn check(&self, value: &str) -> Result<Option<String>, String> {
         match self {
@@ -112,16 +126,18 @@ fn check_pem(value: &str) -> Result<String, String> {
             }
             body.push_str(l.trim());
         }
+        // The label is part of the value: messages name only a kind we know.
+        let kind = describe_label(&label);
         if !closed {
-            return Err(format!("is a PEM block without its `{end}` line"));
+            return Err(format!("has a {kind} without its matching -----END …----- line"));
         }
         let der = base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
-            .map_err(|_| format!("has a {label} PEM block whose body is not valid base64"))?;
+            .map_err(|_| format!("has a {kind} whose body is not valid base64"))?;
         if der.is_empty() {
-            return Err(format!("has an empty {label} PEM block"));
+            return Err(format!("has an empty {kind}"));
         }
-        kinds.push(describe_label(&label));
+        kinds.push(kind);
     }
     if kinds.is_empty() {
         return Err("is empty, not PEM".into());
@@ -225,11 +241,22 @@ mod tests {
             let e = check(rule, "SuPeRsEcReT value").unwrap_err();
             assert!(!e.contains("SuPeRsEcReT"), "{rule}: {e}");
         }
+        for pem in [
+            "-----BEGIN SuPeRsEcReT-----\n!!!\n-----END SuPeRsEcReT-----",
+            "-----BEGIN SuPeRsEcReT-----\nQUJD\n",
+            "-----BEGIN SuPeRsEcReT-----\n-----END SuPeRsEcReT-----",
+        ] {
+            let e = check("pem", pem).unwrap_err();
+            assert!(!e.contains("SuPeRsEcReT"), "{e}");
+        }
     }
 
     #[test]
     fn bad_rules_are_errors() {
         assert!(Rule::parse("regex:(").unwrap_err().contains("regex"));
+        assert!(Rule::check_syntax("regex:(").unwrap_err().contains("regex"));
+        assert!(Rule::check_syntax("regex:sk-[a-z]{20,}").is_ok());
+        assert!(Rule::check_syntax("pgp").is_err());
         assert!(Rule::parse("min-length:x").is_err());
         assert!(Rule::parse("pgp").unwrap_err().contains("valid:"));
     }
