@@ -96,7 +96,7 @@ pub struct IdentitySet {
     /// What was found, for error messages and `whoami`.
     pub found: Vec<FoundIdentity>,
     /// Default places looked at that held nothing usable, with why.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<(String, String)>,
     /// How many of `identities` (at the front) never prompt.
     plain: usize,
     failures: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -142,7 +142,7 @@ pub fn discover(explicit: &[PathBuf]) -> Result<IdentitySet> {
     }
     for path in defaults {
         if let Err(e) = load_file(&path, &mut set, false) {
-            set.skipped.push(format!("{} ({e})", path.display()));
+            set.skipped.push((path.display().to_string(), e.to_string()));
         }
     }
     Ok(set)

@@ -158,7 +158,12 @@ impl Workspace {
             msg.push_str(&format!("; skipped {}", failures.join(", ")));
         }
         if !ids.skipped.is_empty() {
-            msg.push_str(&format!("; unusable: {}", ids.skipped.join(", ")));
+            let unusable: Vec<String> = ids
+                .skipped
+                .iter()
+                .map(|(source, why)| format!("{source} ({why})"))
+                .collect();
+            msg.push_str(&format!("; unusable: {}", unusable.join(", ")));
         }
         msg.push_str("; ask a recipient to add your public key with `agevault recipients add`");
         msg

@@ -113,11 +113,7 @@ fn resolve_program(program: &str) -> std::path::PathBuf {
     let candidate = if program.contains('/') {
         Some(std::path::PathBuf::from(program))
     } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(program))
-                .find(|p| p.is_file())
-        })
+        crate::child::find_on_path(program)
     };
     candidate
         .and_then(|p| std::fs::canonicalize(&p).ok())

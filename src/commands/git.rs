@@ -41,7 +41,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
             .map_err(|e| Error::msg(format!("cannot find this program's own path: {e}")))?;
         setup::shell_quote(&exe.to_string_lossy())
     } else {
-        if setup::find_on_path("agevault").is_none() {
+        if crate::child::find_on_path("agevault").is_none() {
             let exe = std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "agevault".into());

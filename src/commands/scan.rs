@@ -73,7 +73,18 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
                 } else {
                     sources::history_files(r, &prefixes)?
                 };
-                for f in files.iter().filter(|f| !skip.config_names.contains(&f.name)) {
+                let odb = r
+                    .odb()
+                    .map_err(|e| Error::msg(format!("cannot read git objects: {}", e.message())))?;
+                for f in &files {
+                    // Skip an oversized blob by its header, without loading it.
+                    if odb
+                        .read_header(f.blob)
+                        .is_ok_and(|(size, _)| size > crate::scan::MAX_FILE_SIZE)
+                    {
+                        record(Err(Skip::TooLarge), f.commit.as_ref());
+                        continue;
+                    }
                     let blob = r.find_blob(f.blob).map_err(|e| {
                         Error::msg(format!("cannot read {} from git: {}", f.name, e.message()))
                     })?;
@@ -84,15 +95,17 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
                     }
                 }
             } else {
-                for f in sources::worktree_files(r, &prefixes)?
-                    .iter()
-                    .filter(|f| !skip.config_names.contains(&f.name))
-                {
-                    if let Some(bytes) = read_file(&f.path)? {
-                        if let Some(result) = scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), &bytes)
-                        {
-                            record(result, None);
+                for f in sources::worktree_files(r, &prefixes)? {
+                    match read_file(&f.path)? {
+                        Some(Ok(bytes)) => {
+                            if let Some(result) =
+                                scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), &bytes)
+                            {
+                                record(result, None);
+                            }
                         }
+                        Some(Err(skip_reason)) => record(Err(skip_reason), None),
+                        None => {}
                     }
                 }
             }
@@ -105,13 +118,14 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
             };
             for f in sources::plain_files(&roots)? {
                 let kind = skip.kind_of_path(&f.path);
-                if kind == Special::Config {
-                    continue;
-                }
-                if let Some(bytes) = read_file(&f.path)? {
-                    if let Some(result) = scan_one(&scanner, &f.name, kind, &bytes) {
-                        record(result, None);
+                match read_file(&f.path)? {
+                    Some(Ok(bytes)) => {
+                        if let Some(result) = scan_one(&scanner, &f.name, kind, &bytes) {
+                            record(result, None);
+                        }
                     }
+                    Some(Err(skip_reason)) => record(Err(skip_reason), None),
+                    None => {}
                 }
             }
         }
@@ -189,7 +203,6 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
 /// and secret paths by design, never values).
 struct SkipList {
     names: BTreeMap<String, Special>,
-    config_names: BTreeSet<String>,
     absolute: Vec<(PathBuf, Special)>,
 }
 
@@ -259,7 +272,6 @@ fn vault_needles(
 ) -> Result<(Option<VaultNeedles>, SkipList)> {
     let mut skip = SkipList {
         names: BTreeMap::new(),
-        config_names: BTreeSet::new(),
         absolute: Vec::new(),
     };
     let ws = match Workspace::resolve(options) {
@@ -282,9 +294,6 @@ fn vault_needles(
     for (file, kind) in special {
         if let Some(r) = repo {
             if let Ok(rel) = repo::relative_path(r, &file) {
-                if kind == Special::Config {
-                    skip.config_names.insert(rel.clone());
-                }
                 skip.names.insert(rel, kind);
             }
         }
@@ -317,9 +326,15 @@ fn vault_needles(
 }
 
 /// A file's bytes; None when it vanished meanwhile.
-fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
+/// A file's content, or `Err(Skip::TooLarge)` without reading a file that is too
+/// large to scan; `None` when it vanished since it was listed.
+fn read_file(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, Skip>>> {
+    let too_large = std::fs::metadata(path).is_ok_and(|m| m.len() > crate::scan::MAX_FILE_SIZE as u64);
+    if too_large {
+        return Ok(Some(Err(Skip::TooLarge)));
+    }
     match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
+        Ok(b) => Ok(Some(Ok(b))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading", path, e)),
     }

@@ -40,13 +40,12 @@ pub fn run(options: GlobalOptions, json: bool) -> Result<ExitStatus> {
             });
         }
     }
-    for skipped in &set.skipped {
-        let (source, why) = skipped.split_once(" (").unwrap_or((skipped.as_str(), ""));
+    for (source, why) in &set.skipped {
         rows.push(Row {
-            source: source.to_owned(),
+            source: source.clone(),
             public_key: None,
             recipient: None,
-            note: Some(format!("unusable: {}", why.trim_end_matches(')'))),
+            note: Some(format!("unusable: {why}")),
         });
     }
     if json {

@@ -233,18 +233,6 @@ fn write_executable(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::io("setting mode of", path, e))
 }
 
-/// The first `agevault` executable on `$PATH`, if any.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// Quotes `program` for the shell git runs drivers and hooks with.
 pub fn shell_quote(program: &str) -> String {
     if !program.is_empty()
