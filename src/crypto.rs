@@ -25,6 +25,18 @@ pub enum DecryptFailure {
     Plugin(String),
 }
 
+impl std::fmt::Display for DecryptFailure {
+    /// The failure as the end of a sentence about a vault ("the vault … ").
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecryptFailure::NoMatchingKeys => f.write_str("is not encrypted to any of your identities"),
+            DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r) => write!(f, "cannot be decrypted: {r}"),
+            DecryptFailure::WrongPassphrase => f.write_str("cannot be decrypted: wrong passphrase"),
+            DecryptFailure::Plugin(r) => write!(f, "cannot be decrypted: an age plugin failed: {r}"),
+        }
+    }
+}
+
 /// Whether `bytes` looks like an armored age file (only the framing is checked).
 pub fn is_armored(bytes: &[u8]) -> bool {
     let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);

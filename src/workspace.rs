@@ -231,18 +231,20 @@ impl Workspace {
         if plaintext == session.original {
             return Ok(false);
         }
-        self.write_document(&session.doc)?;
+        let mut doc = session.doc;
+        write_vault(&self.vault_path, &mut doc)?;
         Ok(true)
     }
+}
 
-    /// Encrypts `doc` to the recipients it records and replaces the vault file.
-    pub fn write_document(&self, doc: &VaultDocument) -> Result<()> {
-        let recipients = keys::recipients_for(&doc.recipients)?;
-        // Every vault gains a fingerprint key (for `git diff`) on its first write and keeps it.
-        let plaintext = crate::git::fingerprint::plaintext_for_write(doc);
-        let ciphertext = crypto::encrypt_armored(plaintext.as_slice(), &recipients).map_err(Error::msg)?;
-        store::replace_atomically(&self.vault_path, &ciphertext)
-    }
+/// Encrypts `doc` to the recipients it records and replaces the vault file at `path`.
+/// Every vault gains a fingerprint key (for `git diff`) on its first write and keeps it.
+pub fn write_vault(path: &Path, doc: &mut VaultDocument) -> Result<()> {
+    crate::git::fingerprint::ensure_key(doc);
+    let recipients = keys::recipients_for(&doc.recipients)?;
+    let ciphertext =
+        crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)?;
+    store::replace_atomically(path, &ciphertext)
 }
 
 /// The difference between configured and recorded recipients.

@@ -1,6 +1,6 @@
 //! `git setup`, and the drivers git calls: `git textconv FILE`, `git merge-driver %O %A %B %P`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::{GitCommand, GitSetupArgs};
 use crate::crypto::{self, DecryptFailure};
@@ -130,11 +130,7 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
             textconv::UNDECRYPTABLE,
             textconv::ciphertext_id(&bytes)
         ),
-        DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r) => {
-            format!("# agevault vault: not readable: {r}")
-        }
-        DecryptFailure::WrongPassphrase => "# agevault vault: not readable: wrong passphrase".to_owned(),
-        DecryptFailure::Plugin(r) => format!("# agevault vault: not readable: an age plugin failed: {r}"),
+        other => format!("# agevault vault: {other}"),
     })?;
     let doc = VaultDocument::parse(plaintext.as_slice())
         .map_err(|e| format!("# agevault vault: holds an invalid document ({e})"))?;
@@ -171,14 +167,7 @@ fn run_merge_driver(
                  `git checkout --theirs {name}` and re-apply the other side's changes with `agevault set`"
             ))
         };
-        let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| {
-            cannot(match f {
-                DecryptFailure::NoMatchingKeys => "is not encrypted to any of your identities".into(),
-                DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r) => format!("cannot be decrypted: {r}"),
-                DecryptFailure::WrongPassphrase => "cannot be decrypted: wrong passphrase".into(),
-                DecryptFailure::Plugin(r) => format!("cannot be decrypted: an age plugin failed: {r}"),
-            })
-        })?;
+        let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| cannot(f.to_string()))?;
         VaultDocument::parse(plaintext.as_slice())
             .map(Some)
             .map_err(|e| cannot(format!("holds an invalid document ({e})")))
@@ -188,14 +177,10 @@ fn run_merge_driver(
     let theirs_doc = open("their", theirs)?.unwrap_or_else(|| VaultDocument::new(Vec::new()));
     let mut outcome = merge::merge_documents(base_doc.as_ref(), &ours_doc, &theirs_doc)
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
-    fingerprint::ensure_key(&mut outcome.doc);
-    let recipients = keys::recipients_for(&outcome.doc.recipients)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
-    let ciphertext = crypto::encrypt_armored(outcome.doc.to_plaintext().as_slice(), &recipients)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
     // %A is git's temporary file; git reads the result back from it. Replaced
     // atomically so a failed write never leaves a truncated vault behind.
-    crate::store::replace_atomically(&PathBuf::from(ours), &ciphertext)?;
+    crate::workspace::write_vault(ours, &mut outcome.doc)
+        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
     let (added, removed) = recipient_changes(&ours_doc, &outcome.doc);
     if !added.is_empty() || !removed.is_empty() {
         // age has no sender authentication: a recipient arriving through a merge must be seen.

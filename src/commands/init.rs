@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::output::status;
 use crate::store;
-use crate::workspace::{GlobalOptions, Workspace};
+use crate::workspace::GlobalOptions;
 use crate::ExitStatus;
 
 /// Creates `.agevault.toml` and an empty vault here.
@@ -70,13 +70,8 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     );
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
 
-    let doc = VaultDocument::new(vec![public.clone()]);
-    let ws = Workspace {
-        options: options.clone(),
-        config: None,
-        vault_path: vault_path.clone(),
-    };
-    ws.write_document(&doc)?;
+    let mut doc = VaultDocument::new(vec![public.clone()]);
+    crate::workspace::write_vault(&vault_path, &mut doc)?;
     store::replace_atomically(&config_path, config_text.as_bytes())?;
     add_line(
         &config_dir.join(".gitattributes"),

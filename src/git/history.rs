@@ -12,7 +12,7 @@ use git2::{Oid, Repository, Sort};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::crypto::{self, DecryptFailure};
+use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::git::fingerprint::FingerprintKey;
@@ -238,18 +238,7 @@ fn load(repo: &Repository, blob: Oid, identities: &[Box<dyn Identity>], key: &Fi
     };
     let plaintext = match crypto::decrypt(blob.content(), identities) {
         Ok(p) => p,
-        Err(DecryptFailure::NoMatchingKeys) => {
-            return Snapshot::Unreadable("was not encrypted to any of your identities".into())
-        }
-        Err(DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r)) => {
-            return Snapshot::Unreadable(format!("cannot be decrypted: {r}"))
-        }
-        Err(DecryptFailure::WrongPassphrase) => {
-            return Snapshot::Unreadable("cannot be decrypted: wrong passphrase".into())
-        }
-        Err(DecryptFailure::Plugin(r)) => {
-            return Snapshot::Unreadable(format!("cannot be decrypted: an age plugin failed: {r}"))
-        }
+        Err(failure) => return Snapshot::Unreadable(failure.to_string()),
     };
     match VaultDocument::parse(plaintext.as_slice()) {
         Ok(doc) => Snapshot::Open {
