@@ -19,13 +19,7 @@ RUNS=${LOG_RUNS:-5}
 
 log() { printf 'log-history: %s\n' "$*" >&2; }
 
-# Ask cargo where the binary is: .cargo/config.toml sets an explicit target.
-BIN=$(cd "$ROOT" && cargo build --release --locked --quiet --message-format=json \
-  | python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "agevault":
-        print(m["executable"])' | tail -n 1)
+BIN=$("$ROOT/bench/build-release.sh")
 
 if [ -n "${LOG_KEEP:-}" ]; then
   WORK=$LOG_KEEP

@@ -69,13 +69,7 @@ if [[ -n ${AGEVAULT_BIN:-} ]]; then
 else
     command -v cargo >/dev/null 2>&1 || die "cargo is required"
     log "cargo build --release"
-    # Ask cargo where the binary is: .cargo/config.toml sets an explicit target.
-    AGEVAULT=$(cd "$ROOT" && cargo build --release --locked --quiet --message-format=json \
-        | python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "agevault":
-        print(m["executable"])' | tail -n 1)
+    AGEVAULT=$("$ROOT/bench/build-release.sh")
     [[ -x $AGEVAULT ]] || die "no binary at $AGEVAULT after the build"
 fi
 
