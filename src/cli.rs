@@ -25,6 +25,14 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Sign writes with this key (OpenSSH ed25519 private key; repeatable). Others are still discovered.
+    #[arg(long = "signing-key", global = true, value_name = "FILE")]
+    pub signing_keys: Vec<PathBuf>,
+
+    /// Accept a vault generation older than the highest this trust store has seen (a rollback). Loud.
+    #[arg(long, global = true)]
+    pub allow_rollback: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,6 +83,62 @@ pub enum Command {
     Log(LogArgs),
     /// Find plaintext copies of vault values and hard-coded secrets in files (exit 1 on findings).
     Scan(ScanArgs),
+    /// Signatures and trust: sign the vault, manage writers, provision a host's trust store.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+/// `trust …`.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Sign the vault as it is now: migrates an unsigned vault, or applies a reviewed config change.
+    ///
+    /// Re-encrypts the vault to the configured recipients and signs the next generation
+    /// with your signing key, which must be a writer (or `--add-writer NAME` adds it
+    /// first, allowed only while the vault has no writers yet).
+    Sign {
+        /// Add your signing key to [writers] under this name first (for a vault without writers).
+        #[arg(long, value_name = "NAME")]
+        add_writer: Option<String>,
+    },
+    /// Create an Ed25519 signing key (OpenSSH format, 0600) and print its public key.
+    Keygen {
+        /// Write it here (and FILE.pub). Default: ~/.config/agevault/signing-key.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Add a writer and sign the change as a current writer.
+    AddWriter {
+        /// A unique name (letters, digits, . _ -).
+        name: String,
+        /// "ssh-ed25519 AAAA…", or a .pub file holding it.
+        key: String,
+    },
+    /// Remove a writer and sign the change as another current writer.
+    RemoveWriter {
+        /// The writer's name.
+        name: String,
+    },
+    /// Show the vault's signature and what this trust store has pinned for it.
+    Status {
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a trust anchor (vault id, writers, generation) to provision hosts with.
+    Anchor,
+    /// Pin the vault here from an anchor file (non-interactive; for hosts).
+    Provision {
+        /// The anchor file `agevault trust anchor` printed.
+        file: PathBuf,
+        /// From now on, never pin an unknown vault on first use in this trust store.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Forget what this trust store pinned for this vault path (and its vault id).
+    Forget,
+    /// Print an allowed-signers file for `ssh-keygen -Y verify -n agevault`.
+    ExportSigners,
 }
 
 /// `init`.
@@ -283,6 +347,18 @@ pub enum GitCommand {
     Textconv {
         /// The vault version git hands over.
         file: PathBuf,
+    },
+    /// (Internal: git's merge driver for VAULT.sig) Takes the signature the vault's merge made.
+    #[command(hide = true)]
+    MergeSig {
+        /// The common ancestor's version (%O).
+        base: PathBuf,
+        /// Our version (%A); the result is written here.
+        ours: PathBuf,
+        /// Their version (%B).
+        theirs: PathBuf,
+        /// The signature's path in the repository (%P).
+        path: Option<String>,
     },
     /// (Internal: git's merge driver) Three-way merge of vault versions, per secret path.
     #[command(hide = true)]

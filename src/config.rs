@@ -63,6 +63,9 @@ pub struct ConfigFile {
     /// Path or glob → inventory facts (owner, classification).
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretInfo>,
+    /// Writer name → ssh-ed25519 signing key: who may sign new vault versions.
+    #[serde(default)]
+    pub writers: BTreeMap<String, String>,
 }
 
 /// One `[secrets."PATH-OR-GLOB"]` table: facts for the inventory.
@@ -87,6 +90,8 @@ pub struct Config {
     pub path: PathBuf,
     /// Its contents.
     pub file: ConfigFile,
+    /// SHA-256 of its canonical contents (what a vault signature covers).
+    pub digest: String,
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Config {
         Ok(Config {
             path: path.to_owned(),
             file,
+            digest: security_digest(&text),
         })
     }
 
@@ -145,6 +151,43 @@ impl Config {
             .iter()
             .find(|(_, r)| r.key == crate::keys::canonical_key(key))
             .map(|(n, _)| n.as_str())
+    }
+
+    /// The `[writers]` as a checked set.
+    pub fn writer_set(&self) -> Result<crate::trust::sigfile::WriterSet> {
+        crate::trust::sigfile::WriterSet::new(self.file.writers.clone()).map_err(|message| Error::Config {
+            path: self.path.clone(),
+            message,
+        })
+    }
+
+    /// What trust verification needs from the config.
+    pub fn trust(&self) -> Result<crate::trust::ConfigTrust> {
+        Ok(crate::trust::ConfigTrust {
+            path: self.path.clone(),
+            writers: self.writer_set()?,
+            digest: self.digest.clone(),
+        })
+    }
+
+    /// Sets `[writers] NAME = KEY` (or removes NAME when `key` is None), keeping the rest of the file.
+    pub fn set_writer(&self, name: &str, key: Option<&str>) -> Result<()> {
+        self.edit(|doc| {
+            let writers = doc
+                .entry("writers")
+                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+                .as_table_like_mut()
+                .ok_or("`writers` is not a table")?;
+            match key {
+                Some(k) => {
+                    writers.insert(name, toml_edit::value(k));
+                }
+                None => {
+                    writers.remove(name).ok_or("the writer is not in the file")?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Adds `[recipients.NAME]`, keeping the rest of the file (comments included) as it is.
@@ -178,10 +221,38 @@ impl Config {
         })
     }
 
+    /// This config with `[recipients.NAME]` removed, in memory (nothing is written).
+    pub fn without_recipient(&self, name: &str) -> Result<Config> {
+        let text = self.edited(|doc| {
+            doc.get_mut("recipients")
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .and_then(|t| t.remove(name))
+                .map(|_| ())
+                .ok_or("the recipient is not in the file")
+        })?;
+        let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
+            path: self.path.clone(),
+            message,
+        })?;
+        Ok(Config {
+            path: self.path.clone(),
+            file,
+            digest: security_digest(&text),
+        })
+    }
+
     fn edit(
         &self,
         change: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), &'static str>,
     ) -> Result<()> {
+        let text = self.edited(change)?;
+        crate::store::replace_atomically(&self.path, text.as_bytes())
+    }
+
+    fn edited(
+        &self,
+        change: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), &'static str>,
+    ) -> Result<String> {
         let text = fs::read_to_string(&self.path).map_err(|e| Error::io("reading config", &self.path, e))?;
         let mut doc: toml_edit::DocumentMut =
             text.parse().map_err(|e: toml_edit::TomlError| Error::Config {
@@ -192,7 +263,7 @@ impl Config {
             path: self.path.clone(),
             message: m.to_owned(),
         })?;
-        crate::store::replace_atomically(&self.path, doc.to_string().as_bytes())
+        Ok(doc.to_string())
     }
 }
 
@@ -232,6 +303,7 @@ impl ConfigFile {
         for entry in file.recipients.values_mut() {
             entry.key = crate::keys::canonical_key(&entry.key);
         }
+        crate::trust::sigfile::WriterSet::new(file.writers.clone())?;
         let mut keys = BTreeMap::new();
         for (name, entry) in &file.recipients {
             if let Some(problem) = crate::secret_path::segment_problem(name) {
@@ -249,6 +321,17 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// SHA-256 of the config's meaning: the parsed TOML as canonical JSON (sorted keys), so
+/// comments and formatting do not count but every value does. Unparsable text hashes as text.
+pub fn security_digest(text: &str) -> String {
+    let canonical = toml::from_str::<toml::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| serde_json::to_string(&v).ok())
+        .unwrap_or_else(|| text.to_owned());
+    crate::trust::sigfile::sha256_hex(canonical.as_bytes())
 }
 
 /// `line N: ` for `key` inside `[table]`, found by scanning the text (toml keeps no spans after deserializing).

@@ -44,6 +44,10 @@ pub enum Error {
     #[error("{0}")]
     RecipientDrift(String),
 
+    /// A vault's signature, writer set or generation is not trusted.
+    #[error("{0}")]
+    Trust(String),
+
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -20,6 +20,7 @@ pub mod secret_buf;
 pub mod secret_path;
 pub mod store;
 pub mod terminal;
+pub mod trust;
 pub mod workspace;
 
 use std::process::ExitCode;

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::keys::{self, IdentitySet};
 use crate::secret_buf::SecretBuf;
 use crate::store::{self, VaultLock};
+use crate::trust::pins::TrustStore;
+use crate::trust::{self, Prior, StoreMode, TrustOptions, Verified};
 
 /// Global options every command shares.
 #[derive(Clone, Debug, Default)]
@@ -23,6 +25,8 @@ pub struct GlobalOptions {
     pub identities: Vec<PathBuf>,
     /// `-q`.
     pub quiet: bool,
+    /// `--allow-rollback`, `--signing-key`.
+    pub trust: TrustOptions,
 }
 
 /// The resolved workspace.
@@ -40,6 +44,11 @@ pub struct WriteSession {
     /// The document to change.
     pub doc: VaultDocument,
     original: SecretBuf,
+    /// The verified version it replaces (`None` only when signing an unsigned vault).
+    pub prior: Option<Prior>,
+    /// The config the signature must cover when it is not the one on disk yet
+    /// (`recipients remove` writes the config after the vault).
+    pub config_override: Option<Config>,
     _lock: VaultLock,
 }
 
@@ -85,10 +94,39 @@ impl Workspace {
 
     /// Decrypts and parses the vault with identities already discovered.
     pub fn read_document_with(&self, ids: &IdentitySet) -> Result<(VaultDocument, SecretBuf)> {
+        self.read_verified(ids)
+            .map(|(doc, plaintext, _)| (doc, plaintext))
+    }
+
+    /// Verifies the vault's signature and trust, then decrypts and parses it.
+    pub fn read_verified(&self, ids: &IdentitySet) -> Result<(VaultDocument, SecretBuf, Verified)> {
         let bytes = self.read_ciphertext()?;
+        let verified = self.verify(&bytes)?;
         let plaintext = self.decrypt(&bytes, ids)?;
         let doc = self.parse(&plaintext)?;
-        Ok((doc, plaintext))
+        Ok((doc, plaintext, verified))
+    }
+
+    /// The config's trust settings, if there is a config.
+    pub fn config_trust(&self) -> Result<Option<trust::ConfigTrust>> {
+        self.config.as_ref().map(Config::trust).transpose()
+    }
+
+    /// Verifies `bytes` (the vault's current contents) against its signature, the config
+    /// and the trust store (pinning on first use, recording higher generations).
+    pub fn verify(&self, bytes: &[u8]) -> Result<Verified> {
+        let mut store = TrustStore::open()?;
+        let sig = trust::read_sig(&self.vault_path)?;
+        trust::verify(
+            &mut store,
+            &self.vault_path,
+            bytes,
+            sig.as_deref(),
+            self.config_trust()?.as_ref(),
+            &self.options.trust,
+            StoreMode::Update,
+            self.options.quiet,
+        )
     }
 
     /// Decrypts vault bytes, mapping failures to sentences.
@@ -178,7 +216,7 @@ impl Workspace {
             });
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
-        let (mut doc, _) = self.read_document_with(&ids)?;
+        let (mut doc, _, verified) = self.read_verified(&ids)?;
         let original = doc.to_plaintext();
         // A vault written by the stock age CLI records no recipients: its first
         // write records (and encrypts to) the configured set.
@@ -188,8 +226,90 @@ impl Workspace {
         Ok(WriteSession {
             doc,
             original,
+            prior: Some(verified.prior()),
+            config_override: None,
             _lock: lock,
         })
+    }
+
+    /// Locks, decrypts and parses a vault whose signature is missing or broken, for
+    /// `trust sign`: the caller has shown it to a writer. What the trust store knows of
+    /// this path (vault id, writers, generation) still constrains the new signature.
+    pub fn open_unverified_for_write(&self) -> Result<(WriteSession, Vec<u8>)> {
+        let ids = self.identities()?;
+        if !self.vault_path.exists() {
+            return Err(Error::NoVault {
+                path: self.vault_path.clone(),
+            });
+        }
+        let lock = store::lock_exclusive(&self.vault_path)?;
+        let bytes = self.read_ciphertext()?;
+        let plaintext = self.decrypt(&bytes, &ids)?;
+        let mut doc = self.parse(&plaintext)?;
+        let original = doc.to_plaintext();
+        if doc.recipients.is_empty() {
+            doc.recipients = self.recipient_keys(&doc);
+        }
+        let sig = trust::read_sig(&self.vault_path)?;
+        let store = TrustStore::open()?;
+        // A signature that is intact but no longer covers the bytes (or the config) still
+        // says which vault this is and who may sign it.
+        let from_sig = sig
+            .as_deref()
+            .and_then(|b| trust::sigfile::SigFile::parse(b).ok())
+            .filter(|s| {
+                s.current
+                    .verify(&s.current.body.signer, trust::sigfile::NAMESPACE_VAULT)
+                    .is_ok()
+            });
+        let pinned = store
+            .location(&self.vault_path)
+            .and_then(|id| store.vault(id).map(|p| (id.to_owned(), p.clone())));
+        let prior = match (from_sig, pinned) {
+            (Some(s), pinned) => {
+                if let Some((id, _)) = &pinned {
+                    if *id != s.current.body.vault_id {
+                        return Err(Error::Trust(format!(
+                            "{} belongs to vault {}, but this path is pinned to vault {id}; run `agevault trust                              forget` first if the vault really was replaced",
+                            trust::sig_path(&self.vault_path).display(),
+                            s.current.body.vault_id
+                        )));
+                    }
+                }
+                let trusted = match &pinned {
+                    Some((_, p)) => p.writer_set()?,
+                    None => s.current.body.writers.clone(),
+                };
+                trust::chain_reaches(&trusted, &s.current.body.writers, &s.chain).map_err(Error::Trust)?;
+                Some(Prior {
+                    vault_id: s.current.body.vault_id.clone(),
+                    generation: s.current.body.generation,
+                    writers: s.current.body.writers.clone(),
+                    config_digest: s.current.body.config_sha256.clone(),
+                    chain: s.chain.clone(),
+                    on_disk: None,
+                })
+            }
+            (None, Some((id, pin))) => Some(Prior {
+                generation: pin.generations.values().copied().max().unwrap_or(0),
+                writers: pin.writer_set()?,
+                vault_id: id,
+                config_digest: String::new(),
+                chain: Vec::new(),
+                on_disk: None,
+            }),
+            (None, None) => None,
+        };
+        Ok((
+            WriteSession {
+                doc,
+                original,
+                prior,
+                config_override: None,
+                _lock: lock,
+            },
+            bytes,
+        ))
     }
 
     /// Refuses when the configured recipients differ from those the vault records.
@@ -232,19 +352,87 @@ impl Workspace {
             return Ok(false);
         }
         let mut doc = session.doc;
-        write_vault(&self.vault_path, &mut doc)?;
+        let ciphertext = encrypt_vault(&mut doc)?;
+        // The signature covers the config as it is now (recipient commands edit it first).
+        let config = match session.config_override {
+            Some(c) => Some(c),
+            None => self.config.as_ref().map(|c| Config::load(&c.path)).transpose()?,
+        };
+        let (mut store, sig) = sign_new_version(
+            &self.vault_path,
+            &ciphertext,
+            session.prior.as_ref(),
+            config.as_ref(),
+            &self.options.trust,
+        )?;
+        trust::write_signed(&mut store, &self.vault_path, &ciphertext, &sig)?;
         Ok(true)
     }
 }
 
-/// Encrypts `doc` to the recipients it records and replaces the vault file at `path`.
-/// Every vault gains a fingerprint key (for `git diff`) on its first write and keeps it.
-pub fn write_vault(path: &Path, doc: &mut VaultDocument) -> Result<()> {
+/// Encrypts `doc` to the recipients it records. Every vault gains a fingerprint key
+/// (for `git diff`) on its first write and keeps it.
+pub fn encrypt_vault(doc: &mut VaultDocument) -> Result<Vec<u8>> {
     crate::git::fingerprint::ensure_key(doc);
     let recipients = keys::recipients_for(&doc.recipients)?;
-    let ciphertext =
-        crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)?;
-    store::replace_atomically(path, &ciphertext)
+    crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)
+}
+
+/// Signs `ciphertext` as the next version of the vault at `vault` (the writer set and
+/// config digest come from `config`, or from `prior` without a config). Returns the
+/// opened trust store and the signature file; nothing is written yet.
+pub fn sign_new_version(
+    vault: &Path,
+    ciphertext: &[u8],
+    prior: Option<&Prior>,
+    config: Option<&Config>,
+    options: &TrustOptions,
+) -> Result<(TrustStore, trust::sigfile::SigFile)> {
+    let (writers, digest) = match (config, prior) {
+        (Some(c), _) => (c.writer_set()?, c.digest.clone()),
+        (None, Some(p)) => (p.writers.clone(), p.config_digest.clone()),
+        (None, None) => {
+            return Err(Error::msg(
+                "a new vault needs a .agevault.toml that names its [writers]; run `agevault init`",
+            ))
+        }
+    };
+    let file = config.map_or_else(|| "the config".to_owned(), |c| c.path.display().to_string());
+    sign_with(vault, ciphertext, prior, &writers, &digest, &file, options)
+}
+
+/// Like [`sign_new_version`] with the writer set and config digest given.
+pub fn sign_with(
+    vault: &Path,
+    ciphertext: &[u8],
+    prior: Option<&Prior>,
+    writers: &trust::sigfile::WriterSet,
+    digest: &str,
+    config_name: &str,
+    options: &TrustOptions,
+) -> Result<(TrustStore, trust::sigfile::SigFile)> {
+    if writers.is_empty() {
+        return Err(Error::Trust(format!(
+            "{config_name} names no [writers], so no write can be signed; add yourself with `agevault trust sign \
+             --add-writer NAME` (it signs the vault as well)"
+        )));
+    }
+    let store = TrustStore::open()?;
+    let pinned_generation = prior
+        .and_then(|p| store.vault(&p.vault_id))
+        .map_or(0, |pin| trust::highest_generation(pin, vault));
+    let (signer, key) = trust::choose_signer(options, writers, prior.map(|p| &p.writers))?;
+    let sig = trust::sign_version(
+        vault,
+        ciphertext,
+        prior,
+        writers,
+        digest,
+        pinned_generation,
+        &signer,
+        &key,
+    )?;
+    Ok((store, sig))
 }
 
 /// The difference between configured and recorded recipients.

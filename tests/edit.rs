@@ -476,7 +476,7 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 #[test]
-fn edit_refuses_on_recipient_drift_before_opening_the_editor() {
+fn edit_refuses_an_unsigned_config_change_before_opening_the_editor() {
     let value = unique("drift");
     let sb = Sandbox::with_secrets(&[("a", &value)]);
     let before = sb.vault_bytes();
@@ -490,7 +490,7 @@ fn edit_refuses_on_recipient_drift_before_opening_the_editor() {
     let out = edit(&sb, script.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let err = stderr(&out);
-    assert!(err.contains("agevault recipients add"), "{err}");
+    assert!(err.contains("agevault trust sign"), "{err}");
     assert_no_leak(&out, &value);
     assert!(!seen_path(&sb).exists(), "the editor ran despite the drift");
     assert_eq!(sb.vault_bytes(), before);

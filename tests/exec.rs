@@ -69,6 +69,7 @@ fn std_cmd(sb: &Sandbox, args: &[&str]) -> std::process::Command {
         .env("HOME", sb.home())
         .env("USER", USER)
         .env("LANG", "C.UTF-8")
+        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
         .current_dir(sb.repo())
         .args(args);
     cmd
@@ -180,10 +181,7 @@ fn assert_preflight(sb: &Sandbox, opts: &[&str], code: i32, needle: &str, secret
 
 /// Appends TOML to the sandbox config.
 fn append_config(sb: &Sandbox, toml: &str) {
-    let mut text = fs::read_to_string(sb.config()).unwrap();
-    text.push('\n');
-    text.push_str(toml);
-    fs::write(sb.config(), text).unwrap();
+    sb.append_config(toml);
 }
 
 // ---------------------------------------------------------------------------
@@ -1119,6 +1117,7 @@ fn as_pid_1_it_supervises_and_reaps_orphans() {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
         .env("HOME", sb.home())
+        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
         .current_dir(sb.repo())
         .output()
         .unwrap();

@@ -140,6 +140,7 @@ fn a_configured_but_not_encrypted_to_key_is_named() {
         .unwrap();
     assert!(status.success());
     fs::remove_file(&plain).unwrap();
+    sb.sign_as_is();
     let alice_pub = public_key(&sb.identity());
     let out = run(&sb, &["get", "a"]);
     let err = assert_clean_failure(&out, 1, &[&value]);
@@ -183,6 +184,7 @@ fn a_truncated_vault_is_reported_as_damaged() {
     let sb = Sandbox::with_secrets(&[("a", &value)]);
     let bytes = sb.vault_bytes();
     fs::write(sb.vault(), &bytes[..bytes.len() / 2]).unwrap();
+    sb.sign_as_is();
     let out = run(&sb, &["get", "a"]);
     let err = assert_clean_failure(&out, 1, &[&value]);
     assert!(err.contains("damaged"), "{err}");
@@ -199,6 +201,7 @@ fn a_truncated_vault_is_reported_as_damaged() {
     let lines: Vec<&str> = text.lines().collect();
     let kept = lines[..lines.len() - 10].join("\n") + "\n" + lines[lines.len() - 1] + "\n";
     fs::write(sb.vault(), kept).unwrap();
+    sb.sign_as_is();
     assert_every_command_refuses(&sb, "damaged", &[&value]);
 }
 
@@ -215,6 +218,7 @@ fn a_corrupted_vault_is_reported_as_damaged() {
     }
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     fs::write(sb.vault(), &bytes).unwrap();
+    sb.sign_as_is();
     let out = run(&sb, &["get", "a"]);
     let err = assert_clean_failure(&out, 1, &[&value]);
     assert!(err.contains("damaged"), "{err}");
@@ -241,6 +245,7 @@ fn a_file_that_is_not_age_is_reported_as_damaged() {
     for (bytes, reason) in cases {
         let sb = Sandbox::init();
         fs::write(sb.vault(), bytes).unwrap();
+        sb.sign_as_is();
         let out = run(&sb, &["get", "a"]);
         let err = assert_clean_failure(&out, 1, &[]);
         let shown = String::from_utf8_lossy(bytes);
@@ -462,7 +467,7 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Option<Mount> {
 
 /// Copies the repo's config and vault into `dir`.
 fn copy_repo(sb: &Sandbox, dir: &Path) {
-    for name in [".agevault.toml", "secrets.json.age"] {
+    for name in [".agevault.toml", "secrets.json.age", "secrets.json.age.sig"] {
         fs::copy(sb.repo().join(name), dir.join(name)).unwrap();
     }
 }
@@ -603,22 +608,30 @@ fn a_hand_added_recipient_is_refused_until_applied() {
     let new = unique("drift-new");
     let out = set(&sb, "a", &new);
     let err = assert_clean_failure(&out, 1, &[&value, &new]);
-    assert!(err.contains("agevault recipients add"), "{err}");
-    assert!(err.contains("bob"), "{err}");
+    assert!(err.contains("agevault trust sign"), "{err}");
     assert!(err.contains(".agevault.toml"), "{err}");
     let out = run(&sb, &["rm", "a"]);
-    let err = assert_clean_failure(&out, 1, &[&value]);
-    assert!(err.contains("agevault recipients add"), "{err}");
+    assert_clean_failure(&out, 1, &[&value]);
     assert_eq!(sb.vault_bytes(), before);
     // bob was never given the secrets.
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(sb.root.path().join("bob.txt"))
-        .arg(sb.vault())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    // Reading is still allowed.
+    let bob_reads = || {
+        std::process::Command::new("age")
+            .args(["-d", "-i"])
+            .arg(sb.root.path().join("bob.txt"))
+            .arg(sb.vault())
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!bob_reads());
+    // An unsigned config is not trusted even for reading.
+    assert_clean_failure(&run(&sb, &["get", "a"]), 1, &[&value]);
+    // A writer who reviewed the edit signs it: that applies the new recipient.
+    let out = run(&sb, &["trust", "sign"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`bob`"));
+    assert!(bob_reads());
     assert_eq!(sb.get("a"), value);
 }
 
@@ -632,6 +645,10 @@ fn a_hand_replaced_recipient_is_refused() {
     let config = fs::read_to_string(sb.config()).unwrap().replace(&alice, &bob);
     fs::write(sb.config(), config).unwrap();
     let out = set(&sb, "a", &unique("x"));
+    let err = assert_clean_failure(&out, 1, &[&value]);
+    assert!(err.contains("agevault trust sign"), "{err}");
+    // Signing does not apply a removal: that is `recipients remove`, with its offboarding record.
+    let out = run(&sb, &["trust", "sign"]);
     let err = assert_clean_failure(&out, 1, &[&value]);
     assert!(err.contains("agevault recipients"), "{err}");
     assert!(err.contains(&alice), "{err}");

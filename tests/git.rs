@@ -89,7 +89,12 @@ fn setup_is_idempotent_and_chains_an_existing_hook() {
         .join("pre-commit.agevault-chained.agevault-chained")
         .exists());
     let attr_text = String::from_utf8(read(&sb, ".gitattributes")).unwrap();
-    assert_eq!(attr_text.matches("merge=agevault").count(), 1, "{attr_text}");
+    assert_eq!(
+        attr_text.matches("merge=agevault ").count() + attr_text.matches("merge=agevault\n").count(),
+        1,
+        "{attr_text}"
+    );
+    assert_eq!(attr_text.matches("merge=agevault-sig").count(), 1, "{attr_text}");
 
     // A commit runs the user's hook, then the scan.
     fs::write(sb.repo().join("notes.txt"), "nothing secret here\n").unwrap();
@@ -224,6 +229,7 @@ fn git_diff_names_changed_paths_and_shows_no_value() {
         .env_clear()
         .env("PATH", gitutil::path_with_agevault())
         .env("HOME", stranger.home())
+        .env("AGEVAULT_TRUST_DIR", stranger.trust_dir())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_PAGER", "cat")
         .current_dir(sb.repo())

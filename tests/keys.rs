@@ -252,16 +252,13 @@ fn hand_edited_recipient_is_refused_until_applied() {
     let before = sb.vault_bytes();
     let out = sb.cmd(&["set", "k"]).write_stdin("new").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("agevault recipients add"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(stderr(&out).contains("`carol`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("agevault trust sign"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before);
-    // Reads still work, and `recipients add` with the same entry applies it.
+    // An unsigned config edit is not trusted for reading either; a writer's
+    // `trust sign` reviews and applies it.
+    assert!(!sb.cmd(&["get", "k"]).output().unwrap().status.success());
+    sb.cmd(&["trust", "sign"]).assert().success();
     assert_eq!(sb.get("k"), "drift-value-1");
-    sb.cmd(&["recipients", "add", "carol", &carol]).assert().success();
     sb.set("k", "after-drift-1");
     let doc: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
     assert_eq!(doc["recipients"].as_array().unwrap().len(), 2);
@@ -286,6 +283,7 @@ fn vault_written_by_stock_age_is_read_and_ours_is_read_by_age() {
 #[test]
 fn demo_vault_decrypts_with_the_demo_identity() {
     let root = env!("CARGO_MANIFEST_DIR");
+    let trust = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_agevault"))
         .args([
             "--identity",
@@ -296,6 +294,7 @@ fn demo_vault_decrypts_with_the_demo_identity() {
         .current_dir(root)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("AGEVAULT_TRUST_DIR", trust.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -304,6 +303,7 @@ fn demo_vault_decrypts_with_the_demo_identity() {
         .args(["--identity", "examples/demo-identity.txt", "ls"])
         .current_dir(root)
         .env_clear()
+        .env("AGEVAULT_TRUST_DIR", trust.path())
         .output()
         .unwrap();
     let ls = String::from_utf8_lossy(&out.stdout);

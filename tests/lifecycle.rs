@@ -7,9 +7,7 @@ use std::fs;
 use common::{age_keygen, all_output, stderr, Sandbox};
 
 fn append_config(sb: &Sandbox, text: &str) {
-    let mut config = fs::read_to_string(sb.config()).unwrap();
-    config.push_str(text);
-    fs::write(sb.config(), config).unwrap();
+    sb.append_config(text);
 }
 
 fn doc(sb: &Sandbox) -> serde_json::Value {
@@ -238,7 +236,9 @@ fn every_validation_rule_passes_and_fails_in_check() {
 #[test]
 fn a_rule_that_cannot_compile_is_a_config_error_naming_the_line() {
     let sb = Sandbox::with_secrets(&[("a", "v")]);
-    append_config(&sb, "\n[validate]\n\"a\" = \"regex:([\"\n");
+    let mut text = fs::read_to_string(sb.config()).unwrap();
+    text.push_str("\n[validate]\n\"a\" = \"regex:([\"\n");
+    fs::write(sb.config(), text).unwrap();
     let line = fs::read_to_string(sb.config()).unwrap().lines().count();
     let out = sb.cmd(&["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -280,6 +280,8 @@ fn check_in_ci_with_only_the_identity_text_and_without_any_key() {
         [
             "config",
             "format",
+            "signature",
+            "generation",
             "decrypt",
             "document",
             "recipients",
@@ -306,18 +308,21 @@ fn check_in_ci_with_only_the_identity_text_and_without_any_key() {
 }
 
 #[test]
-fn check_names_recipient_drift() {
+fn check_refuses_an_unsigned_config_change() {
     let sb = Sandbox::with_secrets(&[("a", "drift-check-0001")]);
     let dave = age_keygen(&sb.root.path().join("dave.txt"));
-    append_config(
-        &sb,
-        &format!("\n[recipients.dave]\nkey = \"{dave}\"\nrole = \"ci\"\n"),
-    );
+    let mut text = fs::read_to_string(sb.config()).unwrap();
+    text.push_str(&format!("\n[recipients.dave]\nkey = \"{dave}\"\nrole = \"ci\"\n"));
+    fs::write(sb.config(), text).unwrap();
     let out = sb.cmd(&["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("recipient `dave`"), "{text}");
-    assert!(text.contains("agevault recipients add dave"), "{text}");
+    assert!(text.contains("FAIL signature"), "{text}");
+    assert!(text.contains("agevault trust sign"), "{text}");
+    assert!(text.contains("skipped decrypt"), "{text}");
+    // The same check without a key still catches it.
+    let out = sb.cmd(&["check", "--no-decrypt"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

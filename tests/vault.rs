@@ -168,6 +168,7 @@ fn broken_pipe_exits_quietly() {
             "'{bin}' ls | (read -r line; echo \"$line\"); echo \"rc=${{PIPESTATUS[0]}}\""
         ))
         .env("HOME", sb.home())
+        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
         .current_dir(sb.repo())
         .output()
         .unwrap();
@@ -187,6 +188,7 @@ fn concurrent_writers_lose_nothing() {
                 .args(["set", &format!("parallel/k{i}")])
                 .env_clear()
                 .env("HOME", sb.home())
+                .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
                 .env("PATH", std::env::var_os("PATH").unwrap())
                 .current_dir(sb.repo())
                 .stdin(std::process::Stdio::piped())

@@ -116,6 +116,20 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
         .map(|reason| format!("{}: {reason}", ws.vault_path.display()));
     let format_ok = format.is_none();
     report.record("format", format.into_iter().collect());
+    let signature = ws.verify(&bytes);
+    let trusted = signature.is_ok();
+    report.record(
+        "signature",
+        signature
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect(),
+    );
+    if let Ok(verified) = &signature {
+        report.record("generation", generation_problems(ws, verified));
+    }
     if no_decrypt {
         for name in DECRYPT_CHECKS {
             report.skip(name, "not run (--no-decrypt)");
@@ -123,6 +137,15 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
         return;
     }
     if !format_ok {
+        return;
+    }
+    if !trusted {
+        for name in DECRYPT_CHECKS {
+            report.skip(
+                name,
+                "not run: the vault is not trusted (see the signature check)",
+            );
+        }
         return;
     }
     let decrypted = ws.identities().and_then(|ids| {
@@ -157,6 +180,55 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
     report.record("validate", validation_problems(ws, &doc));
     report.record("rotation", rotation_problems(ws, &doc));
     report.record("conflicts", conflict_problems(&doc));
+}
+
+/// In a git work tree: the vault's generation must not be lower than in the previous
+/// commit (HEAD, or HEAD's parent when the work tree matches HEAD), it must be the same
+/// vault, and its writers must be reached from that commit's writers by signed changes.
+fn generation_problems(ws: &Workspace, verified: &crate::trust::Verified) -> Vec<String> {
+    use crate::trust::sigfile::SigFile;
+    let Ok(repo) = git2::Repository::discover(ws.vault_path.parent().unwrap_or(std::path::Path::new(".")))
+    else {
+        return Vec::new();
+    };
+    let Ok(rel) = crate::git::repo::relative_path(&repo, &crate::trust::sig_path(&ws.vault_path)) else {
+        return Vec::new();
+    };
+    let current = crate::trust::read_sig(&ws.vault_path).ok().flatten();
+    let head = crate::git::signatures::at_commit(&repo, "HEAD", &rel);
+    let (label, previous) = if head.is_some() && head == current {
+        ("HEAD^", crate::git::signatures::at_commit(&repo, "HEAD^", &rel))
+    } else {
+        ("HEAD", head)
+    };
+    let Some(previous) = previous.and_then(|b| SigFile::parse(&b).ok()) else {
+        return Vec::new();
+    };
+    let prev = &previous.current.body;
+    let now = &verified.manifest;
+    let mut problems = Vec::new();
+    if prev.vault_id != now.vault_id {
+        problems.push(format!(
+            "the vault id changed from {} ({label}) to {}: the vault was replaced",
+            prev.vault_id, now.vault_id
+        ));
+        return problems;
+    }
+    if now.generation < prev.generation {
+        problems.push(format!(
+            "generation {} is lower than generation {} in {label}: a rollback to an older vault",
+            now.generation, prev.generation
+        ));
+    } else if now.generation == prev.generation && now.vault_sha256 != prev.vault_sha256 {
+        problems.push(format!(
+            "the vault changed but its generation {} did not grow past {label}'s",
+            now.generation
+        ));
+    }
+    if let Err(e) = crate::trust::chain_reaches(&prev.writers, &now.writers, &verified.sig.chain) {
+        problems.push(format!("against {label}: {e}"));
+    }
+    problems
 }
 
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! `git setup`, and the drivers git calls: `git textconv FILE`, `git merge-driver %O %A %B %P`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{GitCommand, GitSetupArgs};
 use crate::crypto::{self, DecryptFailure};
@@ -8,10 +8,11 @@ use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::git::fingerprint::{self, FingerprintKey};
 use crate::git::setup::{self, Step};
-use crate::git::{merge, repo, textconv};
+use crate::git::{merge, repo, signatures, textconv};
 use crate::keys::{self, IdentitySet};
 use crate::output::{self, status};
 use crate::terminal::sanitize;
+use crate::trust::pins::TrustStore;
 use crate::workspace::{GlobalOptions, Workspace};
 use crate::ExitStatus;
 
@@ -26,6 +27,7 @@ pub fn run(options: GlobalOptions, cmd: GitCommand) -> Result<ExitStatus> {
             theirs,
             path,
         } => run_merge_driver(&options, &base, &ours, &theirs, path.as_deref()),
+        GitCommand::MergeSig { ours, path, .. } => run_merge_sig(&options, &ours, path.as_deref()),
     }
 }
 
@@ -58,6 +60,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
     let steps = [
         setup::configure_drivers(&repo, &program)?,
         setup::route_vault(&repo, &vault_rel)?,
+        setup::route_signature(&repo, &format!("{vault_rel}.sig"))?,
         setup::install_hook(&repo, &program)?,
         add_fingerprint_key(&ws),
     ];
@@ -120,6 +123,17 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
+    let ws = Workspace::resolve(options.clone())
+        .map_err(|e| format!("# agevault vault: no config to verify it with ({e})"))?;
+    // Only a version a trusted writer signed is opened: a planted file must not make
+    // textconv fingerprint guesses with the real key.
+    let trusted = trusted_version(&ws, &ws.vault_path, &bytes, None);
+    if let Err(why) = trusted {
+        return Err(format!(
+            "# agevault vault: not shown: this version is not signed by a trusted writer ({why}); ciphertext {}",
+            textconv::ciphertext_id(&bytes)
+        ));
+    }
     let ids = keys::discover(&options.identities)
         .map_err(|e| format!("# agevault vault: identities cannot be loaded ({e})"))?;
     let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| match f {
@@ -136,14 +150,104 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
         .map_err(|e| format!("# agevault vault: holds an invalid document ({e})"))?;
     // Versions written before fingerprint keys existed use the working tree's key, so
     // they compare with later versions (which keep that key).
-    let key = FingerprintKey::of(&doc).or_else(|| worktree_key(options, &ids));
+    let key = FingerprintKey::of(&doc).or_else(|| worktree_key(&ws, &ids));
     Ok(textconv::render(&doc, key.as_ref()))
 }
 
-fn worktree_key(options: &GlobalOptions, ids: &IdentitySet) -> Option<FingerprintKey> {
-    let ws = Workspace::resolve(options.clone()).ok()?;
+fn worktree_key(ws: &Workspace, ids: &IdentitySet) -> Option<FingerprintKey> {
     let (doc, _) = ws.read_document_with(ids).ok()?;
     FingerprintKey::of(&doc)
+}
+
+/// Whether `bytes`, a version of the vault at `vault` that git handed over without its
+/// signature file, was signed by a writer this user trusts. The signature is looked up
+/// in the work tree, the index and history; trust is the pinned writer set (or, before
+/// any pin, the config's), reached directly or through a signed writer-change chain.
+/// `repo_rel` is the vault's path in the repository when git gave it (merge driver).
+fn trusted_version(
+    ws: &Workspace,
+    vault: &Path,
+    bytes: &[u8],
+    repo_rel: Option<&str>,
+) -> std::result::Result<crate::trust::Verified, String> {
+    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir()))
+        .map_err(|e| e.to_string())?;
+    let rel = match repo_rel {
+        Some(r) => r.to_owned(),
+        None => repo::relative_path(&git, vault).map_err(|e| e.to_string())?,
+    };
+    let sha = crate::trust::sigfile::sha256_hex(bytes);
+    let sig = signatures::find(&git, &format!("{rel}.sig"), &sha);
+    let (manifest, sigfile) =
+        crate::trust::verify_signature(vault, bytes, sig.as_deref()).map_err(|e| e.to_string())?;
+    let store = TrustStore::open().map_err(|e| e.to_string())?;
+    let trusted = match store.vault(&manifest.vault_id) {
+        Some(pin) => pin.writer_set().map_err(|e| e.to_string())?,
+        None => match ws.config_trust().map_err(|e| e.to_string())? {
+            Some(c) => c.writers,
+            None => return Err("this vault is not pinned here and there is no config".into()),
+        },
+    };
+    if let Some(id) = store.location(&ws.vault_path) {
+        if id != manifest.vault_id {
+            return Err(format!(
+                "it belongs to vault {}, not the pinned vault {id}",
+                manifest.vault_id
+            ));
+        }
+    }
+    if !trusted.contains_key(&manifest.signer) {
+        crate::trust::chain_reaches(&trusted, &manifest.writers, &sigfile.chain)?;
+    }
+    let signer_name = manifest
+        .writers
+        .name_of(&manifest.signer)
+        .unwrap_or("?")
+        .to_owned();
+    Ok(crate::trust::Verified {
+        manifest,
+        sig: sigfile,
+        signer_name,
+    })
+}
+
+/// Where the vault's merge driver leaves the merged signature for the signature's driver.
+fn merge_stash(git: &git2::Repository, vault_rel: &str) -> PathBuf {
+    let id = crate::trust::sigfile::sha256_hex(vault_rel.as_bytes());
+    git.path()
+        .join("agevault-merge")
+        .join(format!("{}.sig", &id[..32]))
+}
+
+fn run_merge_sig(options: &GlobalOptions, ours: &Path, path: Option<&str>) -> Result<ExitStatus> {
+    let sig_rel = path.unwrap_or_default();
+    let vault_rel = sig_rel.strip_suffix(".sig").unwrap_or(sig_rel);
+    let git = repo::open(Path::new("."))?;
+    let stash = merge_stash(&git, vault_rel);
+    match std::fs::read(&stash) {
+        Ok(bytes) => {
+            crate::store::replace_atomically(ours, &bytes)?;
+            let _ = std::fs::remove_file(&stash);
+            status(
+                options.quiet,
+                &format!(
+                    "agevault: {} signed by the merge of {}",
+                    sanitize(sig_rel),
+                    sanitize(vault_rel)
+                ),
+            );
+            Ok(ExitStatus::Success)
+        }
+        Err(_) => {
+            eprintln!(
+                "agevault: CONFLICT in {}: no signed merge of {} is waiting; after resolving the vault, a writer \
+                 signs it with `agevault trust sign`",
+                sanitize(sig_rel),
+                sanitize(vault_rel)
+            );
+            Ok(ExitStatus::Failure)
+        }
+    }
 }
 
 fn run_merge_driver(
@@ -153,13 +257,26 @@ fn run_merge_driver(
     theirs: &Path,
     name: Option<&str>,
 ) -> Result<ExitStatus> {
-    let name = sanitize(name.unwrap_or("the vault"));
+    let rel = name.unwrap_or_default().to_owned();
+    let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
+    let ws = Workspace::resolve(options.clone())?;
+    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir()))?;
+    let stash = merge_stash(&git, &rel);
+    let _ = std::fs::remove_file(&stash);
     let ids = keys::discover(&options.identities)?;
-    let open = |label: &str, path: &Path| -> Result<Option<VaultDocument>> {
+    let vault_in_repo = repo::workdir(&git)?.join(&rel);
+    let open = |label: &str, path: &Path| -> Result<Option<(VaultDocument, crate::trust::Verified)>> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
+        // Each side must be a version a trusted writer signed: a branch that forges
+        // the vault (its own recipients, a replayed old version) is refused here.
+        let verified = trusted_version(&ws, &vault_in_repo, &bytes, Some(&rel)).map_err(|why| {
+            Error::Trust(format!(
+                "cannot merge {name}: {label} version is refused: {why}; nothing was merged (`git merge --abort`)"
+            ))
+        })?;
         let cannot = |why: String| {
             Error::msg(format!(
                 "cannot merge {name}: {label} version {why}; nothing was merged: ask a recipient who can decrypt \
@@ -169,18 +286,63 @@ fn run_merge_driver(
         };
         let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| cannot(f.to_string()))?;
         VaultDocument::parse(plaintext.as_slice())
-            .map(Some)
+            .map(|doc| Some((doc, verified)))
             .map_err(|e| cannot(format!("holds an invalid document ({e})")))
     };
-    let base_doc = open("the common ancestor's", base)?;
-    let ours_doc = open("our", ours)?.unwrap_or_else(|| VaultDocument::new(Vec::new()));
-    let theirs_doc = open("their", theirs)?.unwrap_or_else(|| VaultDocument::new(Vec::new()));
+    let base_side = open("the common ancestor's", base)?;
+    let ours_side = open("our", ours)?;
+    let theirs_side = open("their", theirs)?;
+    let ids_of: Vec<&str> = [&base_side, &ours_side, &theirs_side]
+        .iter()
+        .filter_map(|s| s.as_ref().map(|(_, v)| v.manifest.vault_id.as_str()))
+        .collect();
+    if ids_of.windows(2).any(|w| w[0] != w[1]) {
+        return Err(Error::Trust(format!(
+            "cannot merge {name}: the versions belong to different vaults ({}); nothing was merged",
+            ids_of.join(", ")
+        )));
+    }
+    let prior = merged_prior(
+        ours_side.as_ref().map(|s| &s.1),
+        theirs_side.as_ref().map(|s| &s.1),
+    );
+    let base_manifest = base_side.as_ref().map(|s| s.1.manifest.clone());
+    let ours_manifest = ours_side.as_ref().map(|s| s.1.manifest.clone());
+    let theirs_manifest = theirs_side.as_ref().map(|s| s.1.manifest.clone());
+    let base_doc = base_side.map(|s| s.0);
+    let ours_doc = ours_side.map_or_else(|| VaultDocument::new(Vec::new()), |s| s.0);
+    let theirs_doc = theirs_side.map_or_else(|| VaultDocument::new(Vec::new()), |s| s.0);
     let mut outcome = merge::merge_documents(base_doc.as_ref(), &ours_doc, &theirs_doc)
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
-    // %A is git's temporary file; git reads the result back from it. Replaced
-    // atomically so a failed write never leaves a truncated vault behind.
-    crate::workspace::write_vault(ours, &mut outcome.doc)
+    // %A is git's temporary file; git reads the result back from it. The signature
+    // goes to a stash that the signature file's merge driver picks up.
+    let ciphertext = crate::workspace::encrypt_vault(&mut outcome.doc)
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
+    let (writers, digest) = merged_config(
+        &ws,
+        base_manifest.as_ref(),
+        ours_manifest.as_ref(),
+        theirs_manifest.as_ref(),
+    )?;
+    let (_, sig) = crate::workspace::sign_with(
+        &vault_in_repo,
+        &ciphertext,
+        prior.as_ref(),
+        &writers,
+        &digest,
+        ".agevault.toml",
+        &options.trust,
+    )
+    .map_err(|e| {
+        Error::msg(format!(
+            "cannot merge {name}: the merged vault cannot be signed: {e}"
+        ))
+    })?;
+    if let Some(dir) = stash.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    }
+    crate::store::replace_atomically(&stash, sig.render().as_bytes())?;
+    crate::store::replace_atomically(ours, &ciphertext)?;
     let (added, removed) = recipient_changes(&ours_doc, &outcome.doc);
     if !added.is_empty() || !removed.is_empty() {
         // age has no sender authentication: a recipient arriving through a merge must be seen.
@@ -226,6 +388,57 @@ fn run_merge_driver(
         merge::CONFLICTS
     );
     Ok(ExitStatus::Failure)
+}
+
+/// The writers and config digest of the merged config as git will produce it: a side
+/// that left the config as in the base takes the other side's. When both changed it,
+/// ours is signed and a writer must sign the merged config afterwards.
+fn merged_config(
+    ws: &Workspace,
+    base: Option<&crate::trust::sigfile::Manifest>,
+    ours: Option<&crate::trust::sigfile::Manifest>,
+    theirs: Option<&crate::trust::sigfile::Manifest>,
+) -> Result<(crate::trust::sigfile::WriterSet, String)> {
+    let current = || -> Result<(crate::trust::sigfile::WriterSet, String)> {
+        let c = ws.require_config()?;
+        Ok((c.writer_set()?, c.digest.clone()))
+    };
+    let (Some(o), Some(t)) = (ours, theirs) else {
+        return current();
+    };
+    if o.config_sha256 == t.config_sha256 {
+        return Ok((o.writers.clone(), o.config_sha256.clone()));
+    }
+    if base.is_some_and(|b| b.config_sha256 == o.config_sha256) {
+        return Ok((t.writers.clone(), t.config_sha256.clone()));
+    }
+    if base.is_some_and(|b| b.config_sha256 == t.config_sha256) {
+        return Ok((o.writers.clone(), o.config_sha256.clone()));
+    }
+    eprintln!(
+        "agevault merge: both sides changed .agevault.toml; after the merge a writer reviews the merged config \
+         and runs `agevault trust sign`"
+    );
+    current()
+}
+
+/// What the merged version's signature builds on: our chain plus their writer changes,
+/// and a generation above both sides.
+fn merged_prior(
+    ours: Option<&crate::trust::Verified>,
+    theirs: Option<&crate::trust::Verified>,
+) -> Option<crate::trust::Prior> {
+    let mut prior = ours.or(theirs)?.prior();
+    prior.on_disk = None;
+    if let Some(t) = theirs {
+        prior.generation = prior.generation.max(t.manifest.generation);
+        for link in &t.sig.chain {
+            if !prior.chain.iter().any(|l| l.message == link.message) {
+                prior.chain.push(link.clone());
+            }
+        }
+    }
+    Some(prior)
 }
 
 /// Recipient keys the merge result has that ours lacked, and the other way round.

@@ -49,6 +49,7 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     }
 
     let public = first_public_key(options)?;
+    let signing_key = first_signing_key(options)?;
     // A dotted name (`john.doe`) must be quoted or TOML reads nested tables.
     let table_key = if name
         .bytes()
@@ -66,23 +67,43 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     let config_text = format!(
         "# agevault configuration: holds no secret; commit it.\n\
          vault = \"{vault_text}\"\n\n\
-         [recipients.{table_key}]\nkey = \"{public}\"\nrole = \"developer\"\n"
+         [recipients.{table_key}]\nkey = \"{public}\"\nrole = \"developer\"\n\n\
+         # Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n\
+         [writers]\n{table_key} = \"{signing_key}\"\n"
     );
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
 
-    let mut doc = VaultDocument::new(vec![public.clone()]);
-    crate::workspace::write_vault(&vault_path, &mut doc)?;
+    // The config goes first: the first signature covers it.
     store::replace_atomically(&config_path, config_text.as_bytes())?;
+    let config = crate::config::Config::load(&config_path)?;
+    let mut doc = VaultDocument::new(vec![public.clone()]);
+    let ciphertext = crate::workspace::encrypt_vault(&mut doc)?;
+    let signed =
+        crate::workspace::sign_new_version(&vault_path, &ciphertext, None, Some(&config), &options.trust)
+            .and_then(|(mut trust_store, sig)| {
+                crate::trust::write_signed(&mut trust_store, &vault_path, &ciphertext, &sig)
+            });
+    if let Err(e) = signed {
+        let _ = std::fs::remove_file(&config_path);
+        return Err(e);
+    }
     add_line(
         &config_dir.join(".gitattributes"),
         &format!("{} diff=agevault merge=agevault", vault_rel.display()),
+    )?;
+    add_line(
+        &config_dir.join(".gitattributes"),
+        &format!(
+            "{} merge=agevault-sig",
+            crate::trust::sig_path(&vault_rel).display()
+        ),
     )?;
     let lock = store::lock_path(&vault_rel);
     add_line(&config_dir.join(".gitignore"), &lock.display().to_string())?;
     status(
         options.quiet,
         &format!(
-            "created {} and {} encrypted to `{name}` ({public})",
+            "created {} and {} encrypted to `{name}` ({public}), signed by writer `{name}` ({signing_key})",
             config_path.display(),
             vault_path.display()
         ),
@@ -110,6 +131,28 @@ fn first_public_key(options: &GlobalOptions) -> Result<String> {
         options.quiet,
         &format!(
             "generated your identity in {} (mode 0600); back it up",
+            path.display()
+        ),
+    );
+    Ok(public)
+}
+
+/// The public key the user signs with: the first signing key found, else a new one
+/// at the default path.
+fn first_signing_key(options: &GlobalOptions) -> Result<String> {
+    if let Some(c) = crate::trust::signer::discover(&options.trust.signing_keys)?
+        .into_iter()
+        .next()
+    {
+        return Ok(c.public);
+    }
+    let path = crate::trust::signer::default_signing_key_path()
+        .ok_or_else(|| Error::msg("neither $XDG_CONFIG_HOME nor $HOME is set; pass --signing-key FILE"))?;
+    let public = crate::trust::signer::write_new(&path, &crate::trust::signer::default_comment())?;
+    status(
+        options.quiet,
+        &format!(
+            "generated your signing key in {} (mode 0600); back it up",
             path.display()
         ),
     );

@@ -17,6 +17,7 @@ mod rotate;
 mod scan;
 mod set;
 mod status;
+mod trust;
 mod whoami;
 
 use crate::cli::{Cli, Command};
@@ -31,6 +32,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         vault: cli.vault,
         identities: cli.identities,
         quiet: cli.quiet,
+        trust: crate::trust::TrustOptions {
+            allow_rollback: cli.allow_rollback,
+            signing_keys: cli.signing_keys,
+        },
     };
     check_usage(&cli.command)?;
     match cli.command {
@@ -53,6 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Git(cmd) => git::run(options, cmd),
         Command::Log(args) => log::run(&Workspace::resolve(options)?, &args),
         Command::Scan(args) => scan::run(options, &args),
+        Command::Trust(cmd) => trust::run(options, cmd),
     }
 }
 

@@ -159,7 +159,9 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
     session.doc.extra.remove(crate::git::fingerprint::KEY_FIELD);
     crate::git::fingerprint::ensure_key(&mut session.doc);
     // Vault first: the removed key must lose access even if the config write fails
-    // (the retry then only finishes the config).
+    // (the retry then only finishes the config). Its signature covers the config
+    // without the recipient, which is written next.
+    session.config_override = Some(config.without_recipient(name)?);
     ws.commit_unchecked(session)?;
     config.remove_recipient(name)?;
     status(

@@ -67,6 +67,12 @@ impl FingerprintKey {
 }
 
 /// Adds a fresh key to `doc` unless it has a valid one; returns whether it added one.
+/// Replaces the key with a fresh one (offboarding, or content nobody signed).
+pub fn renew_key(doc: &mut VaultDocument) {
+    doc.extra.remove(KEY_FIELD);
+    ensure_key(doc);
+}
+
 pub fn ensure_key(doc: &mut VaultDocument) -> bool {
     if FingerprintKey::of(doc).is_some() {
         return false;

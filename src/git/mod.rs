@@ -9,6 +9,7 @@ pub mod history;
 pub mod merge;
 pub mod repo;
 pub mod setup;
+pub mod signatures;
 pub mod textconv;
 
 pub use merge::unresolved_conflicts;

@@ -47,6 +47,14 @@ pub fn config_entries(program: &str) -> Vec<(&'static str, String)> {
             "merge.agevault.driver",
             format!("{program} git merge-driver %O %A %B %P"),
         ),
+        (
+            "merge.agevault-sig.name",
+            "agevault: the signature the vault's merge made".to_owned(),
+        ),
+        (
+            "merge.agevault-sig.driver",
+            format!("{program} git merge-sig %O %A %B %P"),
+        ),
     ]
 }
 
@@ -70,27 +78,40 @@ pub fn configure_drivers(repo: &Repository, program: &str) -> Result<Step> {
     })
 }
 
+/// The merge driver of signature files.
+pub const SIG_DRIVER: &str = "agevault-sig";
+
 /// Makes sure `.gitattributes` routes the vault (repository-relative `vault_rel`) to
 /// both drivers, appending a line to the root `.gitattributes` when it does not.
 pub fn route_vault(repo: &Repository, vault_rel: &str) -> Result<Step> {
+    route(repo, vault_rel, &[("diff", DRIVER), ("merge", DRIVER)])
+}
+
+/// Makes sure the vault's signature file goes to the signature merge driver.
+pub fn route_signature(repo: &Repository, sig_rel: &str) -> Result<Step> {
+    route(repo, sig_rel, &[("merge", SIG_DRIVER)])
+}
+
+fn route(repo: &Repository, rel: &str, attrs: &[(&str, &str)]) -> Result<Step> {
     let root = crate::git::repo::workdir(repo)?;
-    let routed = |attr: &str| {
-        repo.get_attr(Path::new(vault_rel), attr, AttrCheckFlags::FILE_THEN_INDEX)
+    let routed = |attr: &str, value: &str| {
+        repo.get_attr(Path::new(rel), attr, AttrCheckFlags::FILE_THEN_INDEX)
             .ok()
             .flatten()
-            == Some(DRIVER)
+            == Some(value)
     };
-    if routed("diff") && routed("merge") {
+    if attrs.iter().all(|(a, v)| routed(a, v)) {
         return Ok(Step::Unchanged(format!(
-            ".gitattributes: {vault_rel} uses the agevault drivers"
+            ".gitattributes: {rel} uses the agevault drivers"
         )));
     }
-    let pattern = if vault_rel.contains(char::is_whitespace) {
-        format!("\"/{}\"", vault_rel.replace('\\', "\\\\").replace('"', "\\\""))
+    let pattern = if rel.contains(char::is_whitespace) {
+        format!("\"/{}\"", rel.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
-        format!("/{vault_rel}")
+        format!("/{rel}")
     };
-    let line = format!("{pattern} diff={DRIVER} merge={DRIVER}");
+    let routes: Vec<String> = attrs.iter().map(|(a, v)| format!("{a}={v}")).collect();
+    let line = format!("{pattern} {}", routes.join(" "));
     let path = root.join(".gitattributes");
     let mut text = match fs::read_to_string(&path) {
         Ok(t) => t,

@@ -60,6 +60,21 @@ impl Sandbox {
         self.repo().join(".agevault.toml")
     }
 
+    /// The sandbox's trust store (outside the repo and $HOME, as on a real machine).
+    pub fn trust_dir(&self) -> PathBuf {
+        self.root.path().join("trust")
+    }
+
+    /// alice's signing key.
+    pub fn signing_key(&self) -> PathBuf {
+        self.home().join(".config/agevault/signing-key")
+    }
+
+    /// The vault's signature file.
+    pub fn sig(&self) -> PathBuf {
+        self.repo().join("secrets.json.age.sig")
+    }
+
     pub fn identity(&self) -> PathBuf {
         self.home().join(".config/agevault/identity.txt")
     }
@@ -76,6 +91,7 @@ impl Sandbox {
             .env("HOME", self.home())
             .env("USER", USER)
             .env("LANG", "C.UTF-8")
+            .env("AGEVAULT_TRUST_DIR", self.trust_dir())
             .current_dir(self.repo())
             .args(args);
         cmd
@@ -113,6 +129,65 @@ impl Sandbox {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Appends to the config as a writer would: edit, then `agevault trust sign`.
+    pub fn append_config(&self, toml: &str) {
+        let mut text = fs::read_to_string(self.config()).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        fs::write(self.config(), text).unwrap();
+        self.cmd(&["trust", "sign"]).assert().success();
+    }
+
+    /// Signs the vault's bytes exactly as they are, with the stock `ssh-keygen -Y sign`
+    /// and alice's signing key (a writer using stock tools): the next generation of the
+    /// manifest in the current signature file, for the current bytes.
+    pub fn sign_as_is(&self) {
+        let old = fs::read_to_string(self.sig()).unwrap();
+        let header: Vec<&str> = old.lines().take_while(|l| !l.starts_with("-----BEGIN")).collect();
+        let field = |k: &str| {
+            header
+                .iter()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap()
+                .to_owned()
+        };
+        let generation: u64 = field("generation").parse().unwrap();
+        let sha = std::process::Command::new("sha256sum")
+            .arg(self.vault())
+            .output()
+            .unwrap();
+        let sha = String::from_utf8(sha.stdout).unwrap()[..64].to_owned();
+        let mut message = String::new();
+        for line in &header {
+            let line = if line.starts_with("generation: ") {
+                format!("generation: {}", generation + 1)
+            } else if line.starts_with("vault-sha256: ") {
+                format!("vault-sha256: {sha}")
+            } else {
+                line.to_string()
+            };
+            message.push_str(&line);
+            message.push('\n');
+        }
+        let msg_path = self.root.path().join("manifest.txt");
+        let sig_path = self.root.path().join("manifest.txt.sig");
+        let _ = fs::remove_file(&sig_path);
+        fs::write(&msg_path, &message).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-Y", "sign", "-n", "agevault", "-f"])
+            .arg(self.signing_key())
+            .arg(&msg_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh-keygen -Y sign: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let armor = fs::read_to_string(&sig_path).unwrap();
+        fs::write(self.sig(), format!("{message}{armor}")).unwrap();
+    }
+
     /// Encrypts `plaintext` with the stock `age` CLI to alice and installs it as the vault.
     pub fn age_encrypt_vault(&self, plaintext: &[u8]) {
         let recipients = self.root.path().join("recipients.txt");
@@ -130,6 +205,7 @@ impl Sandbox {
             .unwrap();
         assert!(status.success());
         fs::remove_file(&input).unwrap();
+        self.sign_as_is();
     }
 }
 

@@ -40,6 +40,7 @@ pub fn git_in(sb: &Sandbox, dir: &Path, author: &str, args: &[&str]) -> Output {
         .env("HOME", sb.home())
         .env("USER", crate::common::USER)
         .env("LANG", "C.UTF-8")
+        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", author)
         .env("GIT_AUTHOR_EMAIL", &email)

@@ -1,0 +1,556 @@
+//! Trust: every vault version is signed by a writer, readers verify it against a trust
+//! store they own (vault id, writer set, highest generation), and writer-set changes
+//! are accepted only through a chain signed by the previous set.
+
+pub mod pins;
+pub mod sigfile;
+pub mod signer;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::terminal::sanitize;
+use pins::TrustStore;
+use sigfile::{Manifest, SigFile, Signed, WriterChange, WriterSet, NAMESPACE_VAULT, NAMESPACE_WRITERS};
+use signer::Signer;
+
+/// Trust settings from the command line (never from the repository).
+#[derive(Clone, Debug, Default)]
+pub struct TrustOptions {
+    /// `--allow-rollback`: accept a generation older than the highest seen, loudly.
+    pub allow_rollback: bool,
+    /// `--signing-key FILE`, in order.
+    pub signing_keys: Vec<PathBuf>,
+}
+
+/// What the config says about trust: its writers and the digest of its contents.
+#[derive(Clone, Debug)]
+pub struct ConfigTrust {
+    /// The config file, for messages.
+    pub path: PathBuf,
+    /// `[writers]`.
+    pub writers: WriterSet,
+    /// `Config::security_digest`.
+    pub digest: String,
+}
+
+/// The signature file of `vault`: `VAULT.sig` beside it.
+pub fn sig_path(vault: &Path) -> PathBuf {
+    let mut name = vault.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".sig");
+    vault.with_file_name(name)
+}
+
+/// The vault's file name, as manifests record it.
+pub fn file_name(vault: &Path) -> String {
+    vault
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The key generations are recorded under: the file name, plus `@BRANCH` when the vault
+/// is in a git work tree on a branch, so switching branches is not a rollback while a
+/// branch (e.g. the `main` a host pulls) can never go back.
+pub fn generation_key(vault: &Path) -> String {
+    let file = file_name(vault);
+    match current_branch(vault) {
+        Some(branch) => format!("{file}@{branch}"),
+        None => file,
+    }
+}
+
+/// The highest generation recorded for `vault`'s file on any branch.
+pub fn highest_generation(pin: &pins::VaultPin, vault: &Path) -> u64 {
+    let file = file_name(vault);
+    let branch_prefix = format!("{file}@");
+    pin.generations
+        .iter()
+        .filter(|(k, _)| **k == file || k.starts_with(&branch_prefix))
+        .map(|(_, g)| *g)
+        .max()
+        .unwrap_or(0)
+}
+
+fn current_branch(vault: &Path) -> Option<String> {
+    let abs = std::fs::canonicalize(
+        vault
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+    .ok()?;
+    for dir in abs.ancestors() {
+        let dot_git = dir.join(".git");
+        let git_dir = match std::fs::symlink_metadata(&dot_git) {
+            Ok(m) if m.is_dir() => dot_git,
+            Ok(m) if m.is_file() => {
+                let text = std::fs::read_to_string(&dot_git).ok()?;
+                let target = text.trim().strip_prefix("gitdir: ")?;
+                dir.join(target)
+            }
+            _ => continue,
+        };
+        let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+        return head
+            .trim()
+            .strip_prefix("ref: refs/heads/")
+            .filter(|b| b.len() <= 255)
+            .map(str::to_owned);
+    }
+    None
+}
+
+/// Reads `VAULT.sig` (bounded; a missing file is `None`; only regular files).
+pub fn read_sig(vault: &Path) -> Result<Option<Vec<u8>>> {
+    let path = sig_path(vault);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading signature", &path, e)),
+    };
+    if !meta.is_file() {
+        return Err(Error::Trust(format!(
+            "{} is not a regular file; it cannot be a signature",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(&path).map_err(|e| Error::io("reading signature", &path, e))?;
+    let mut bytes = Vec::new();
+    file.take(sigfile::MAX_SIG_FILE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading signature", &path, e))?;
+    Ok(Some(bytes))
+}
+
+/// A verified vault version.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The manifest that covers the bytes.
+    pub manifest: Manifest,
+    /// The whole signature file.
+    pub sig: SigFile,
+    /// The name of the writer who signed it.
+    pub signer_name: String,
+}
+
+impl Verified {
+    /// What the next write builds on.
+    pub fn prior(&self) -> Prior {
+        let current = if self.sig.current.body == self.manifest {
+            self.sig.current.clone()
+        } else {
+            self.sig
+                .previous
+                .clone()
+                .unwrap_or_else(|| self.sig.current.clone())
+        };
+        Prior {
+            vault_id: self.manifest.vault_id.clone(),
+            generation: self.sig.current.body.generation.max(self.manifest.generation),
+            writers: self.manifest.writers.clone(),
+            config_digest: self.manifest.config_sha256.clone(),
+            chain: self.sig.chain.clone(),
+            on_disk: Some(current),
+        }
+    }
+}
+
+/// What a new signature builds on.
+#[derive(Clone, Debug)]
+pub struct Prior {
+    /// The vault id to keep.
+    pub vault_id: String,
+    /// The highest generation already used.
+    pub generation: u64,
+    /// The writer set the signer must belong to (or chain from).
+    pub writers: WriterSet,
+    /// The config digest it was signed with (used when there is no config).
+    pub config_digest: String,
+    /// The writer-change chain to carry forward.
+    pub chain: Vec<Signed<WriterChange>>,
+    /// The manifest covering the vault now on disk (kept as `previous`, for crash safety).
+    pub on_disk: Option<Signed<Manifest>>,
+}
+
+/// Whether verification may change the trust store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Pin on first use, record higher generations and writer changes.
+    Update,
+    /// Only read it (merge inputs, textconv: old versions).
+    ReadOnly,
+}
+
+fn untrusted(text: String) -> Error {
+    Error::Trust(text)
+}
+
+/// Checks one manifest's own signature and that it covers `bytes` stored as `file`.
+fn check_manifest(m: &Signed<Manifest>, bytes_sha: &str, file: &str) -> Result<(), String> {
+    let body = &m.body;
+    if body.vault_sha256 != bytes_sha {
+        return Err("does not match its signature".into());
+    }
+    if body.file != file {
+        return Err(format!(
+            "is signed as file `{}`, not `{file}` (a vault file cannot stand in for another)",
+            sanitize(&body.file)
+        ));
+    }
+    if !body.writers.contains_key(&body.signer) {
+        return Err(format!(
+            "is signed by {}, which is not one of its writers",
+            body.signer
+        ));
+    }
+    m.verify(&body.signer, NAMESPACE_VAULT)
+        .map_err(|e| format!("has a bad signature by {}: {e}", body.signer))
+}
+
+/// Verifies the signature of `bytes` (the vault at `vault`), without looking at any
+/// trust store: the manifest that covers them, signed by one of its own writers.
+pub fn verify_signature(vault: &Path, bytes: &[u8], sig_bytes: Option<&[u8]>) -> Result<(Manifest, SigFile)> {
+    let shown = vault.display();
+    let Some(sig_bytes) = sig_bytes else {
+        return Err(untrusted(format!(
+            "vault {shown} is not signed ({} is missing), so it is refused: anyone who can push to the repository \
+             could have written it; a writer who has reviewed it (`git log -p {shown}`) signs it with `agevault trust sign`",
+            sig_path(vault).display()
+        )));
+    };
+    let sig = SigFile::parse(sig_bytes).map_err(|e| {
+        untrusted(format!(
+            "the signature {} is malformed ({e}); a writer must re-sign with `agevault trust sign`",
+            sig_path(vault).display()
+        ))
+    })?;
+    let sha = sigfile::sha256_hex(bytes);
+    let file = file_name(vault);
+    let candidates = std::iter::once(&sig.current).chain(sig.previous.iter());
+    let mut first_problem = None;
+    for m in candidates {
+        match check_manifest(m, &sha, &file) {
+            Ok(()) => return Ok((m.body.clone(), sig)),
+            Err(p) => {
+                first_problem.get_or_insert(p);
+            }
+        }
+    }
+    let current = &sig.current.body;
+    let signer = current.writers.name_of(&current.signer).unwrap_or("?").to_owned();
+    Err(untrusted(format!(
+        "vault {shown} {} (generation {} was signed by `{}` {}); it was changed without a writer's signature \
+         and is refused; if a writer made the change, they re-sign with `agevault trust sign`, otherwise restore it \
+         with `git checkout -- {shown} {}`",
+        first_problem.unwrap_or_default(),
+        current.generation,
+        sanitize(&signer),
+        current.signer,
+        sig_path(vault).display()
+    )))
+}
+
+/// Walks the writer-change chain from `from` to `to`; every step must be signed by a
+/// writer of the set before it.
+pub fn chain_reaches(
+    from: &WriterSet,
+    to: &WriterSet,
+    chain: &[Signed<WriterChange>],
+) -> std::result::Result<(), String> {
+    if from == to {
+        return Ok(());
+    }
+    let mut current = from.clone();
+    for link in chain {
+        if link.body.previous != current.digest() {
+            continue;
+        }
+        if !current.contains_key(&link.body.signer) {
+            return Err(format!(
+                "the change to writers {} is signed by {}, who was not a writer",
+                link.body.writers.names(),
+                link.body.signer
+            ));
+        }
+        link.verify(&link.body.signer, NAMESPACE_WRITERS)
+            .map_err(|e| format!("the change to writers {}: {e}", link.body.writers.names()))?;
+        current = link.body.writers.clone();
+        if &current == to {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "writers {} are not reached from the trusted writers {} by changes those writers signed",
+        to.names(),
+        from.names()
+    ))
+}
+
+/// Full verification of the vault `bytes` at `vault` for a reader: signature, config,
+/// pinned vault id, writer chain, rollback. In `Update` mode, first use pins the vault
+/// (unless the store is strict) and higher generations are recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    store: &mut TrustStore,
+    vault: &Path,
+    bytes: &[u8],
+    sig_bytes: Option<&[u8]>,
+    config: Option<&ConfigTrust>,
+    options: &TrustOptions,
+    mode: StoreMode,
+    quiet: bool,
+) -> Result<Verified> {
+    let shown = vault.display();
+    let pinned_id = store.location(vault).map(str::to_owned);
+    if sig_bytes.is_none() {
+        if let Some(id) = &pinned_id {
+            return Err(untrusted(format!(
+                "vault {shown} is not signed, but it is pinned as vault {id}: an unsigned version is never accepted \
+                 again; restore the vault and {} from git, or a writer re-signs with `agevault trust sign`",
+                sig_path(vault).display()
+            )));
+        }
+    }
+    let (manifest, sig) = verify_signature(vault, bytes, sig_bytes)?;
+    let signer_name = manifest
+        .writers
+        .name_of(&manifest.signer)
+        .unwrap_or("?")
+        .to_owned();
+    if let Some(cfg) = config {
+        if cfg.writers != manifest.writers {
+            return Err(untrusted(format!(
+                "the [writers] of {} ({}) differ from the writers that signed vault {shown} ({}); a writer of the \
+                 signed set applies the change with `agevault trust sign`",
+                cfg.path.display(),
+                cfg.writers.names(),
+                manifest.writers.names()
+            )));
+        }
+        if cfg.digest != manifest.config_sha256 {
+            return Err(untrusted(format!(
+                "{} was changed after `{}` signed generation {} of {shown}, so it is not trusted (recipients, \
+                 writers, profiles and rules must be signed); a writer reviews the change (`git diff`) and runs \
+                 `agevault trust sign`",
+                cfg.path.display(),
+                sanitize(&signer_name),
+                manifest.generation
+            )));
+        }
+    }
+    if let Some(id) = &pinned_id {
+        if *id != manifest.vault_id {
+            return Err(untrusted(format!(
+                "vault {shown} claims to be vault {} but this path is pinned to vault {id}: a replaced vault is \
+                 refused; if it really was replaced, run `agevault trust forget` and pin it again",
+                manifest.vault_id
+            )));
+        }
+    }
+    let file = file_name(vault);
+    let pin_writers: bool;
+    match store.vault(&manifest.vault_id) {
+        Some(pin) => {
+            let trusted = pin.writer_set()?;
+            chain_reaches(&trusted, &manifest.writers, &sig.chain).map_err(|e| {
+                untrusted(format!(
+                    "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
+                     signs it (`agevault trust sign`), or re-provision this trust store"
+                ))
+            })?;
+            pin_writers = trusted != manifest.writers;
+            if let Some(&seen) = pin.generations.get(&file) {
+                if manifest.generation < seen {
+                    if !options.allow_rollback {
+                        return Err(untrusted(format!(
+                            "vault {shown} is generation {}, older than generation {seen} already seen here: a \
+                             rollback (e.g. a reverted offboarding) is refused; update your checkout (`git pull`), \
+                             or pass --allow-rollback if you really mean to use the old version",
+                            manifest.generation
+                        )));
+                    }
+                    eprintln!(
+                        "agevault: WARNING: using vault {shown} generation {} although generation {seen} was seen \
+                         (--allow-rollback)",
+                        manifest.generation
+                    );
+                }
+            }
+        }
+        None => {
+            if store.strict {
+                return Err(untrusted(format!(
+                    "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
+                     here; provision it with `agevault trust provision FILE`",
+                    manifest.vault_id,
+                    store.dir.display()
+                )));
+            }
+            if mode == StoreMode::Update && !quiet {
+                eprintln!(
+                    "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
+                    manifest.vault_id,
+                    manifest.writers.names(),
+                    store.dir.display()
+                );
+            }
+            pin_writers = true;
+        }
+    }
+    if mode == StoreMode::Update {
+        let needs_update = pin_writers
+            || pinned_id.is_none()
+            || store
+                .vault(&manifest.vault_id)
+                .and_then(|p| p.generations.get(&file))
+                .map_or(true, |&g| g < manifest.generation);
+        if needs_update {
+            record(store, vault, &manifest)?;
+        }
+    }
+    Ok(Verified {
+        manifest,
+        sig,
+        signer_name,
+    })
+}
+
+/// Records a verified (or just written) manifest in the store: location, writers, generation.
+pub fn record(store: &mut TrustStore, vault: &Path, manifest: &Manifest) -> Result<()> {
+    let location = pins::location_key(vault);
+    let file = generation_key(vault);
+    store.update(|pins| {
+        pins.locations
+            .entry(location)
+            .or_insert_with(|| manifest.vault_id.clone());
+        let pin = pins.vaults.entry(manifest.vault_id.clone()).or_default();
+        pin.writers = manifest
+            .writers
+            .iter()
+            .map(|(n, k)| (n.clone(), k.clone()))
+            .collect();
+        let g = pin.generations.entry(file).or_insert(0);
+        *g = (*g).max(manifest.generation);
+    })
+}
+
+/// A new random vault id.
+pub fn new_vault_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    sigfile::hex(&bytes)
+}
+
+/// Picks the signing key for a write that moves from `prior` writers to `writers`.
+pub fn choose_signer(
+    options: &TrustOptions,
+    writers: &WriterSet,
+    prior: Option<&WriterSet>,
+) -> Result<(Signer, String)> {
+    let candidates = signer::discover(&options.signing_keys)?;
+    if candidates.is_empty() {
+        return Err(untrusted(
+            "no signing key found (tried --signing-key, $AGEVAULT_SIGNING_KEY, ~/.config/agevault/signing-key, \
+             ~/.ssh/id_ed25519, ssh-agent); create one with `agevault trust keygen` and ask a writer to add it with \
+             `agevault trust add-writer NAME KEY`"
+                .into(),
+        ));
+    }
+    let tried: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("{} ({})", c.public, c.source))
+        .collect();
+    let usable = candidates.into_iter().find(|c| {
+        writers.contains_key(&c.public) && prior.map_or(true, |p| p == writers || p.contains_key(&c.public))
+    });
+    match usable {
+        Some(c) => {
+            let public = c.public.clone();
+            Ok((c.unlock()?, public))
+        }
+        None => Err(untrusted(format!(
+            "you are not a writer of this vault, so the write is refused: none of your signing keys ({}) is among \
+             the writers ({}{}); readers cannot change secrets: ask a writer to make the change, or to add you \
+             with `agevault trust add-writer NAME KEY`",
+            tried.join(", "),
+            writers.names(),
+            match prior {
+                Some(p) if p != writers => format!("; a change of writers must be signed by one of {}", p.names()),
+                _ => String::new(),
+            }
+        ))),
+    }
+}
+
+/// Builds the signature file for `new_bytes`, the next version of the vault at `vault`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_version(
+    vault: &Path,
+    new_bytes: &[u8],
+    prior: Option<&Prior>,
+    writers: &WriterSet,
+    config_digest: &str,
+    min_generation: u64,
+    signer: &Signer,
+    signer_key: &str,
+) -> Result<SigFile> {
+    let vault_id = prior.map_or_else(new_vault_id, |p| p.vault_id.clone());
+    let mut chain = prior.map(|p| p.chain.clone()).unwrap_or_default();
+    if let Some(p) = prior {
+        if &p.writers != writers {
+            let change = WriterChange {
+                vault_id: vault_id.clone(),
+                previous: p.writers.digest(),
+                writers: writers.clone(),
+                signer: signer_key.to_owned(),
+            };
+            let message = change.message();
+            let armor = signer.sign(NAMESPACE_WRITERS, message.as_bytes())?;
+            if chain.len() >= sigfile::MAX_CHAIN {
+                return Err(Error::msg("the writer-change chain is full; start a new vault"));
+            }
+            chain.push(Signed {
+                body: change,
+                message,
+                armor,
+            });
+        }
+    }
+    let generation = prior
+        .map_or(0, |p| p.generation)
+        .max(min_generation)
+        .checked_add(1)
+        .ok_or_else(|| Error::msg("the vault's generation counter is exhausted"))?;
+    let manifest = Manifest {
+        vault_id,
+        file: file_name(vault),
+        generation,
+        vault_sha256: sigfile::sha256_hex(new_bytes),
+        config_sha256: config_digest.to_owned(),
+        writers: writers.clone(),
+        signer: signer_key.to_owned(),
+    };
+    let message = manifest.message();
+    let armor = signer.sign(NAMESPACE_VAULT, message.as_bytes())?;
+    Ok(SigFile {
+        current: Signed {
+            body: manifest,
+            message,
+            armor,
+        },
+        previous: prior.and_then(|p| p.on_disk.clone()),
+        chain,
+    })
+}
+
+/// Writes a signed vault: the signature first (it still covers the old bytes through
+/// its `previous` manifest), then the vault, each replaced atomically; then records
+/// the new generation in the store.
+pub fn write_signed(store: &mut TrustStore, vault: &Path, bytes: &[u8], sig: &SigFile) -> Result<()> {
+    crate::store::replace_atomically(&sig_path(vault), sig.render().as_bytes())?;
+    crate::store::replace_atomically(vault, bytes)?;
+    record(store, vault, &sig.current.body)
+}
