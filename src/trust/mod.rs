@@ -349,7 +349,7 @@ pub fn verify(
             )));
         }
     }
-    let file = file_name(vault);
+    let file = generation_key(vault);
     let pin_writers: bool;
     match store.vault(&manifest.vault_id) {
         Some(pin) => {
