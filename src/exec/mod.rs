@@ -4,9 +4,10 @@
 
 mod mask;
 pub mod plan;
+pub mod policy;
 
 pub use mask::Masker;
-pub use plan::{derive_env_name, plan, Delivery, Injection, Selection};
+pub use plan::{derive_env_name, plan, Delivery, Injection, Mapping, Selection};
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
