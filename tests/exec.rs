@@ -1412,3 +1412,186 @@ env = { DB_PASS = "db/password" }
     assert_ok(&out);
     assert_eq!(stdout(&out), api);
 }
+
+// ---------------------------------------------------------------------------
+// SIGKILL of the supervisor: the guard and the sweep
+// ---------------------------------------------------------------------------
+
+/// PIDs of cleanup guards watching `dir` (found by their command line).
+fn guards_for(dir: &Path) -> Vec<u32> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.windows(12).any(|w| w == b"__exec-guard") && c.windows(needle.len()).any(|w| w == needle)
+            })
+        })
+        .collect()
+}
+
+/// Whether `pid` runs (a zombie has finished).
+fn running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+        !matches!(state, Some("Z" | "X"))
+    })
+}
+
+/// Polls `cond` every 10 ms for up to `limit`; returns how long it took, or None.
+fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    loop {
+        if cond() {
+            return Some(t0.elapsed());
+        }
+        if t0.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Creates the stop file when dropped, so a failing test leaves no child running.
+struct Release(PathBuf);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, "");
+    }
+}
+
+/// Starts a supervised `exec --file F=sig/key` whose child prints "$F" and its PID,
+/// then runs until `stop` exists (60 s at most). Returns agevault, the file and
+/// the child's PID.
+fn spawn_orphanable(sb: &Sandbox, rt: &RuntimeDir, stop: &Path) -> (Child, PathBuf, u32) {
+    let script = format!(
+        r#"echo "$F"; echo $$; i=0
+while [ ! -e '{}' ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done"#,
+        stop.display()
+    );
+    let mut child = std_cmd(sb, &exec_args(&["--file", "F=sig/key"], &["sh", "-c", &script]))
+        .env("XDG_RUNTIME_DIR", rt.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let path = PathBuf::from(lines.next().unwrap().unwrap());
+    let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    assert!(
+        path.starts_with(rt.path()) && path.is_file(),
+        "{}",
+        path.display()
+    );
+    (child, path, pid)
+}
+
+/// `kill -9` of agevault, waiting until it is gone.
+fn kill_supervisor(agevault: &mut Child) {
+    send_signal(agevault.id(), "KILL");
+    let status = wait_deadline(agevault, 10);
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+}
+
+#[test]
+fn files_disappear_when_the_child_ends_even_after_kill_9_of_agevault() {
+    let value = "kill9-guard-value-Gx4";
+    let sb = Sandbox::with_secrets(&[("sig/key", value)]);
+    let rt = RuntimeDir::new();
+    let stop = sb.root.path().join("stop");
+    let _release = Release(stop.clone());
+
+    // A normal run leaves no guard behind.
+    let (mut agevault, path, _) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    assert_eq!(guards_for(&dir).len(), 1, "no guard watches {}", dir.display());
+    fs::write(&stop, "").unwrap();
+    assert!(wait_deadline(&mut agevault, 10).success());
+    assert!(!dir.exists());
+    assert!(
+        within(Duration::from_secs(1), || guards_for(&dir).is_empty()).is_some(),
+        "the guard outlived a normal run"
+    );
+    fs::remove_file(&stop).unwrap();
+
+    // agevault is SIGKILLed while the child runs: the child keeps its file ...
+    let (mut agevault, path, child) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    kill_supervisor(&mut agevault);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(running(child), "the child died with agevault");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        value,
+        "the file vanished while the child still ran"
+    );
+    // ... and when the child ends, the directory and its record go within a second.
+    fs::write(&stop, "").unwrap();
+    let took = within(Duration::from_secs(1), || !dir.exists());
+    assert!(
+        took.is_some(),
+        "{} still exists a second after the child ended",
+        dir.display()
+    );
+    assert!(
+        within(Duration::from_secs(1), || rt.entries().is_empty()).is_some(),
+        "left behind: {:?}",
+        rt.entries()
+    );
+    assert!(
+        within(Duration::from_secs(1), || guards_for(&dir).is_empty()).is_some(),
+        "the guard did not exit"
+    );
+    eprintln!("removed {:?} after the child's end was signalled", took.unwrap());
+}
+
+#[test]
+fn no_sweep_removes_the_files_of_a_running_orphaned_child() {
+    let value = "orphan-sweep-value-Ob8";
+    let sb = Sandbox::with_secrets(&[("sig/key", value)]);
+    let rt = RuntimeDir::new();
+    let stop = sb.root.path().join("stop");
+    let _release = Release(stop.clone());
+    let (mut agevault, path, child) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    kill_supervisor(&mut agevault);
+
+    let second_run = || {
+        let out = sb
+            .cmd(&exec_args(&["--file", "G=sig/key"], &["sh", "-c", r#"cat "$G""#]))
+            .env("XDG_RUNTIME_DIR", rt.path())
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        assert_eq!(stdout(&out), value);
+    };
+    // The dead agevault's PID is in the directory's name, but its child runs.
+    second_run();
+    assert_eq!(
+        fs::read_to_string(&path).ok().as_deref(),
+        Some(value),
+        "a later run swept the files of a running child"
+    );
+    // Also with the guard gone (killed too): the record alone protects it.
+    let guards = guards_for(&dir);
+    assert_eq!(guards.len(), 1, "{guards:?}");
+    send_signal(guards[0], "KILL");
+    assert!(within(Duration::from_secs(2), || guards_for(&dir).is_empty()).is_some());
+    second_run();
+    assert_eq!(
+        fs::read_to_string(&path).ok().as_deref(),
+        Some(value),
+        "a later run swept the files of a running child"
+    );
+    assert!(running(child));
+    // Once the child has ended, the next run sweeps them.
+    fs::write(&stop, "").unwrap();
+    assert!(within(Duration::from_secs(5), || !running(child)).is_some());
+    assert!(dir.exists(), "with no guard, only a sweep removes it");
+    second_run();
+    assert!(!dir.exists(), "the files of a finished child were not swept");
+    assert!(rt.entries().is_empty(), "left behind: {:?}", rt.entries());
+}
