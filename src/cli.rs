@@ -314,9 +314,15 @@ pub struct ExecArgs {
     /// Replace every secret value in the child's stdout and stderr with *****.
     #[arg(long)]
     pub mask: bool,
-    /// Allow secrets to set PATH, LD_PRELOAD and other variables that change how programs load.
+    /// Let explicit mappings (--env, --file, a profile's env/files) set PATH, LD_PRELOAD,
+    /// MAKEFLAGS and other reserved variables. Names derived from secret paths never may.
     #[arg(long)]
     pub allow_override: bool,
+    /// Refuse every name derived from a secret path (default mode, --only, a profile's
+    /// only): inject only explicit mappings. The host setting AGEVAULT_EXEC_EXPLICIT_ONLY=1
+    /// does the same for every run.
+    #[arg(long)]
+    pub explicit_only: bool,
     /// Allow memory files on a disk-backed directory when no memory filesystem exists.
     #[arg(long)]
     pub allow_disk: bool,

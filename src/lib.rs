@@ -53,6 +53,9 @@ impl From<ExitStatus> for ExitCode {
 /// The binary's whole life: harden, parse, run, report.
 pub fn main_entry() -> ExitCode {
     harden::disable_core_dumps();
+    if let Some(code) = exec::guard::main_if_guard() {
+        return code;
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -1136,3 +1136,461 @@ fn as_pid_1_it_supervises_and_reaps_orphans() {
     );
     assert_no_leak(&out, "pid-one-value-0001");
 }
+
+// ---------------------------------------------------------------------------
+// Variable policy: derived names never set reserved or inherited variables
+// ---------------------------------------------------------------------------
+
+/// Secrets whose derived names a forged (or mistaken) vault could use to run code
+/// in whatever the child starts: make, less, node, any HTTP client.
+const HOSTILE: [(&str, &str, &str); 4] = [
+    (
+        "makeflags",
+        "MAKEFLAGS",
+        "--eval=$(shell touch /tmp/agevault-pwned-make)",
+    ),
+    ("lessopen", "LESSOPEN", "|touch /tmp/agevault-pwned-less %s"),
+    ("node/options", "NODE_OPTIONS", "--require=/tmp/agevault-pwned.js"),
+    ("http/proxy", "HTTP_PROXY", "http://attacker.invalid:8080"),
+];
+
+#[test]
+fn derived_names_never_set_reserved_variables() {
+    let mut secrets: Vec<(&str, &str)> = HOSTILE.iter().map(|(p, _, v)| (*p, *v)).collect();
+    secrets.push(("app/token", "benign-token-Pq7"));
+    let sb = Sandbox::with_secrets(&secrets);
+    let values: Vec<&str> = secrets.iter().map(|(_, v)| *v).collect();
+    append_config(&sb, "[exec.derive]\nonly = [\"makeflags\"]\n");
+
+    // The default mode refuses the whole run, naming one offender.
+    let out = assert_preflight(&sb, &[], 1, "would set", &values);
+    let err = stderr(&out);
+    assert!(
+        HOSTILE
+            .iter()
+            .any(|(p, n, _)| err.contains(&format!("`{p}` would set {n}"))),
+        "{err}"
+    );
+    for (path, name, _) in HOSTILE {
+        let needle = format!("`{path}` would set {name}");
+        // --only derives the name too, and --allow-override does not help a derived name.
+        assert_preflight(&sb, &["--only", path], 1, &needle, &values);
+        let out = assert_preflight(&sb, &["--only", path, "--allow-override"], 1, &needle, &values);
+        assert!(
+            stderr(&out).contains("not even with --allow-override"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // A profile's `only` derives names as well.
+    assert_preflight(
+        &sb,
+        &["-p", "derive"],
+        1,
+        "`makeflags` would set MAKEFLAGS",
+        &values,
+    );
+    assert_preflight(
+        &sb,
+        &["-p", "derive", "--allow-override"],
+        1,
+        "`makeflags` would set MAKEFLAGS",
+        &values,
+    );
+    // Explicit mappings of reserved names (any case for proxies) need --allow-override.
+    assert_preflight(
+        &sb,
+        &["--env", "http_proxy=http/proxy"],
+        1,
+        "--allow-override",
+        &values,
+    );
+    assert_preflight(&sb, &["--env", "LESSOPEN=lessopen"], 1, "LESSOPEN", &values);
+    // Renaming it explicitly is the way out, and the benign secret still flows.
+    let out = exec_sh(
+        &sb,
+        &["--env", "MY_MAKEFLAGS=makeflags", "--only", "app"],
+        r#"printf '%s|%s|%s' "$MY_MAKEFLAGS" "$APP_TOKEN" "${MAKEFLAGS-unset}""#,
+    );
+    assert_ok(&out);
+    assert_eq!(stdout(&out), format!("{}|benign-token-Pq7|unset", HOSTILE[0].2));
+}
+
+#[test]
+fn a_forged_makeflags_secret_never_reaches_make() {
+    // The attack of issue 8: a secret whose derived name is MAKEFLAGS makes a
+    // deploy script's `make` run the attacker's command. Refused before make runs.
+    let marker = std::env::temp_dir().join(format!("agevault-pwned-{}", std::process::id()));
+    let _ = fs::remove_file(&marker);
+    let payload = format!("--eval=$(shell touch {})", marker.display());
+    let sb = Sandbox::with_secrets(&[("makeflags", payload.as_str())]);
+    let mk = sb.root.path().join("Makefile");
+    fs::write(&mk, "all:\n\t@echo built\n").unwrap();
+    let out = sb
+        .cmd(&exec_args(&[], &["make", "-f", mk.to_str().unwrap()]))
+        .output()
+        .unwrap();
+    let ran = marker.exists();
+    let _ = fs::remove_file(&marker);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!ran, "the MAKEFLAGS payload ran");
+    assert!(!stdout(&out).contains("built"), "make ran");
+    assert!(
+        stderr(&out).contains("`makeflags` would set MAKEFLAGS"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_leak(&out, &payload);
+}
+
+#[test]
+fn derived_name_never_replaces_an_inherited_variable() {
+    let value = "inherited-clash-value-Wq2";
+    let sb = Sandbox::with_secrets(&[("deploy/target", value)]);
+    let run = |opts: &[&str], script: &str| -> Output {
+        sb.cmd(&exec_args(opts, &["sh", "-c", script]))
+            .env("DEPLOY_TARGET", "staging")
+            .output()
+            .unwrap()
+    };
+    let marker = sb.root.path().join("child-ran");
+    let touch = format!("touch '{}'", marker.display());
+    for opts in [&[][..], &["--only", "deploy"][..], &["--allow-override"][..]] {
+        let out = run(opts, &touch);
+        assert_eq!(out.status.code(), Some(1), "{opts:?}: {}", stderr(&out));
+        assert!(!marker.exists(), "{opts:?}: the child ran");
+        let err = stderr(&out);
+        assert!(
+            err.contains("`deploy/target` would replace DEPLOY_TARGET, which is already set"),
+            "{opts:?}: {err}"
+        );
+        assert_no_leak(&out, value);
+        assert!(
+            !err.contains("staging"),
+            "an inherited value in the message: {err}"
+        );
+    }
+    // A person who maps it explicitly may replace it.
+    let out = run(
+        &["--env", "DEPLOY_TARGET=deploy/target"],
+        r#"printf %s "$DEPLOY_TARGET""#,
+    );
+    assert_ok(&out);
+    assert_eq!(stdout(&out), value);
+    // Under --clean-env the child inherits only the allow-list, so nothing is replaced.
+    let out = run(&["--clean-env"], r#"printf %s "$DEPLOY_TARGET""#);
+    assert_ok(&out);
+    assert_eq!(stdout(&out), value);
+    // Without the variable in the environment the derived name is fine.
+    let out = exec_sh(&sb, &[], r#"printf %s "$DEPLOY_TARGET""#);
+    assert_ok(&out);
+    assert_eq!(stdout(&out), value);
+}
+
+#[test]
+fn explicit_profile_mapping_of_makeflags_needs_allow_override() {
+    let flags = "--no-print-directory";
+    let sb = Sandbox::with_secrets(&[("build/flags", flags)]);
+    append_config(&sb, "[exec.build]\nenv = { MAKEFLAGS = \"build/flags\" }\n");
+    let out = assert_preflight(&sb, &["-p", "build"], 1, "--allow-override", &[flags]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("profile [exec.build] env would set MAKEFLAGS"),
+        "{err}"
+    );
+    // Reviewed and allowed: make really receives it.
+    let mk = sb.root.path().join("Makefile");
+    fs::write(&mk, "all:\n\t@echo \"flags=$$MAKEFLAGS\"\n").unwrap();
+    let out = sb
+        .cmd(&exec_args(
+            &["-p", "build", "--allow-override"],
+            &["make", "-s", "-f", mk.to_str().unwrap()],
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("no-print-directory"),
+        "make did not see MAKEFLAGS: {}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn explicit_only_refuses_derived_names_and_allows_explicit_ones() {
+    let db = "explicit-only-db-Ko1";
+    let api = "explicit-only-api-Ko2";
+    let sb = Sandbox::with_secrets(&[("db/password", db), ("api/key", api)]);
+    append_config(
+        &sb,
+        r#"[exec.mapped]
+env = { DB_PASS = "db/password" }
+
+[exec.derives]
+only = ["api"]
+env = { DB_PASS = "db/password" }
+"#,
+    );
+    let s = [db, api];
+    let env_switch = [("AGEVAULT_EXEC_EXPLICIT_ONLY", "1")];
+    for (flag, env) in [(&["--explicit-only"][..], &[][..]), (&[][..], &env_switch[..])] {
+        let case = |opts: &[&str], code: i32, needle: &str| {
+            let marker = sb.root.path().join("child-ran");
+            let mut all = flag.to_vec();
+            all.extend_from_slice(opts);
+            let mut cmd = sb.cmd(&exec_args(
+                &all,
+                &["sh", "-c", &format!("touch '{}'", marker.display())],
+            ));
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{all:?} {env:?}: {err}");
+            assert!(err.contains(needle), "{all:?} {env:?}: {err}");
+            assert!(!marker.exists(), "{all:?} {env:?}: the child ran");
+            for v in s {
+                assert_no_leak(&out, v);
+            }
+        };
+        // Default mode and --only derive names: usage errors naming path and variable.
+        case(&[], 2, "would get the derived name");
+        case(
+            &["--only", "api"],
+            2,
+            "`api/key` would get the derived name API_KEY (--only api)",
+        );
+        // A profile's `only` derives names too.
+        case(
+            &["-p", "derives"],
+            1,
+            "`api/key` would get the derived name API_KEY",
+        );
+        // Explicit mappings work, from flags and profiles.
+        for opts in [
+            &["--env", "K=api/key"][..],
+            &["-p", "mapped", "--env", "K=api/key"][..],
+        ] {
+            let mut all = flag.to_vec();
+            all.extend_from_slice(opts);
+            let mut cmd = sb.cmd(&exec_args(
+                &all,
+                &[
+                    "sh",
+                    "-c",
+                    r#"printf '%s|%s|%s' "$K" "${DB_PASS-}" "${API_KEY-unset}""#,
+                ],
+            ));
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().unwrap();
+            assert_ok(&out);
+            let expected_db = if opts.contains(&"mapped") { db } else { "" };
+            assert_eq!(stdout(&out), format!("{api}|{expected_db}|unset"), "{all:?}");
+        }
+    }
+    // The host switch is strict about its value, and 0 turns it off.
+    let out = sb
+        .cmd(&exec_args(&[], &["true"]))
+        .env("AGEVAULT_EXEC_EXPLICIT_ONLY", "ture")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("AGEVAULT_EXEC_EXPLICIT_ONLY"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sb
+        .cmd(&exec_args(&[], &["sh", "-c", r#"printf %s "$API_KEY""#]))
+        .env("AGEVAULT_EXEC_EXPLICIT_ONLY", "0")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(stdout(&out), api);
+}
+
+// ---------------------------------------------------------------------------
+// SIGKILL of the supervisor: the guard and the sweep
+// ---------------------------------------------------------------------------
+
+/// PIDs of cleanup guards watching `dir` (found by their command line).
+fn guards_for(dir: &Path) -> Vec<u32> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.windows(12).any(|w| w == b"__exec-guard") && c.windows(needle.len()).any(|w| w == needle)
+            })
+        })
+        .collect()
+}
+
+/// Whether `pid` runs (a zombie has finished).
+fn running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+        !matches!(state, Some("Z" | "X"))
+    })
+}
+
+/// Polls `cond` every 10 ms for up to `limit`; returns how long it took, or None.
+fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    loop {
+        if cond() {
+            return Some(t0.elapsed());
+        }
+        if t0.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Creates the stop file when dropped, so a failing test leaves no child running.
+struct Release(PathBuf);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, "");
+    }
+}
+
+/// Starts a supervised `exec --file F=sig/key` whose child prints "$F" and its PID,
+/// then runs until `stop` exists (60 s at most). Returns agevault, the file and
+/// the child's PID.
+fn spawn_orphanable(sb: &Sandbox, rt: &RuntimeDir, stop: &Path) -> (Child, PathBuf, u32) {
+    let script = format!(
+        r#"echo "$F"; echo $$; i=0
+while [ ! -e '{}' ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done"#,
+        stop.display()
+    );
+    let mut child = std_cmd(sb, &exec_args(&["--file", "F=sig/key"], &["sh", "-c", &script]))
+        .env("XDG_RUNTIME_DIR", rt.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let path = PathBuf::from(lines.next().unwrap().unwrap());
+    let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    assert!(
+        path.starts_with(rt.path()) && path.is_file(),
+        "{}",
+        path.display()
+    );
+    (child, path, pid)
+}
+
+/// `kill -9` of agevault, waiting until it is gone.
+fn kill_supervisor(agevault: &mut Child) {
+    send_signal(agevault.id(), "KILL");
+    let status = wait_deadline(agevault, 10);
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+}
+
+#[test]
+fn files_disappear_when_the_child_ends_even_after_kill_9_of_agevault() {
+    let value = "kill9-guard-value-Gx4";
+    let sb = Sandbox::with_secrets(&[("sig/key", value)]);
+    let rt = RuntimeDir::new();
+    let stop = sb.root.path().join("stop");
+    let _release = Release(stop.clone());
+
+    // A normal run leaves no guard behind.
+    let (mut agevault, path, _) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    assert_eq!(guards_for(&dir).len(), 1, "no guard watches {}", dir.display());
+    fs::write(&stop, "").unwrap();
+    assert!(wait_deadline(&mut agevault, 10).success());
+    assert!(!dir.exists());
+    assert!(
+        within(Duration::from_secs(1), || guards_for(&dir).is_empty()).is_some(),
+        "the guard outlived a normal run"
+    );
+    fs::remove_file(&stop).unwrap();
+
+    // agevault is SIGKILLed while the child runs: the child keeps its file ...
+    let (mut agevault, path, child) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    kill_supervisor(&mut agevault);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(running(child), "the child died with agevault");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        value,
+        "the file vanished while the child still ran"
+    );
+    // ... and when the child ends, the directory and its record go within a second.
+    fs::write(&stop, "").unwrap();
+    let took = within(Duration::from_secs(1), || !dir.exists());
+    assert!(
+        took.is_some(),
+        "{} still exists a second after the child ended",
+        dir.display()
+    );
+    assert!(
+        within(Duration::from_secs(1), || rt.entries().is_empty()).is_some(),
+        "left behind: {:?}",
+        rt.entries()
+    );
+    assert!(
+        within(Duration::from_secs(1), || guards_for(&dir).is_empty()).is_some(),
+        "the guard did not exit"
+    );
+    eprintln!("removed {:?} after the child's end was signalled", took.unwrap());
+}
+
+#[test]
+fn no_sweep_removes_the_files_of_a_running_orphaned_child() {
+    let value = "orphan-sweep-value-Ob8";
+    let sb = Sandbox::with_secrets(&[("sig/key", value)]);
+    let rt = RuntimeDir::new();
+    let stop = sb.root.path().join("stop");
+    let _release = Release(stop.clone());
+    let (mut agevault, path, child) = spawn_orphanable(&sb, &rt, &stop);
+    let dir = path.parent().unwrap().to_owned();
+    kill_supervisor(&mut agevault);
+
+    let second_run = || {
+        let out = sb
+            .cmd(&exec_args(&["--file", "G=sig/key"], &["sh", "-c", r#"cat "$G""#]))
+            .env("XDG_RUNTIME_DIR", rt.path())
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        assert_eq!(stdout(&out), value);
+    };
+    // The dead agevault's PID is in the directory's name, but its child runs.
+    second_run();
+    assert_eq!(
+        fs::read_to_string(&path).ok().as_deref(),
+        Some(value),
+        "a later run swept the files of a running child"
+    );
+    // Also with the guard gone (killed too): the record alone protects it.
+    let guards = guards_for(&dir);
+    assert_eq!(guards.len(), 1, "{guards:?}");
+    send_signal(guards[0], "KILL");
+    assert!(within(Duration::from_secs(2), || guards_for(&dir).is_empty()).is_some());
+    second_run();
+    assert_eq!(
+        fs::read_to_string(&path).ok().as_deref(),
+        Some(value),
+        "a later run swept the files of a running child"
+    );
+    assert!(running(child));
+    // Once the child has ended, the next run sweeps them.
+    fs::write(&stop, "").unwrap();
+    assert!(within(Duration::from_secs(5), || !running(child)).is_some());
+    assert!(dir.exists(), "with no guard, only a sweep removes it");
+    second_run();
+    assert!(!dir.exists(), "the files of a finished child were not swept");
+    assert!(rt.entries().is_empty(), "left behind: {:?}", rt.entries());
+}

@@ -2,11 +2,13 @@
 //! values as env vars, tmpfs files or sealed memfds, and supervising or replacing
 //! ourselves with the child.
 
+pub mod guard;
 mod mask;
 pub mod plan;
+pub mod policy;
 
 pub use mask::Masker;
-pub use plan::{derive_env_name, plan, Delivery, Injection, Selection};
+pub use plan::{derive_env_name, plan, Delivery, Injection, Mapping, Selection};
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
@@ -115,6 +117,24 @@ pub fn launch(
     } else {
         None
     };
+    // The guard exists before the child does, so no SIGKILL of ours can leave a
+    // running child's files unguarded.
+    let guard = memdir.as_ref().and_then(start_guard);
+    if let Some(dir) = &memdir {
+        // The child records itself between fork and exec, so it is on record
+        // before it runs anything: there is no moment in which a SIGKILL of ours
+        // could let the guard or a sweep take the files of a running child.
+        let record = std::sync::Arc::new(dir.open_record()?);
+        // SAFETY: the closure runs in the forked child before exec and only makes
+        // system calls on stack buffers (open, read, write, close, getpid): no
+        // allocation and no locks, so it is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                crate::memdir::record_self_after_fork(&record);
+                Ok(())
+            });
+        }
+    }
     let exit = run_supervised_with(cmd, |child| {
         let mut pumps = Vec::new();
         if let Some(masker) = &masker {
@@ -129,10 +149,34 @@ pub fn launch(
         }
         pumps
     });
-    // Files go first, whatever happened to the child.
+    // Files go first, whatever happened to the child; then the guard is not needed.
     drop(memdir);
     drop(memfds);
+    if let Some(g) = guard {
+        guard::stop(g);
+    }
     Ok(ExitStatus::External(exit?.shell_code()))
+}
+
+/// Records us as the user of `dir` and starts the guard that removes it when we
+/// and the child are gone, should we be killed. As PID 1 there is no guard: when
+/// PID 1 dies the kernel kills the whole namespace, child and guard included.
+/// Failures only weaken that backstop (a later run's sweep still removes the
+/// files), so they warn and go on.
+fn start_guard(dir: &MemDir) -> Option<std::process::Child> {
+    let started = dir
+        .record_process(std::process::id())
+        .and_then(|me| me.ok_or_else(|| Error::msg("cannot read our own /proc entry")))
+        .and_then(|me| {
+            if std::process::id() == 1 {
+                return Ok(None);
+            }
+            guard::spawn(dir.path(), me).map(Some)
+        });
+    started.unwrap_or_else(|e| {
+        eprintln!("agevault: warning: {e}; if agevault is killed, its files stay until the next run");
+        None
+    })
 }
 
 fn exec_error(program: &std::ffi::OsStr, err: &std::io::Error) -> Error {

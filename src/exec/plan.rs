@@ -1,6 +1,6 @@
 //! Which secret goes to which variable, checked completely before anything runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -8,6 +8,8 @@ use crate::config::ExecProfile;
 use crate::document::{leaf_paths, Node, VaultDocument};
 use crate::error::{Error, Result};
 use crate::secret_path::SecretPath;
+
+use super::policy;
 
 /// The kernel's limit on one env string, `NAME=value` plus NUL (MAX_ARG_STRLEN).
 pub const MAX_ENV_STRING: usize = 32 * 4096;
@@ -34,37 +36,77 @@ pub struct Injection<'a> {
     pub delivery: Delivery,
 }
 
+/// One explicit `NAME=PATH` mapping and where it was written down.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    /// The variable name.
+    pub name: String,
+    /// The secret path.
+    pub path: String,
+    /// `--env`/`--file` on the command line (None), or this profile's `env`/`files`.
+    pub profile: Option<String>,
+}
+
+impl Mapping {
+    /// A mapping from the command line.
+    pub fn flag(name: impl Into<String>, path: impl Into<String>) -> Mapping {
+        Mapping {
+            name: name.into(),
+            path: path.into(),
+            profile: None,
+        }
+    }
+
+    fn origin(&self, delivery: Delivery) -> String {
+        let (flag, key) = match delivery {
+            Delivery::Env => ("--env", "env"),
+            Delivery::File => ("--file", "files"),
+        };
+        match &self.profile {
+            None => format!("{flag} {}={}", self.name, self.path),
+            Some(p) => format!("profile [exec.{p}] {key}"),
+        }
+    }
+}
+
 /// What the user asked for.
 #[derive(Default)]
 pub struct Selection {
-    /// `--only` prefixes (plus the profile's `only`).
+    /// `--only` prefixes from the command line.
     pub only: Vec<String>,
+    /// The profile's name and its `only` prefixes.
+    pub profile: Option<(String, Vec<String>)>,
     /// `--env NAME=PATH` and the profile's `env`.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<Mapping>,
     /// `--file NAME=PATH` and the profile's `files`.
-    pub files: Vec<(String, String)>,
-    /// Whether a profile was used (a profile without `only` selects nothing by default).
-    pub profile: bool,
-    /// Allow secrets to set PATH, LD_PRELOAD and friends.
+    pub files: Vec<Mapping>,
+    /// Let explicit mappings set reserved variables (PATH, LD_PRELOAD, MAKEFLAGS …).
+    /// Never applies to derived names.
     pub allow_override: bool,
+    /// Refuse every derived name; the value says which switch asked for that.
+    pub explicit_only: Option<String>,
+    /// Names the child would inherit: a derived name may not replace any of them.
+    pub inherited: BTreeSet<String>,
 }
 
 impl Selection {
     /// Adds a profile's maps.
-    pub fn add_profile(&mut self, profile: &ExecProfile) {
-        self.profile = true;
-        self.only.extend(profile.only.iter().cloned());
-        self.env
-            .extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.files
-            .extend(profile.files.iter().map(|(k, v)| (k.clone(), v.clone())));
+    pub fn add_profile(&mut self, name: &str, profile: &ExecProfile) {
+        self.profile = Some((name.to_owned(), profile.only.clone()));
+        let mapping = |(k, v): (&String, &String)| Mapping {
+            name: k.clone(),
+            path: v.clone(),
+            profile: Some(name.to_owned()),
+        };
+        self.env.extend(profile.env.iter().map(mapping));
+        self.files.extend(profile.files.iter().map(mapping));
     }
 }
 
 /// Splits `NAME=PATH`.
-pub fn parse_mapping(text: &str, flag: &str) -> Result<(String, String)> {
+pub fn parse_mapping(text: &str, flag: &str) -> Result<Mapping> {
     match text.split_once('=') {
-        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_owned(), path.to_owned())),
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(Mapping::flag(name, path)),
         _ => Err(Error::Usage(format!(
             "{flag} expects NAME=PATH, got `{}`",
             crate::terminal::sanitize(text)
@@ -94,148 +136,163 @@ fn env_name_problem(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Variables that change how programs are loaded or shells behave: a secret
-/// setting one could run code, so it needs `--allow-override`.
-fn is_sensitive(name: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "PATH",
-        "IFS",
-        "ENV",
-        "BASH_ENV",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "PS4",
-        "PROMPT_COMMAND",
-        "CDPATH",
-        "ZDOTDIR",
-        "GCONV_PATH",
-        "GLIBC_TUNABLES",
-        "LOCPATH",
-        "NLSPATH",
-        "HOSTALIASES",
-        "NODE_OPTIONS",
-        "NODE_PATH",
-        "PYTHONPATH",
-        "PYTHONSTARTUP",
-        "PYTHONHOME",
-        "PERL5LIB",
-        "PERL5OPT",
-        "PERLLIB",
-        "PERL5DB",
-        "RUBYOPT",
-        "RUBYLIB",
-        "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS",
-        "JDK_JAVA_OPTIONS",
-        "DOTNET_STARTUP_HOOKS",
-        "LUA_INIT",
-        "PHPRC",
-        "PHP_INI_SCAN_DIR",
-        "EDITOR",
-        "VISUAL",
-        "PAGER",
-        "BROWSER",
-    ];
-    const PREFIXES: &[&str] = &["LD_", "DYLD_", "MALLOC_", "GIT_", "LUA_INIT_", "AGEVAULT_"];
-    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
 /// Resolves the selection against the document: every error is found here, before the child exists.
+///
+/// Explicit mappings are placed first, so a derived name that an explicit mapping
+/// of the same path already covers is not derived again.
 pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection<'a>>> {
     let mut by_name: BTreeMap<String, Injection<'a>> = BTreeMap::new();
-    let allow_override = sel.allow_override;
-    let add = |by_name: &mut BTreeMap<String, Injection<'a>>, inj: Injection<'a>| -> Result<()> {
-        if let Some(problem) = env_name_problem(&inj.name) {
-            return Err(Error::msg(format!(
-                "variable name `{}` for `{}` {problem}",
-                crate::terminal::sanitize(&inj.name),
-                inj.path
-            )));
+    for (list, delivery) in [(&sel.env, Delivery::Env), (&sel.files, Delivery::File)] {
+        for m in list {
+            let value = leaf(doc, &m.path)?;
+            let inj = Injection {
+                name: m.name.clone(),
+                path: m.path.clone(),
+                value,
+                delivery,
+            };
+            check_name(&inj)?;
+            if let Some(reader) = policy::reserved(&inj.name) {
+                if !sel.allow_override {
+                    return Err(Error::msg(format!(
+                        "{} would set {} ({reader}); pass --allow-override if a person reviewed that mapping",
+                        m.origin(delivery),
+                        inj.name
+                    )));
+                }
+            }
+            insert(&mut by_name, inj)?;
         }
-        if is_sensitive(&inj.name) && !allow_override {
+    }
+
+    for (path, via) in derived_paths(doc, sel)? {
+        let name = derive_env_name(&path);
+        if by_name.get(&name).is_some_and(|prev| prev.path == path) {
+            // An explicit mapping of the same path to the same name wins.
+            continue;
+        }
+        let fix = format!("map it explicitly under another name, e.g. --env MY_{name}={path}");
+        if let Some(why) = &sel.explicit_only {
+            let err = format!(
+                "`{path}` would get the derived name {name} ({via}), but {why} accepts only explicit \
+                 mappings; {fix} or in a profile's env"
+            );
+            return Err(if !via.starts_with("profile") {
+                Error::Usage(err)
+            } else {
+                Error::msg(err)
+            });
+        }
+        let value = leaf(doc, &path)?;
+        let inj = Injection {
+            name,
+            path,
+            value,
+            delivery: Delivery::Env,
+        };
+        check_name(&inj)?;
+        if let Some(reader) = policy::reserved(&inj.name) {
             return Err(Error::msg(format!(
-                "`{}` would set {}, which changes how programs load; pass --allow-override if that is intended",
+                "`{}` would set {} ({reader}); a name derived from a secret path never sets such a \
+                 variable, not even with --allow-override: {fix}",
                 inj.path, inj.name
             )));
         }
-        if let Some(prev) = by_name.get(&inj.name) {
-            if prev.path != inj.path || prev.delivery != inj.delivery {
-                return Err(Error::msg(format!(
-                    "`{}` and `{}` both map to variable {}; rename one or map it explicitly with --env NAME=PATH",
-                    prev.path, inj.path, inj.name
-                )));
-            }
+        if sel.inherited.contains(&inj.name) {
+            return Err(Error::msg(format!(
+                "`{}` would replace {}, which is already set in the environment; a name derived from a \
+                 secret path never replaces an inherited variable: {fix}, or unset {} first",
+                inj.path, inj.name, inj.name
+            )));
         }
-        if inj.delivery == Delivery::Env {
-            let value = inj.value.expose_secret();
-            if value.contains('\0') {
-                return Err(Error::msg(format!(
-                    "`{}` contains a NUL byte and cannot be an environment variable; use --file",
-                    inj.path
-                )));
-            }
-            if inj.name.len() + value.len() + 2 > MAX_ENV_STRING {
-                return Err(Error::msg(format!(
-                    "`{}` is {} bytes, over the kernel's 128 KiB limit for one environment variable; use --file {}=PATH",
-                    inj.path,
-                    value.len(),
-                    inj.name
-                )));
-            }
-        }
-        by_name.insert(inj.name.clone(), inj);
-        Ok(())
-    };
-
-    let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile;
-    let prefixes: Vec<String> = if sel.only.is_empty() && !explicit {
-        leaf_paths(&doc.secrets)
-    } else {
-        let mut paths = Vec::new();
-        for prefix in &sel.only {
-            let p = SecretPath::parse(prefix).map_err(Error::Usage)?;
-            match doc.get(&p) {
-                Some(Node::Leaf(_)) => paths.push(p.to_string()),
-                Some(Node::Tree(t)) => paths.extend(leaf_paths(t).into_iter().map(|s| format!("{p}/{s}"))),
-                None => return Err(Error::msg(format!("--only `{p}` matches no secret in the vault"))),
-            }
-        }
-        paths
-    };
-    for path in prefixes {
-        let value = leaf(doc, &path)?;
-        add(
-            &mut by_name,
-            Injection {
-                name: derive_env_name(&path),
-                path,
-                value,
-                delivery: Delivery::Env,
-            },
-        )?;
+        insert(&mut by_name, inj)?;
     }
-    for (list, delivery) in [(&sel.env, Delivery::Env), (&sel.files, Delivery::File)] {
-        for (name, path) in list {
-            let value = leaf(doc, path)?;
-            // An explicit mapping wins over a derived one of the same name.
-            if by_name
-                .get(name)
-                .is_some_and(|prev| prev.delivery == Delivery::Env && prev.path == *path)
-            {
-                by_name.remove(name);
-            }
-            add(
-                &mut by_name,
-                Injection {
-                    name: name.clone(),
-                    path: path.clone(),
-                    value,
-                    delivery,
-                },
-            )?;
-        }
+
+    if sel.explicit_only.is_some() && by_name.is_empty() {
+        let why = sel.explicit_only.as_deref().unwrap_or_default();
+        return Err(Error::Usage(format!(
+            "nothing to inject: {why} accepts only explicit mappings; give --env NAME=PATH, --file NAME=PATH or -p PROFILE"
+        )));
     }
     Ok(by_name.into_values().collect())
+}
+
+/// The paths that get derived names, each with what selected it (for messages).
+fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, String)>> {
+    let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
+    if sel.only.is_empty() && !explicit {
+        return Ok(leaf_paths(&doc.secrets)
+            .into_iter()
+            .map(|p| (p, "every secret, by default".to_owned()))
+            .collect());
+    }
+    let mut prefixes: Vec<(String, String)> = sel
+        .only
+        .iter()
+        .map(|p| (p.clone(), format!("--only {p}")))
+        .collect();
+    if let Some((name, only)) = &sel.profile {
+        prefixes.extend(
+            only.iter()
+                .map(|p| (p.clone(), format!("profile [exec.{name}] only"))),
+        );
+    }
+    let mut paths = Vec::new();
+    for (prefix, via) in prefixes {
+        let p = SecretPath::parse(&prefix).map_err(Error::Usage)?;
+        match doc.get(&p) {
+            Some(Node::Leaf(_)) => paths.push((p.to_string(), via)),
+            Some(Node::Tree(t)) => paths.extend(
+                leaf_paths(t)
+                    .into_iter()
+                    .map(|s| (format!("{p}/{s}"), via.clone())),
+            ),
+            None => return Err(Error::msg(format!("{via}: `{p}` matches no secret in the vault"))),
+        }
+    }
+    Ok(paths)
+}
+
+/// The name's syntax and the value's fitness for its delivery.
+fn check_name(inj: &Injection<'_>) -> Result<()> {
+    if let Some(problem) = env_name_problem(&inj.name) {
+        return Err(Error::msg(format!(
+            "variable name `{}` for `{}` {problem}",
+            crate::terminal::sanitize(&inj.name),
+            inj.path
+        )));
+    }
+    if inj.delivery == Delivery::Env {
+        let value = inj.value.expose_secret();
+        if value.contains('\0') {
+            return Err(Error::msg(format!(
+                "`{}` contains a NUL byte and cannot be an environment variable; use --file",
+                inj.path
+            )));
+        }
+        if inj.name.len() + value.len() + 2 > MAX_ENV_STRING {
+            return Err(Error::msg(format!(
+                "`{}` is {} bytes, over the kernel's 128 KiB limit for one environment variable; use --file {}=PATH",
+                inj.path,
+                value.len(),
+                inj.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn insert<'a>(by_name: &mut BTreeMap<String, Injection<'a>>, inj: Injection<'a>) -> Result<()> {
+    if let Some(prev) = by_name.get(&inj.name) {
+        if prev.path != inj.path || prev.delivery != inj.delivery {
+            return Err(Error::msg(format!(
+                "`{}` and `{}` both map to variable {}; rename one or map it explicitly with --env NAME=PATH",
+                prev.path, inj.path, inj.name
+            )));
+        }
+    }
+    by_name.insert(inj.name.clone(), inj);
+    Ok(())
 }
 
 fn leaf<'a>(doc: &'a VaultDocument, path: &str) -> Result<&'a SecretString> {
@@ -281,7 +338,7 @@ mod tests {
         };
         assert_eq!(plan(&d, &sel).unwrap().len(), 1);
         let sel = Selection {
-            env: vec![("X".into(), "a/x".into())],
+            env: vec![Mapping::flag("X", "a/x")],
             ..Default::default()
         };
         let one = plan(&d, &sel).unwrap();
@@ -313,22 +370,22 @@ mod tests {
         });
         assert!(e.contains("must start with a letter"), "{e}");
         let e = err(Selection {
-            env: vec![("X".into(), "ns".into())],
+            env: vec![Mapping::flag("X", "ns")],
             ..Default::default()
         });
         assert!(e.contains("namespace"), "{e}");
         let e = err(Selection {
-            env: vec![("X".into(), "nope".into())],
+            env: vec![Mapping::flag("X", "nope")],
             ..Default::default()
         });
         assert!(e.contains("no secret"), "{e}");
         let e = err(Selection {
-            env: vec![("LD_PRELOAD".into(), "path".into())],
+            env: vec![Mapping::flag("LD_PRELOAD", "path")],
             ..Default::default()
         });
         assert!(e.contains("--allow-override"), "{e}");
         let e = err(Selection {
-            env: vec![("A=B".into(), "path".into())],
+            env: vec![Mapping::flag("A=B", "path")],
             ..Default::default()
         });
         assert!(e.contains("`=`"), "{e}");
@@ -343,7 +400,7 @@ mod tests {
             .to_string()
             .contains("128 KiB"));
         let sel = Selection {
-            files: vec![("BIG_FILE".into(), "big".into())],
+            files: vec![Mapping::flag("BIG_FILE", "big")],
             ..Default::default()
         };
         assert!(plan(&d, &sel).is_ok());
@@ -351,10 +408,8 @@ mod tests {
 
     #[test]
     fn mapping_syntax() {
-        assert_eq!(
-            parse_mapping("A=b/c", "--env").unwrap(),
-            ("A".into(), "b/c".into())
-        );
+        let m = parse_mapping("A=b/c", "--env").unwrap();
+        assert_eq!((m.name.as_str(), m.path.as_str()), ("A", "b/c"));
         assert!(parse_mapping("A", "--env").is_err());
         assert!(parse_mapping("=x", "--env").is_err());
     }
