@@ -64,3 +64,135 @@ fn rotate_without_generator_and_without_a_value_refuses() {
         .success();
     assert_eq!(sb.get("api/key"), "new-value-0002");
 }
+
+// ------------------------------------------------------------ path depth and length
+
+/// A document whose `secrets` hold `ok/value` and a chain of `depth` namespaces `a`.
+fn deep_document(depth: usize) -> String {
+    format!(
+        r#"{{"version":1,"secrets":{{"ok":{{"value":"still-here-0003"}},"a":{}"leaf"{}}}}}"#,
+        "{\"a\":".repeat(depth - 1),
+        "}".repeat(depth - 1)
+    )
+}
+
+fn assert_clear_depth_error(out: &std::process::Output, what: &str) {
+    let text = all_output(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+    assert!(text.contains("more than 32 segments"), "{what}: {text}");
+    assert!(!text.contains("recursion limit"), "{what}: {text}");
+    assert!(
+        text.len() < 2000,
+        "{what}: an error should be a line, got {} bytes",
+        text.len()
+    );
+}
+
+#[test]
+fn set_refuses_paths_over_the_depth_and_length_caps() {
+    let sb = Sandbox::with_secrets(&[("ok", "value-0004")]);
+    let before = sb.vault_bytes();
+    let p130 = vec!["s"; 130].join("/");
+    let p50k = vec!["s"; 50_000].join("/");
+    let long = "x".repeat(300);
+    for (path, want) in [
+        (p130.as_str(), "more than 32 segments"),
+        (p50k.as_str(), "longer than 1024 bytes"),
+        (long.as_str(), "255 bytes"),
+    ] {
+        let out = sb.cmd(&["set", path]).write_stdin("v").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+        assert!(stderr(&out).len() < 400, "{}", stderr(&out));
+    }
+    let p32 = vec!["s"; 32].join("/");
+    sb.set(&p32, "deep-but-allowed");
+    assert_eq!(sb.get(&p32), "deep-but-allowed");
+    sb.cmd(&["exec", "--", "true"]).assert().success();
+    sb.cmd(&["rm", &p32]).assert().success();
+    assert_ne!(sb.vault_bytes(), before);
+    assert_eq!(sb.get("ok"), "value-0004");
+}
+
+#[test]
+fn a_50000_deep_vault_from_stock_age_fails_clearly_and_rm_repairs_it() {
+    let sb = Sandbox::init();
+    sb.age_encrypt_vault(deep_document(50_000).as_bytes());
+    for args in [
+        &["ls"][..],
+        &["get", "ok/value"],
+        &["exec", "--", "true"],
+        &["check"],
+        &["status"],
+    ] {
+        let out = sb.cmd(args).output().unwrap();
+        assert_clear_depth_error(&out, &args.join(" "));
+    }
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    let prefix = vec!["a"; 32].join("/");
+    assert!(
+        stderr(&out).contains(&format!("agevault rm {prefix}")),
+        "{}",
+        stderr(&out)
+    );
+    // The repair the error names works and removes nothing else.
+    sb.cmd(&["rm", &prefix]).assert().success();
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok/value");
+    assert_eq!(sb.get("ok/value"), "still-here-0003");
+    sb.cmd(&["check"]).assert().success();
+}
+
+#[test]
+fn edit_repairs_a_too_deep_vault_and_refuses_too_deep_input() {
+    let sb = Sandbox::init();
+    sb.age_encrypt_vault(deep_document(40).as_bytes());
+    let out = sb.cmd(&["get", "ok/value"]).output().unwrap();
+    assert_clear_depth_error(&out, "get");
+    // Saving unchanged drops the too-deep path (and says so before the editor opens).
+    let out = sb.cmd(&["edit"]).env("EDITOR", "true").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("saving removes it"), "{}", stderr(&out));
+    assert_eq!(sb.get("ok/value"), "still-here-0003");
+    sb.cmd(&["check"]).assert().success();
+
+    // An editor that writes a too-deep tree is refused; nothing changes.
+    let before = sb.vault_bytes();
+    let script = sb.root.path().join("deepen.sh");
+    let deep_tree = format!("{}\"x\"{}", "{\"a\":".repeat(5000), "}".repeat(5000));
+    std::fs::write(sb.root.path().join("deep.json"), deep_tree).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncp {} \"$1\"\n",
+            sb.root.path().join("deep.json").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = sb.cmd(&["edit"]).env("EDITOR", &script).output().unwrap();
+    assert_clear_depth_error(&out, "edit");
+    assert_eq!(sb.vault_bytes(), before);
+}
+
+#[test]
+fn the_merge_driver_refuses_a_too_deep_side() {
+    let sb = Sandbox::with_secrets(&[("ok/value", "merge-base-0005")]);
+    let base = sb.root.path().join("base.age");
+    std::fs::copy(sb.vault(), &base).unwrap();
+    let theirs = sb.root.path().join("theirs.age");
+    std::fs::copy(sb.vault(), &theirs).unwrap();
+    sb.age_encrypt_vault(deep_document(50_000).as_bytes());
+    let ours = sb.vault();
+    let out = sb
+        .cmd(&["git", "merge-driver"])
+        .arg(&base)
+        .arg(&ours)
+        .arg(&theirs)
+        .arg("secrets.json.age")
+        .output()
+        .unwrap();
+    assert_clear_depth_error(&out, "merge-driver");
+    assert!(stderr(&out).contains("cannot merge"), "{}", stderr(&out));
+}
