@@ -360,13 +360,11 @@ impl RecipientDrift {
 
 /// Reads the vault file, with a clear error when it is missing.
 pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NoVault {
-                path: path.to_owned(),
-            }
-        } else {
-            Error::io("reading vault", path, e)
-        }
+    store::read_regular_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Error::NoVault {
+            path: path.to_owned(),
+        },
+        Error::Io { source, .. } => Error::io("reading vault", path, source),
+        other => other,
     })
 }

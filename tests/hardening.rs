@@ -196,3 +196,88 @@ fn the_merge_driver_refuses_a_too_deep_side() {
     assert_clear_depth_error(&out, "merge-driver");
     assert!(stderr(&out).contains("cannot merge"), "{}", stderr(&out));
 }
+
+// ------------------------------------------------------------ hostile files
+
+/// Runs `cmd` and fails the test if it has not finished within 10 s (a blocked open).
+fn output_within_10s(mut cmd: assert_cmd::Command) -> std::process::Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(cmd.output().unwrap());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("agevault blocked on a non-regular file")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+}
+
+#[test]
+fn a_symlinked_or_fifo_lock_file_is_refused() {
+    let sb = Sandbox::with_secrets(&[("k", "lock-value-0006")]);
+    let before = sb.vault_bytes();
+    let lock = sb.repo().join(".secrets.json.age.lock");
+    let _ = std::fs::remove_file(&lock);
+    let target = sb.root.path().join("planted-by-the-lock");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let out = sb.cmd(&["set", "k"]).write_stdin("new").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
+    assert!(!target.exists(), "the lock symlink was followed");
+    assert_eq!(sb.vault_bytes(), before);
+
+    std::fs::remove_file(&lock).unwrap();
+    mkfifo(&lock);
+    let mut cmd = sb.cmd(&["set", "k"]);
+    cmd.write_stdin("new");
+    let out = output_within_10s(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
+    assert_eq!(sb.vault_bytes(), before);
+}
+
+#[test]
+fn devices_fifos_and_oversized_vaults_and_configs_are_refused() {
+    let sb = Sandbox::with_secrets(&[("k", "file-value-0007")]);
+    let fifo = sb.root.path().join("fifo");
+    mkfifo(&fifo);
+    let big = sb.root.path().join("big.age");
+    std::fs::File::create(&big).unwrap().set_len(65 << 20).unwrap();
+    for (vault, want) in [
+        ("/dev/zero", "is a device"),
+        (fifo.to_str().unwrap(), "is a FIFO"),
+        (big.to_str().unwrap(), "larger than 64 MiB"),
+    ] {
+        for args in [
+            &["ls"][..],
+            &["check", "--no-decrypt"],
+            &["git", "textconv", vault],
+        ] {
+            let mut cmd = sb.cmd(args);
+            cmd.args(["--vault", vault]);
+            let out = output_within_10s(cmd);
+            assert!(
+                all_output(&out).contains(want),
+                "{args:?} {vault}: {}",
+                all_output(&out)
+            );
+        }
+    }
+    // A config naming such a vault.
+    let config = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        config.replace("vault = \"secrets.json.age\"", "vault = \"/dev/zero\""),
+    )
+    .unwrap();
+    let out = output_within_10s(sb.cmd(&["get", "k"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/dev/zero is a device"), "{}", stderr(&out));
+    // The config itself.
+    for config in ["/dev/zero", fifo.to_str().unwrap()] {
+        let out = output_within_10s(sb.cmd(&["--config", config, "ls"]));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    }
+}

@@ -116,7 +116,8 @@ fn run_textconv(options: &GlobalOptions, file: &Path) -> Result<ExitStatus> {
 }
 
 fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<String, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("# agevault vault: cannot read it ({e})"))?;
+    let bytes = crate::store::read_regular_file(file, "vault", crate::store::MAX_VAULT_BYTES)
+        .map_err(|e| format!("# agevault vault: cannot read it ({e})"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
@@ -132,8 +133,11 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
         ),
         other => format!("# agevault vault: {other}"),
     })?;
+    // Peak memory: the ciphertext goes before the document is built beside the plaintext.
+    drop(bytes);
     let doc = VaultDocument::parse(plaintext.as_slice())
         .map_err(|e| format!("# agevault vault: holds an invalid document ({e})"))?;
+    drop(plaintext);
     // Versions written before fingerprint keys existed use the working tree's key, so
     // they compare with later versions (which keep that key).
     let key = FingerprintKey::of(&doc).or_else(|| worktree_key(options, &ids));
@@ -156,7 +160,7 @@ fn run_merge_driver(
     let name = sanitize(name.unwrap_or("the vault"));
     let ids = keys::discover(&options.identities)?;
     let open = |label: &str, path: &Path| -> Result<Option<VaultDocument>> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+        let bytes = crate::store::read_regular_file(path, "vault", crate::store::MAX_VAULT_BYTES)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
