@@ -197,7 +197,7 @@ impl Config {
 
 /// A config file's text: a regular file of at most 1 MiB, UTF-8.
 fn read_config_text(path: &Path) -> Result<String> {
-    let bytes = crate::store::read_regular_file(path, "config", crate::store::MAX_CONFIG_BYTES).map_err(
+    let bytes = crate::store::read_trusted_file(path, "config", crate::store::MAX_CONFIG_BYTES).map_err(
         |e| match e {
             Error::Io { source, .. } => Error::io("reading config", path, source),
             other => other,

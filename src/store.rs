@@ -65,6 +65,17 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
 /// byte is read: `/dev/zero` would never end, a FIFO would block (so the open is
 /// non-blocking and the type checked on the open descriptor, not the name).
 pub fn read_regular_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    read_checked(path, what, limit, false)
+}
+
+/// Like [`read_regular_file`] for files that steer agevault (the config, the vault):
+/// they must also be owned by the user or root and not writable by group or others
+/// (git's `safe.directory` rule), unless `AGEVAULT_SAFE_DIRECTORIES` trusts them.
+pub fn read_trusted_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    read_checked(path, what, limit, true)
+}
+
+fn read_checked(path: &Path, what: &'static str, limit: u64, trusted: bool) -> Result<Vec<u8>> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
@@ -83,6 +94,9 @@ pub fn read_regular_file(path: &Path, what: &'static str, limit: u64) -> Result<
             "{what} {} is {kind}, not a regular file; refusing to read it",
             path.display()
         )));
+    }
+    if trusted {
+        crate::ownership::check(path, what, &meta)?;
     }
     let too_big = || {
         Error::msg(format!(

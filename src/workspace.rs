@@ -360,7 +360,7 @@ impl RecipientDrift {
 
 /// Reads the vault file, with a clear error when it is missing.
 pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
-    store::read_regular_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
+    store::read_trusted_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Error::NoVault {
             path: path.to_owned(),
         },

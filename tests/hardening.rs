@@ -281,3 +281,91 @@ fn devices_fifos_and_oversized_vaults_and_configs_are_refused() {
         assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
     }
 }
+
+// ------------------------------------------------------------ ownership (git's safe.directory rule)
+
+fn chown(path: &std::path::Path, uid: u32) {
+    nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(uid)), None).unwrap();
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn group_or_world_writable_config_and_vault_are_refused_unless_trusted() {
+    let sb = Sandbox::with_secrets(&[("k", "owned-value-0008")]);
+    for (file, what) in [(sb.config(), "config"), (sb.vault(), "vault")] {
+        for mode in [0o664, 0o646] {
+            chmod(&file, mode);
+            let out = sb.cmd(&["get", "k"]).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{what} {mode:o}");
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!("{what} ")) && err.contains("writable by group or others"),
+                "{err}"
+            );
+            assert!(
+                err.contains("chmod go-w") && err.contains("AGEVAULT_SAFE_DIRECTORIES="),
+                "{err}"
+            );
+            assert!(!all_output(&out).contains("owned-value-0008"));
+            // The override, by directory or for everything.
+            for trust in [sb.repo().display().to_string(), "/nonexistent:*".into()] {
+                let out = sb
+                    .cmd(&["get", "k"])
+                    .env("AGEVAULT_SAFE_DIRECTORIES", &trust)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{trust}: {}", stderr(&out));
+            }
+            let other = sb.root.path().join("elsewhere");
+            let out = sb
+                .cmd(&["get", "k"])
+                .env("AGEVAULT_SAFE_DIRECTORIES", &other)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+        }
+        chmod(&file, 0o644);
+    }
+    sb.cmd(&["get", "k"]).assert().success();
+}
+
+#[test]
+fn a_config_or_vault_owned_by_another_user_is_refused() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root to give files to another user");
+        return;
+    }
+    // A config planted in a shared parent directory by another user.
+    let sb = Sandbox::with_secrets(&[("k", "owned-value-0009")]);
+    let below = sb.repo().join("sub");
+    std::fs::create_dir(&below).unwrap();
+    chown(&sb.config(), 4242);
+    let out = sb
+        .cmd(&["exec", "--", "true"])
+        .current_dir(&below)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is owned by uid 4242"), "{}", stderr(&out));
+    sb.cmd(&["exec", "--", "true"])
+        .current_dir(&below)
+        .env("AGEVAULT_SAFE_DIRECTORIES", sb.repo())
+        .assert()
+        .success();
+    chown(&sb.config(), 0);
+    chown(&sb.vault(), 4242);
+    let out = sb.cmd(&["get", "k"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("vault ") && stderr(&out).contains("uid 4242"),
+        "{}",
+        stderr(&out)
+    );
+    sb.cmd(&["get", "k"])
+        .env("AGEVAULT_SAFE_DIRECTORIES", "*")
+        .assert()
+        .success();
+}
