@@ -1,6 +1,7 @@
 //! Hostile input, hostile repositories and crashes (issue 9): nothing lost, nothing leaked, no crash.
 
 mod common;
+mod gitutil;
 
 use common::{all_output, stderr, Sandbox};
 
@@ -368,4 +369,54 @@ fn a_config_or_vault_owned_by_another_user_is_refused() {
         .env("AGEVAULT_SAFE_DIRECTORIES", "*")
         .assert()
         .success();
+}
+
+// ------------------------------------------------------------ git history with a malformed date
+
+#[test]
+fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
+    let sb = gitutil::repo_with_setup(&[("db/pw", "history-value-0010")]);
+    sb.set("db/pw", "history-value-0011");
+    gitutil::git_ok(&sb, &["add", "-A"]);
+    let tree = gitutil::git_ok(&sb, &["write-tree"]);
+    let parent = gitutil::git_ok(&sb, &["rev-parse", "HEAD"]);
+    let raw = format!(
+        "tree {}\nparent {}\nauthor Mallory <m@example.org> notadate +0000\ncommitter Mallory <m@example.org> 1700000000 +0000\n\nbad date\n",
+        tree.trim(),
+        parent.trim()
+    );
+    let object = sb.root.path().join("commit.txt");
+    std::fs::write(&object, raw).unwrap();
+    let id = gitutil::git_ok(
+        &sb,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            object.to_str().unwrap(),
+        ],
+    );
+    gitutil::git_ok(&sb, &["update-ref", "HEAD", id.trim()]);
+    // git itself accepts it.
+    gitutil::git_ok(&sb, &["log", "--format=%an"]);
+
+    let out = gitutil::agevault(&sb, &["log"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unknown date") && text.contains("Mallory"),
+        "{text}"
+    );
+    assert!(text.contains("db/pw"), "{text}");
+    let out = gitutil::agevault(&sb, &["log", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let out = gitutil::agevault(&sb, &["scan", "--history"]).output().unwrap();
+    assert!(
+        !stderr(&out).contains("cannot read the git repository"),
+        "{}",
+        all_output(&out)
+    );
+    assert!(out.status.success(), "{}", all_output(&out));
 }
