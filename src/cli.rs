@@ -219,6 +219,10 @@ pub struct SetArgs {
     /// base64:BYTES, base64url:BYTES, uuid, ed25519, age. Remembered for `rotate`.
     #[arg(long, value_name = "SPEC")]
     pub generate: Option<String>,
+    /// Store an empty value read from standard input (refused by default: an empty
+    /// pipe is usually an unset variable or a closed stdin, not a value).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `rotate`.
@@ -237,6 +241,9 @@ pub struct RotateArgs {
     /// Show what would be rotated without changing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Accept an empty new value from standard input (refused by default).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `check`.

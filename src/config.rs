@@ -1,7 +1,6 @@
 //! `.agevault.toml`: discovery by walking up, parsing, and comment-preserving edits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -113,7 +112,7 @@ impl Config {
 
     /// Reads and validates one config file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = fs::read_to_string(path).map_err(|e| Error::io("reading config", path, e))?;
+        let text = read_config_text(path)?;
         let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
             path: path.to_owned(),
             message,
@@ -253,7 +252,7 @@ impl Config {
         &self,
         change: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), &'static str>,
     ) -> Result<String> {
-        let text = fs::read_to_string(&self.path).map_err(|e| Error::io("reading config", &self.path, e))?;
+        let text = read_config_text(&self.path)?;
         let mut doc: toml_edit::DocumentMut =
             text.parse().map_err(|e: toml_edit::TomlError| Error::Config {
                 path: self.path.clone(),
@@ -265,6 +264,20 @@ impl Config {
         })?;
         Ok(doc.to_string())
     }
+}
+
+/// A config file's text: a regular file of at most 1 MiB, UTF-8.
+fn read_config_text(path: &Path) -> Result<String> {
+    let bytes = crate::store::read_trusted_file(path, "config", crate::store::MAX_CONFIG_BYTES).map_err(
+        |e| match e {
+            Error::Io { source, .. } => Error::io("reading config", path, source),
+            other => other,
+        },
+    )?;
+    String::from_utf8(bytes).map_err(|_| Error::Config {
+        path: path.to_owned(),
+        message: "it is not UTF-8 text".into(),
+    })
 }
 
 impl ConfigFile {

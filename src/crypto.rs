@@ -134,7 +134,7 @@ fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<
     let reader = decryptor
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn Identity))
         .map_err(classify)?;
-    read_payload(reader, ciphertext.len())
+    read_payload(reader, ciphertext)
 }
 
 /// Decrypts a passphrase-encrypted (scrypt) age file.
@@ -152,7 +152,7 @@ pub fn decrypt_with_passphrase(
             }
             other => classify(other),
         })?;
-    read_payload(reader, ciphertext.len())
+    read_payload(reader, ciphertext)
 }
 
 /// Encrypts `plaintext` with a passphrase (age scrypt), armored.
@@ -163,7 +163,14 @@ pub fn encrypt_with_passphrase(
     write_armored(Encryptor::with_user_passphrase(passphrase), plaintext)
 }
 
-fn read_payload(reader: impl Read, hint: usize) -> Result<SecretBuf, DecryptFailure> {
+/// Reads the whole payload. The buffer is sized from the ciphertext so it never has to
+/// grow (growing holds two copies at once): base64 armor carries 3 bytes in every 4.
+fn read_payload(reader: impl Read, ciphertext: &[u8]) -> Result<SecretBuf, DecryptFailure> {
+    let hint = if is_armored(ciphertext) {
+        ciphertext.len() / 4 * 3
+    } else {
+        ciphertext.len()
+    };
     SecretBuf::read_all(reader, hint).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => DecryptFailure::Damaged("it is truncated".into()),
         _ => DecryptFailure::Damaged("its contents are corrupted (authentication failed)".into()),

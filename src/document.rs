@@ -13,10 +13,18 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::secret_buf::SecretBuf;
-use crate::secret_path::{segment_problem, SecretPath};
+use crate::secret_path::{
+    segment_problem, shorten, SecretPath, MAX_PATH_BYTES, MAX_SEGMENTS, MAX_SEGMENT_BYTES,
+};
 
 /// The only format version this build reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
+
+/// How deep arrays and objects may nest in a document. The secrets tree needs
+/// `MAX_SEGMENTS + 1` levels; meta and unknown fields get room to spare. Deeper
+/// input is refused (or pruned, for repair) before serde_json sees it, so its own
+/// limit of 128 ("recursion limit exceeded") and the stack are never reached.
+const MAX_JSON_DEPTH: usize = MAX_SEGMENTS + 16;
 
 /// One node of the secrets tree.
 pub enum Node {
@@ -38,12 +46,17 @@ pub enum DocumentError {
     Tree(String),
     /// `version` is newer than this build.
     FutureVersion(u64),
+    /// A secret path breaks the depth or length caps. Carries the problem and, when
+    /// removing one valid prefix repairs it exactly, that prefix (for `agevault rm`).
+    Oversized(String, Option<String>),
 }
 
 impl fmt::Display for DocumentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DocumentError::Syntax(s) | DocumentError::Tree(s) => f.write_str(s),
+            DocumentError::Syntax(s) | DocumentError::Tree(s) | DocumentError::Oversized(s, _) => {
+                f.write_str(s)
+            }
             DocumentError::FutureVersion(v) => write!(f, "format version {v} is not supported"),
         }
     }
@@ -80,6 +93,35 @@ impl VaultDocument {
 
     /// Parses plaintext bytes, rejecting duplicates, non-string leaves, bad names and future versions.
     pub fn parse(bytes: &[u8]) -> Result<Self, DocumentError> {
+        if nests_deeper_than(bytes, MAX_JSON_DEPTH) {
+            return Err(explain_oversized(Self::parse_repairing(bytes)));
+        }
+        Self::parse_with(bytes, None)
+    }
+
+    /// Parses a document whose secret paths may break the depth and length caps,
+    /// leaving those entries out: what `rm` and `edit` open, so that a vault made
+    /// too deep (by a stock `age` user, or an older agevault) can be repaired.
+    pub fn parse_repairing(bytes: &[u8]) -> Result<Repaired, DocumentError> {
+        let pruned = prune_deep_json(bytes, MAX_JSON_DEPTH);
+        let mut left_out = Vec::new();
+        let mut doc = Self::parse_with(
+            pruned.as_ref().map_or(bytes, SecretBuf::as_slice),
+            Some(&mut left_out),
+        )?;
+        for path in &left_out {
+            let text = path.join("/");
+            let below = format!("{text}/");
+            doc.meta.retain(|k, _| k != &text && !k.starts_with(&below));
+        }
+        Ok(Repaired {
+            doc,
+            changed: pruned.is_some() || !left_out.is_empty(),
+            left_out,
+        })
+    }
+
+    fn parse_with(bytes: &[u8], left_out: Option<&mut Vec<Vec<String>>>) -> Result<Self, DocumentError> {
         // The version gates everything else: a future document may have any shape.
         #[derive(Deserialize)]
         struct Probe {
@@ -105,7 +147,7 @@ impl VaultDocument {
             return Err(DocumentError::Syntax("`version` must be 1".into()));
         }
         let secrets = raw.secrets.unwrap_or_default();
-        let secrets = validate_tree(secrets, &mut Vec::new())?;
+        let secrets = validate_tree(secrets, &mut Vec::new(), left_out)?;
         let mut recipients: Vec<String> = raw
             .recipients
             .unwrap_or_default()
@@ -299,9 +341,152 @@ pub fn leaf_paths(tree: &Tree) -> Vec<String> {
 
 /// Parses a bare secrets tree (what `edit` shows), with the same rules as the document.
 pub fn parse_tree(bytes: &[u8]) -> Result<Tree, DocumentError> {
-    let raw: NoDupMap<RawNode> =
-        serde_json::from_slice(bytes).map_err(|e| DocumentError::Syntax(e.to_string()))?;
-    validate_tree(raw.0, &mut Vec::new())
+    let parse = |bytes: &[u8], left_out: Option<&mut Vec<Vec<String>>>| {
+        let raw: NoDupMap<RawNode> =
+            serde_json::from_slice(bytes).map_err(|e| DocumentError::Syntax(e.to_string()))?;
+        validate_tree(raw.0, &mut Vec::new(), left_out)
+    };
+    match prune_deep_json(bytes, MAX_JSON_DEPTH - 1) {
+        None => parse(bytes, None),
+        Some(pruned) => {
+            let mut left_out = Vec::new();
+            parse(pruned.as_slice(), Some(&mut left_out))?;
+            Err(match left_out.first() {
+                Some(path) => oversized(path),
+                None => too_deep_json(),
+            })
+        }
+    }
+}
+
+/// A document opened by [`VaultDocument::parse_repairing`].
+pub struct Repaired {
+    /// The document without the entries that break the caps.
+    pub doc: VaultDocument,
+    /// The secret paths left out (each the first segment chain that breaks a cap).
+    pub left_out: Vec<Vec<String>>,
+    /// Whether anything was left out or pruned: writing `doc` back repairs the vault.
+    pub changed: bool,
+}
+
+/// The error for a document that is too deep: the first oversized path when there is one.
+fn explain_oversized(repaired: Result<Repaired, DocumentError>) -> DocumentError {
+    match repaired {
+        Ok(r) => match r.left_out.first() {
+            Some(path) => oversized(path),
+            None => too_deep_json(),
+        },
+        Err(e) => e,
+    }
+}
+
+fn too_deep_json() -> DocumentError {
+    DocumentError::Syntax(format!(
+        "the JSON nests deeper than {MAX_JSON_DEPTH} levels (secret paths have at most {MAX_SEGMENTS} segments)"
+    ))
+}
+
+/// The problem with an oversized path, and the prefix whose removal repairs exactly it.
+fn oversized(path: &[String]) -> DocumentError {
+    let shown = shorten(&path.join("/"));
+    if path.len() > MAX_SEGMENTS {
+        // Everything below a 32-segment namespace is too deep, so removing that
+        // namespace removes nothing else.
+        let prefix = path[..MAX_SEGMENTS].join("/");
+        let prefix = (prefix.len() <= MAX_PATH_BYTES).then_some(prefix);
+        DocumentError::Oversized(
+            format!("secret path `{shown}` has more than {MAX_SEGMENTS} segments (the limit)"),
+            prefix,
+        )
+    } else if path.last().is_some_and(|s| s.len() > MAX_SEGMENT_BYTES) {
+        DocumentError::Oversized(
+            format!("secret path `{shown}` has a segment longer than {MAX_SEGMENT_BYTES} bytes (the limit)"),
+            None,
+        )
+    } else {
+        DocumentError::Oversized(
+            format!("secret path `{shown}` is longer than {MAX_PATH_BYTES} bytes (the limit)"),
+            None,
+        )
+    }
+}
+
+/// Whether arrays and objects in `bytes` nest deeper than `max` (strings are skipped).
+/// A loop, not recursion: the input may nest a million levels.
+fn nests_deeper_than(bytes: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A copy of `bytes` where every array or object nested deeper than `max` is replaced
+/// by `null`; `None` when nothing is that deep. Invalid JSON stays invalid.
+fn prune_deep_json(bytes: &[u8], max: usize) -> Option<SecretBuf> {
+    if !nests_deeper_than(bytes, max) {
+        return None;
+    }
+    let mut out = SecretBuf::with_capacity(bytes.len());
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut kept_from = Some(0);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth == max + 1 {
+                    if let Some(start) = kept_from.take() {
+                        out.extend_from_slice(&bytes[start..i]);
+                        out.extend_from_slice(b"null");
+                    }
+                }
+            }
+            b'}' | b']' => {
+                if depth == max + 1 && kept_from.is_none() {
+                    kept_from = Some(i + 1);
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = kept_from {
+        out.extend_from_slice(&bytes[start..]);
+    }
+    Some(out)
 }
 
 /// Pretty JSON of a bare tree (what `edit` shows).
@@ -336,18 +521,36 @@ enum RawNode {
     Invalid(&'static str),
 }
 
-fn validate_tree(raw: BTreeMap<String, RawNode>, at: &mut Vec<String>) -> Result<Tree, DocumentError> {
+/// Checks names and kinds. With `left_out`, entries whose path breaks the depth or
+/// length caps are left out and listed there instead of failing (repair mode).
+fn validate_tree(
+    raw: BTreeMap<String, RawNode>,
+    at: &mut Vec<String>,
+    mut left_out: Option<&mut Vec<Vec<String>>>,
+) -> Result<Tree, DocumentError> {
     let mut tree = Tree::new();
     for (name, node) in raw {
         at.push(name);
         let here = || at.join("/");
+        let path_len = at.iter().map(String::len).sum::<usize>() + at.len() - 1;
+        let last_len = at.last().map_or(0, String::len);
+        if at.len() > MAX_SEGMENTS || path_len > MAX_PATH_BYTES || last_len > MAX_SEGMENT_BYTES {
+            match left_out.as_deref_mut() {
+                Some(list) => {
+                    list.push(at.clone());
+                    at.pop();
+                    continue;
+                }
+                None => return Err(oversized(at)),
+            }
+        }
         if let Some(problem) = segment_problem(at.last().map_or("", String::as_str)) {
             let shown = crate::terminal::sanitize(&here());
             return Err(DocumentError::Tree(format!("secret path `{shown}` {problem}")));
         }
         let node = match node {
             RawNode::Leaf(v) => Node::Leaf(v),
-            RawNode::Tree(t) => Node::Tree(validate_tree(t, at)?),
+            RawNode::Tree(t) => Node::Tree(validate_tree(t, at, left_out.as_deref_mut())?),
             RawNode::Invalid(kind) => {
                 return Err(DocumentError::Tree(format!(
                     "`{}` is {kind}; secret values must be strings and namespaces objects",
@@ -674,6 +877,34 @@ mod tests {
             panic!()
         };
         assert!(m.contains("line 3"), "{m}");
+    }
+
+    #[test]
+    fn deep_documents_are_refused_without_recursion_and_repairable() {
+        let n = 100_000;
+        let text = format!(
+            r#"{{"version":1,"secrets":{{"k":"v","a":{}"x"{}}},"extra":{}1{}}}"#,
+            "{\"a\":".repeat(n),
+            "}".repeat(n),
+            "[".repeat(n),
+            "]".repeat(n)
+        );
+        match parse(&text) {
+            Err(DocumentError::Oversized(m, Some(prefix))) => {
+                assert!(m.contains("more than 32 segments"), "{m}");
+                assert_eq!(prefix, vec!["a"; MAX_SEGMENTS].join("/"));
+            }
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+        let r = VaultDocument::parse_repairing(text.as_bytes()).unwrap();
+        assert!(r.changed);
+        assert_eq!(r.left_out, [vec!["a".to_owned(); MAX_SEGMENTS + 1]]);
+        assert!(r.doc.extra["extra"].is_array());
+        assert!(parse_tree(format!("{}1{}", "[".repeat(n), "]".repeat(n)).as_bytes()).is_err());
+        // Brackets inside strings are not nesting.
+        let quoted = format!(r#"{{"version":1,"secrets":{{"k":"{}"}}}}"#, "{[".repeat(n));
+        assert!(parse(&quoted).is_ok());
     }
 
     #[test]

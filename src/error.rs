@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{0}")]
     Trust(String),
 
+    /// Standard input gave an empty value where one was expected.
+    #[error("standard input gave an empty value for `{path}` (an unset variable or a closed stdin?); nothing was changed; {next}")]
+    EmptyValue { path: String, next: &'static str },
+
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

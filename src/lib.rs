@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod memdir;
 pub mod output;
+pub mod ownership;
 pub mod scan;
 pub mod secret_buf;
 pub mod secret_path;

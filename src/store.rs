@@ -1,8 +1,8 @@
 //! The vault on disk: the sidecar lock, and crash-safe replacement of files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -22,19 +22,101 @@ pub fn lock_path(vault: &Path) -> PathBuf {
     vault.with_file_name(format!(".{name}.lock"))
 }
 
+/// The largest vault agevault reads (age itself streams; the document is parsed in memory).
+pub const MAX_VAULT_BYTES: u64 = 64 << 20;
+
+/// The largest config file agevault reads.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Takes the exclusive lock of `vault`, waiting for other writers.
 pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
     let path = lock_path(vault);
+    // A lock file committed as a symlink would make us create or truncate files
+    // anywhere (as root: anywhere at all); a FIFO would block the open.
+    let not_regular = || {
+        Error::msg(format!(
+            "lock file {} is not a regular file (a symlink, FIFO or device?); remove it, nothing was changed",
+            path.display()
+        ))
+    };
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP | nix::libc::ENXIO) => not_regular(),
+            _ => Error::io("creating lock file", &path, e),
+        })?;
+    let meta = file
+        .metadata()
         .map_err(|e| Error::io("creating lock file", &path, e))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
     let lock = Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, errno)| Error::io("locking", &path, std::io::Error::from(errno)))?;
     Ok(VaultLock { _lock: lock })
+}
+
+/// Reads a regular file of at most `limit` bytes. Anything else is refused before a
+/// byte is read: `/dev/zero` would never end, a FIFO would block (so the open is
+/// non-blocking and the type checked on the open descriptor, not the name).
+pub fn read_regular_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    read_checked(path, what, limit, false)
+}
+
+/// Like [`read_regular_file`] for files that steer agevault (the config, the vault):
+/// they must also be owned by the user or root and not writable by group or others
+/// (git's `safe.directory` rule), unless `AGEVAULT_SAFE_DIRECTORIES` trusts them.
+pub fn read_trusted_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    read_checked(path, what, limit, true)
+}
+
+fn read_checked(path: &Path, what: &'static str, limit: u64, trusted: bool) -> Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io("reading", path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io("reading", path, e))?;
+    if !meta.is_file() {
+        let kind = match meta.file_type() {
+            t if t.is_dir() => "a directory",
+            t if t.is_fifo() => "a FIFO",
+            t if t.is_char_device() || t.is_block_device() => "a device",
+            t if t.is_socket() => "a socket",
+            _ => "not a regular file",
+        };
+        return Err(Error::msg(format!(
+            "{what} {} is {kind}, not a regular file; refusing to read it",
+            path.display()
+        )));
+    }
+    if trusted {
+        crate::ownership::check(path, what, &meta)?;
+    }
+    let too_big = || {
+        Error::msg(format!(
+            "{what} {} is larger than {} MiB (the limit); refusing to read it",
+            path.display(),
+            limit >> 20
+        ))
+    };
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // One byte over the limit tells a file that grew since the check.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading", path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 /// Replaces `path` with `contents` so that a crash leaves the old or the new

@@ -155,6 +155,13 @@ impl Workspace {
                 path: self.vault_path.clone(),
                 version,
             },
+            DocumentError::Oversized(problem, prefix) => Error::InvalidDocument {
+                path: self.vault_path.clone(),
+                reason: format!(
+                    "{problem}; repair it with {}`agevault edit` (which leaves it out and drops it on save)",
+                    prefix.map_or_else(String::new, |p| format!("`agevault rm {p}` or "))
+                ),
+            },
             other => Error::InvalidDocument {
                 path: self.vault_path.clone(),
                 reason: other.to_string(),
@@ -312,6 +319,45 @@ impl Workspace {
         ))
     }
 
+    /// Like [`Workspace::open_for_write`], for `rm` and `edit`: a document whose secret
+    /// paths break the depth or length caps opens without them (they are listed) and
+    /// the next commit writes it back repaired, so such a vault is never a dead end.
+    pub fn open_for_repair(&self) -> Result<(WriteSession, Vec<Vec<String>>)> {
+        let ids = self.identities()?;
+        if !self.vault_path.exists() {
+            return Err(Error::NoVault {
+                path: self.vault_path.clone(),
+            });
+        }
+        let lock = store::lock_exclusive(&self.vault_path)?;
+        let bytes = self.read_ciphertext()?;
+        let verified = self.verify(&bytes)?;
+        let plaintext = self.decrypt(&bytes, &ids)?;
+        let repaired =
+            VaultDocument::parse_repairing(plaintext.as_slice()).map_err(|e| Error::InvalidDocument {
+                path: self.vault_path.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut doc = repaired.doc;
+        // An empty original never equals a document, so a repaired one is always written.
+        let original = if repaired.changed {
+            SecretBuf::default()
+        } else {
+            doc.to_plaintext()
+        };
+        if doc.recipients.is_empty() {
+            doc.recipients = self.recipient_keys(&doc);
+        }
+        let session = WriteSession {
+            doc,
+            original,
+            prior: Some(verified.prior()),
+            config_override: None,
+            _lock: lock,
+        };
+        Ok((session, repaired.left_out))
+    }
+
     /// Refuses when the configured recipients differ from those the vault records.
     pub fn check_recipient_drift(&self, doc: &VaultDocument) -> Result<()> {
         let Some(config) = &self.config else {
@@ -367,6 +413,14 @@ impl Workspace {
         )?;
         trust::write_signed(&mut store, &self.vault_path, &ciphertext, &sig)?;
         Ok(true)
+    }
+}
+
+impl WriteSession {
+    /// Whether committing writes the vault even if the document is not changed further
+    /// (it was opened by [`Workspace::open_for_repair`] and needed repair).
+    pub fn repairs(&self) -> bool {
+        self.original.as_slice().is_empty()
     }
 }
 
@@ -497,13 +551,11 @@ impl RecipientDrift {
 
 /// Reads the vault file, with a clear error when it is missing.
 pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NoVault {
-                path: path.to_owned(),
-            }
-        } else {
-            Error::io("reading vault", path, e)
-        }
+    store::read_trusted_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Error::NoVault {
+            path: path.to_owned(),
+        },
+        Error::Io { source, .. } => Error::io("reading vault", path, source),
+        other => other,
     })
 }

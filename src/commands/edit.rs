@@ -16,9 +16,19 @@ use crate::ExitStatus;
 
 /// Opens the editor until the result is valid (or the user gives up), then writes.
 pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
-    let mut session = ws.open_for_write()?;
+    // Opened for repair: a vault with too-deep paths is fixed by saving it here.
+    let (mut session, left_out) = ws.open_for_repair()?;
     // Fail before the user types anything that could not be saved.
     ws.check_recipient_drift(&session.doc)?;
+    for path in &left_out {
+        eprintln!(
+            "agevault: `{}` breaks the secret path limits (at most {} segments, {} bytes); it is not shown \
+             and saving removes it",
+            crate::secret_path::shorten(&path.join("/")),
+            crate::secret_path::MAX_SEGMENTS,
+            crate::secret_path::MAX_PATH_BYTES
+        );
+    }
     let dir = MemDir::create("edit", args.allow_disk)?;
     let file = dir.write_file("secrets.json", tree_to_json(&session.doc.secrets).as_slice())?;
     let editor = editor_command()?;
@@ -57,7 +67,7 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
         }
     };
     drop(dir);
-    if !session.doc.replace_secrets(tree) {
+    if !session.doc.replace_secrets(tree) && !session.repairs() {
         status(ws.options.quiet, "no changes");
         return Ok(ExitStatus::Success);
     }

@@ -119,7 +119,8 @@ fn run_textconv(options: &GlobalOptions, file: &Path) -> Result<ExitStatus> {
 }
 
 fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<String, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("# agevault vault: cannot read it ({e})"))?;
+    let bytes = crate::store::read_regular_file(file, "vault", crate::store::MAX_VAULT_BYTES)
+        .map_err(|e| format!("# agevault vault: cannot read it ({e})"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
@@ -146,8 +147,11 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
         ),
         other => format!("# agevault vault: {other}"),
     })?;
+    // Peak memory: the ciphertext goes before the document is built beside the plaintext.
+    drop(bytes);
     let doc = VaultDocument::parse(plaintext.as_slice())
         .map_err(|e| format!("# agevault vault: holds an invalid document ({e})"))?;
+    drop(plaintext);
     // Versions written before fingerprint keys existed use the working tree's key, so
     // they compare with later versions (which keep that key).
     let key = FingerprintKey::of(&doc).or_else(|| worktree_key(&ws, &ids));
@@ -170,14 +174,22 @@ fn trusted_version(
     bytes: &[u8],
     repo_rel: Option<&str>,
 ) -> std::result::Result<crate::trust::Verified, String> {
-    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir()))
-        .map_err(|e| e.to_string())?;
-    let rel = match repo_rel {
-        Some(r) => r.to_owned(),
-        None => repo::relative_path(&git, vault).map_err(|e| e.to_string())?,
-    };
     let sha = crate::trust::sigfile::sha256_hex(bytes);
-    let sig = signatures::find(&git, &format!("{rel}.sig"), &sha);
+    // The working tree's signature first (it also covers the version before it), then
+    // every version of the signature file git knows.
+    let needle = format!("\nvault-sha256: {sha}\n");
+    let sig = crate::trust::read_sig(&ws.vault_path)
+        .ok()
+        .flatten()
+        .filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .or_else(|| {
+            let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok()?;
+            let rel = match repo_rel {
+                Some(r) => r.to_owned(),
+                None => repo::relative_path(&git, vault).ok()?,
+            };
+            signatures::find(&git, &format!("{rel}.sig"), &sha)
+        });
     let (manifest, sigfile) =
         crate::trust::verify_signature(vault, bytes, sig.as_deref()).map_err(|e| e.to_string())?;
     let store = TrustStore::open().map_err(|e| e.to_string())?;
@@ -260,13 +272,18 @@ fn run_merge_driver(
     let rel = name.unwrap_or_default().to_owned();
     let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
     let ws = Workspace::resolve(options.clone())?;
-    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir()))?;
-    let stash = merge_stash(&git, &rel);
-    let _ = std::fs::remove_file(&stash);
+    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok();
+    let stash = git.as_ref().map(|g| merge_stash(g, &rel));
+    if let Some(stash) = &stash {
+        let _ = std::fs::remove_file(stash);
+    }
     let ids = keys::discover(&options.identities)?;
-    let vault_in_repo = repo::workdir(&git)?.join(&rel);
+    let vault_in_repo = match git.as_ref().and_then(|g| g.workdir()) {
+        Some(dir) if !rel.is_empty() => dir.join(&rel),
+        _ => ws.vault_path.clone(),
+    };
     let open = |label: &str, path: &Path| -> Result<Option<(VaultDocument, crate::trust::Verified)>> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+        let bytes = crate::store::read_regular_file(path, "vault", crate::store::MAX_VAULT_BYTES)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -338,10 +355,18 @@ fn run_merge_driver(
             "cannot merge {name}: the merged vault cannot be signed: {e}"
         ))
     })?;
-    if let Some(dir) = stash.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    match &stash {
+        Some(stash) => {
+            if let Some(dir) = stash.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+            }
+            crate::store::replace_atomically(stash, sig.render().as_bytes())?;
+        }
+        None => eprintln!(
+            "agevault merge {name}: not in a git repository, so the merged version's signature is not kept; a \
+             writer signs it with `agevault trust sign`"
+        ),
     }
-    crate::store::replace_atomically(&stash, sig.render().as_bytes())?;
     crate::store::replace_atomically(ours, &ciphertext)?;
     let (added, removed) = recipient_changes(&ours_doc, &outcome.doc);
     if !added.is_empty() || !removed.is_empty() {

@@ -59,7 +59,17 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
                         "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
                     )));
                 }
-                let value = super::set::read_value(&format!("New value for {path}: "))?;
+                let value = super::set::read_value(&format!("New value for {path}: "), path, args.allow_empty)
+                    .map_err(|e| match e {
+                        // Not being asked is the likely story here (a cron job, `</dev/null`):
+                        // say what rotate needs instead.
+                        Error::EmptyValue { path, .. } => Error::EmptyValue {
+                            path,
+                            next: "it has no generator, so pipe the new value, run `agevault rotate` on a terminal, \
+                                   or pass --generate SPEC",
+                        },
+                        other => other,
+                    })?;
                 if !session.doc.set(path, value).map_err(Error::msg)? {
                     // The same value again is no rotation: it stays due.
                     status(

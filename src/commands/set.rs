@@ -23,7 +23,11 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     let generator = Generator::from_flag(args.generate.as_deref())?;
     // Read before locking: a prompt must not hold other writers up.
     let value = match generator {
-        None => Some(read_value(&format!("Value for {path}: "))?),
+        None => Some(read_value(
+            &format!("Value for {path}: "),
+            &path,
+            args.allow_empty,
+        )?),
         Some(_) => None,
     };
     let mut session = ws.open_for_write()?;
@@ -58,8 +62,10 @@ pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
 
 /// Reads a value: stdin when it is not a terminal, else a hidden prompt.
 /// From stdin a single-line value loses its trailing newline (`echo v |` works);
-/// a multi-line value such as a PEM key is kept byte for byte.
-pub fn read_value(prompt: &str) -> Result<SecretString> {
+/// a multi-line value such as a PEM key is kept byte for byte. An empty value is
+/// refused unless `allow_empty`: `echo "$TYPO" | agevault set` or `</dev/null`
+/// would otherwise silently wipe a secret.
+pub fn read_value(prompt: &str, path: &SecretPath, allow_empty: bool) -> Result<SecretString> {
     if terminal::stdin_is_terminal() {
         let v = terminal::prompt_hidden(prompt)?;
         if v.expose_secret().is_empty() {
@@ -81,6 +87,12 @@ pub fn read_value(prompt: &str) -> Result<SecretString> {
         if !line.contains(&b'\n') {
             bytes = line;
         }
+    }
+    if bytes.is_empty() && !allow_empty {
+        return Err(Error::EmptyValue {
+            path: path.to_string(),
+            next: "pipe the value, or pass --allow-empty to store an empty value",
+        });
     }
     let text = std::str::from_utf8(bytes).map_err(|_| {
         Error::msg("the value on standard input is not UTF-8 text; encode binary values (e.g. base64)")

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use age::Identity;
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Repository};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -16,7 +16,10 @@ use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::git::fingerprint::FingerprintKey;
-use crate::git::repo::short_id;
+use crate::git::repo::{commits_from_head, read_commit, short_id, CommitInfo};
+
+/// The date shown for a commit whose author date git cannot parse.
+pub const UNKNOWN_DATE: &str = "unknown date";
 use crate::secret_path::SecretPath;
 
 /// One commit that changed the vault.
@@ -87,47 +90,38 @@ pub fn vault_history(
         versions_decrypted: 0,
         versions_unreadable: 0,
     };
-    let mut walk = repo.revwalk().map_err(git_err)?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
-        .map_err(git_err)?;
-    if let Err(e) = walk.push_head() {
-        if e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound {
-            return Ok(history);
-        }
-        return Err(git_err(e));
-    }
+    let walk = commits_from_head(repo).map_err(git_err)?;
     let run_key = FingerprintKey::generate();
     let vault_path = Path::new(vault_rel);
     let mut blob_of: HashMap<Oid, Option<Oid>> = HashMap::new();
     let mut snapshots: HashMap<Oid, Snapshot> = HashMap::new();
-    let blob_at = |commit: &git2::Commit<'_>, cache: &mut HashMap<Oid, Option<Oid>>| -> Result<Option<Oid>> {
-        if let Some(b) = cache.get(&commit.id()) {
+    let blob_at = |commit: &CommitInfo, cache: &mut HashMap<Oid, Option<Oid>>| -> Result<Option<Oid>> {
+        if let Some(b) = cache.get(&commit.id) {
             return Ok(*b);
         }
-        let tree = commit.tree().map_err(git_err)?;
+        let tree = repo.find_tree(commit.tree).map_err(git_err)?;
         let blob = match tree.get_path(vault_path) {
             Ok(entry) if entry.kind() == Some(git2::ObjectType::Blob) => Some(entry.id()),
             Ok(_) => None,
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
             Err(e) => return Err(git_err(e)),
         };
-        cache.insert(commit.id(), blob);
+        cache.insert(commit.id, blob);
         Ok(blob)
     };
 
-    for oid in walk {
-        let oid = oid.map_err(git_err)?;
-        let commit = repo.find_commit(oid).map_err(git_err)?;
+    for commit in walk {
+        let oid = commit.id;
         let blob = blob_at(&commit, &mut blob_of)?;
         let mut parent_blobs = Vec::new();
         let mut missing_parent = false;
-        for i in 0..commit.parent_count() {
-            match commit.parent(i) {
+        for parent in &commit.parents {
+            match read_commit(repo, *parent) {
                 Ok(p) => parent_blobs.push(blob_at(&p, &mut blob_of)?),
                 Err(_) => missing_parent = true,
             }
         }
-        let boundary = missing_parent || (commit.parent_count() == 0 && shallow_roots.contains(&oid));
+        let boundary = missing_parent || (commit.parents.is_empty() && shallow_roots.contains(&oid));
         if !boundary {
             let first = parent_blobs.first().copied().flatten();
             if blob == first && blob.is_none() {
@@ -214,15 +208,14 @@ pub fn vault_history(
     Ok(history)
 }
 
-fn describe(commit: &git2::Commit<'_>) -> VaultChange {
-    let author = commit.author();
+fn describe(commit: &CommitInfo) -> VaultChange {
     VaultChange {
-        commit: commit.id().to_string(),
-        short: short_id(commit.id()),
-        author: author.name().unwrap_or("?").to_owned(),
-        email: author.email().unwrap_or("").to_owned(),
-        date: format_time(author.when()),
-        summary: commit.summary().unwrap_or("").to_owned(),
+        commit: commit.id.to_string(),
+        short: short_id(commit.id),
+        author: commit.author.0.clone(),
+        email: commit.author.1.clone(),
+        date: commit.when.map_or_else(|| UNKNOWN_DATE.to_owned(), format_time),
+        summary: commit.summary.clone(),
         added: Vec::new(),
         changed: Vec::new(),
         removed: Vec::new(),

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::document::{Node, Tree, VaultDocument, FORMAT_VERSION};
 use crate::git::fingerprint::KEY_FIELD;
+use crate::secret_path::{MAX_PATH_BYTES, MAX_SEGMENTS};
 
 /// The top-level namespace where conflicting values wait for a person.
 pub const CONFLICTS: &str = "_conflicts";
@@ -129,6 +130,16 @@ pub fn merge_documents(
         }
     }
     for path in &conflicts {
+        // `_conflicts/<path>/theirs` must itself be a valid path, or the merged vault
+        // would be one no command can read.
+        let stored = format!("{CONFLICTS}/{path}/theirs");
+        if stored.split('/').count() > MAX_SEGMENTS || stored.len() > MAX_PATH_BYTES {
+            return Err(format!(
+                "the conflict at `{path}` is too deep or too long to be kept under `{CONFLICTS}` (secret paths \
+                 have at most {MAX_SEGMENTS} segments and {MAX_PATH_BYTES} bytes); take one side with \
+                 `git checkout --ours` or `--theirs` and re-apply the other side's change with `agevault set`"
+            ));
+        }
         for (label, map) in [("base", &b), ("ours", &o), ("theirs", &t)] {
             let Some(value) = map.get(path) else { continue };
             let mut segments = vec![CONFLICTS];
@@ -379,6 +390,16 @@ mod tests {
         let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
         assert_eq!(m.conflicts.len(), 1);
         assert!(!unresolved_conflicts(&m.doc).is_empty());
+    }
+
+    #[test]
+    fn conflicts_too_deep_to_store_are_refused() {
+        let deep = vec!["d"; MAX_SEGMENTS - 1].join("/");
+        let base = doc(&["age1a"], &[(deep.as_str(), "b")]);
+        let ours = doc(&["age1a"], &[(deep.as_str(), "o")]);
+        let theirs = doc(&["age1a"], &[(deep.as_str(), "t")]);
+        let e = merge_documents(Some(&base), &ours, &theirs).err().unwrap();
+        assert!(e.contains("too deep"), "{e}");
     }
 
     #[test]

@@ -67,36 +67,17 @@ impl Rule {
         }
     }
 
-    /// Checks a value: `Ok(detail)` (e.g. the PEM kind) or `Err(problem)`.
-    pub fn check(&self, value: &str) -> Result<Option<String>, String> {
+    /// Whether a value passes. Only pass or fail: a message with a length, a parse
+    /// position or a PEM label would let anyone who can edit the config learn the
+    /// value piece by piece through `check` (an oracle), so none is given.
+    pub fn check(&self, value: &str) -> bool {
         match self {
-            Rule::Pem => check_pem(value).map(Some),
-            Rule::Json => serde_json::from_str::<serde::de::IgnoredAny>(value)
-                .map(|_| None)
-                .map_err(|e| format!("is not valid JSON (line {}, column {})", e.line(), e.column())),
-            Rule::Regex(re) => {
-                if re.is_match(value) {
-                    Ok(None)
-                } else {
-                    Err("does not match the required pattern".into())
-                }
-            }
-            Rule::MinLength(n) => {
-                let len = value.chars().count();
-                if len >= *n {
-                    Ok(None)
-                } else {
-                    Err(format!("is {len} characters long, shorter than the required {n}"))
-                }
-            }
-            Rule::Url => check_url(value).map(|()| None),
-            Rule::Hostname => {
-                if is_hostname(value) {
-                    Ok(None)
-                } else {
-                    Err("is not a valid host name".into())
-                }
-            }
+            Rule::Pem => check_pem(value).is_ok(),
+            Rule::Json => serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok(),
+            Rule::Regex(re) => re.is_match(value),
+            Rule::MinLength(n) => value.chars().count() >= *n,
+            Rule::Url => check_url(value).is_ok(),
+            Rule::Hostname => is_hostname(value),
         }
     }
 }
@@ -203,52 +184,33 @@ fn is_hostname(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn check(rule: &str, value: &str) -> Result<Option<String>, String> {
+    fn check(rule: &str, value: &str) -> bool {
         Rule::parse(rule).unwrap().check(value)
     }
 
     #[test]
     fn every_rule_passes_and_fails() {
         let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHo4NOdogWN5gFcNnvE2JlIPBVj3+paHtdLN2h2JM7Z1\n-----END PRIVATE KEY-----\n";
-        assert_eq!(check("pem", pem).unwrap().as_deref(), Some("PKCS#8 private key"));
-        assert!(check("pem", "hello").is_err());
-        assert!(check(
+        assert!(check("pem", pem));
+        assert!(!check("pem", "hello"));
+        assert!(!check(
             "pem",
             "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----"
-        )
-        .is_err());
-        assert!(check("pem", "-----BEGIN PRIVATE KEY-----\nQUJD\n").is_err());
-        assert!(check("json", r#"{"a":1}"#).is_ok());
-        assert!(check("json", "{").unwrap_err().contains("line 1"));
-        assert!(check("regex:sk-[A-Za-z0-9]{8,}", "sk-abcdefgh12").is_ok());
-        assert!(check("regex:sk-[A-Za-z0-9]{8,}", "xsk-abcdefgh12").is_err());
-        assert!(check("min-length:12", "123456789012").is_ok());
-        assert!(check("min-length:12", "short")
-            .unwrap_err()
-            .contains("5 characters"));
-        assert!(check("url", "https://user@db.example.com:5432/x?y").is_ok());
-        assert!(check("url", "postgres://[::1]:5432/db").is_ok());
-        assert!(check("url", "not a url").is_err());
-        assert!(check("url", "https:///nohost").is_err());
-        assert!(check("hostname", "nas01.lan").is_ok());
-        assert!(check("hostname", "-bad.lan").is_err());
-        assert!(check("hostname", "under_score").is_err());
-    }
-
-    #[test]
-    fn problems_never_contain_the_value() {
-        for rule in ["pem", "json", "regex:x+", "min-length:99", "url", "hostname"] {
-            let e = check(rule, "SuPeRsEcReT value").unwrap_err();
-            assert!(!e.contains("SuPeRsEcReT"), "{rule}: {e}");
-        }
-        for pem in [
-            "-----BEGIN SuPeRsEcReT-----\n!!!\n-----END SuPeRsEcReT-----",
-            "-----BEGIN SuPeRsEcReT-----\nQUJD\n",
-            "-----BEGIN SuPeRsEcReT-----\n-----END SuPeRsEcReT-----",
-        ] {
-            let e = check("pem", pem).unwrap_err();
-            assert!(!e.contains("SuPeRsEcReT"), "{e}");
-        }
+        ));
+        assert!(!check("pem", "-----BEGIN PRIVATE KEY-----\nQUJD\n"));
+        assert!(check("json", r#"{"a":1}"#));
+        assert!(!check("json", "{"));
+        assert!(check("regex:sk-[A-Za-z0-9]{8,}", "sk-abcdefgh12"));
+        assert!(!check("regex:sk-[A-Za-z0-9]{8,}", "xsk-abcdefgh12"));
+        assert!(check("min-length:12", "123456789012"));
+        assert!(!check("min-length:12", "short"));
+        assert!(check("url", "https://user@db.example.com:5432/x?y"));
+        assert!(check("url", "postgres://[::1]:5432/db"));
+        assert!(!check("url", "not a url"));
+        assert!(!check("url", "https:///nohost"));
+        assert!(check("hostname", "nas01.lan"));
+        assert!(!check("hostname", "-bad.lan"));
+        assert!(!check("hostname", "under_score"));
     }
 
     #[test]

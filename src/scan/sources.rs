@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use git2::{Delta, DiffOptions, FileMode, Oid, Repository, Sort, StatusOptions};
+use git2::{Delta, DiffOptions, FileMode, Oid, Repository, StatusOptions};
 
 use crate::error::{Error, Result};
-use crate::git::repo::short_id;
+use crate::git::repo::{commits_from_head, read_commit, short_id};
 
 /// A file in the working tree: its display name and where to read it.
 pub struct WorktreeFile {
@@ -138,33 +138,23 @@ pub fn staged_files(repo: &Repository, prefixes: &[String]) -> Result<Vec<BlobFi
 /// Every file version in the history of HEAD, each once, attributed to the oldest
 /// commit that introduced it.
 pub fn history_files(repo: &Repository, prefixes: &[String]) -> Result<Vec<BlobFile>> {
-    let mut walk = repo.revwalk().map_err(git_err)?;
-    if let Err(e) = walk.push_head() {
-        if matches!(
-            e.code(),
-            git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
-        ) {
-            return Ok(Vec::new());
-        }
-        return Err(git_err(e));
-    }
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(git_err)?;
+    // Oldest first, so each version is attributed to the commit that introduced it.
+    let mut walk = commits_from_head(repo).map_err(git_err)?;
+    walk.reverse();
     let mut seen: HashSet<Oid> = HashSet::new();
     let mut out = Vec::new();
-    for oid in walk {
-        let commit = repo.find_commit(oid.map_err(git_err)?).map_err(git_err)?;
-        let tree = commit.tree().map_err(git_err)?;
-        let parent_tree = match commit.parent(0) {
-            Ok(p) => Some(p.tree().map_err(git_err)?),
-            Err(_) => None,
+    for commit in walk {
+        let tree = repo.find_tree(commit.tree).map_err(git_err)?;
+        let parent_tree = match commit.parents.first().map(|p| read_commit(repo, *p)) {
+            Some(Ok(p)) => Some(repo.find_tree(p.tree).map_err(git_err)?),
+            _ => None,
         };
         let mut opts = DiffOptions::new();
         opts.ignore_submodules(true);
         let diff = repo
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
             .map_err(git_err)?;
-        for file in new_versions(&diff, Some(short_id(commit.id())), prefixes) {
+        for file in new_versions(&diff, Some(short_id(commit.id)), prefixes) {
             if seen.insert(file.blob) {
                 out.push(file);
             }

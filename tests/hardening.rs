@@ -1,0 +1,423 @@
+//! Hostile input, hostile repositories and crashes (issue 9): nothing lost, nothing leaked, no crash.
+
+mod common;
+mod gitutil;
+
+use common::{all_output, stderr, Sandbox};
+
+// ------------------------------------------------------------ empty values
+
+#[test]
+fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
+    let sb = Sandbox::with_secrets(&[("api/key", "kept-value-0001")]);
+    let before = sb.vault_bytes();
+    for input in ["", "\n", "\r\n"] {
+        let out = sb.cmd(&["set", "api/key"]).write_stdin(input).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{input:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("empty value for `api/key`"), "{err}");
+        assert!(err.contains("--allow-empty"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // A closed stdin reads like /dev/null.
+    let out = sb
+        .cmd(&["set", "api/key"])
+        .pipe_stdin("/dev/null")
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        sb.vault_bytes(),
+        before,
+        "a refused empty value changed the vault"
+    );
+    assert_eq!(sb.get("api/key"), "kept-value-0001");
+
+    sb.cmd(&["set", "api/key", "--allow-empty"])
+        .write_stdin("")
+        .assert()
+        .success();
+    assert_eq!(sb.get("api/key"), "");
+}
+
+#[test]
+fn rotate_without_generator_and_without_a_value_refuses() {
+    let sb = Sandbox::with_secrets(&[("api/key", "kept-value-0002")]);
+    let before = sb.vault_bytes();
+    let out = sb
+        .cmd(&["rotate", "api/key"])
+        .pipe_stdin("/dev/null")
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`api/key`") && err.contains("no generator"), "{err}");
+    assert!(!all_output(&out).contains("rotated"), "{}", all_output(&out));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(sb.vault_bytes(), before);
+    assert_eq!(sb.get("api/key"), "kept-value-0002");
+    // A piped value still rotates.
+    sb.cmd(&["rotate", "api/key"])
+        .write_stdin("new-value-0002\n")
+        .assert()
+        .success();
+    assert_eq!(sb.get("api/key"), "new-value-0002");
+}
+
+// ------------------------------------------------------------ path depth and length
+
+/// A document whose `secrets` hold `ok/value` and a chain of `depth` namespaces `a`.
+fn deep_document(depth: usize) -> String {
+    format!(
+        r#"{{"version":1,"secrets":{{"ok":{{"value":"still-here-0003"}},"a":{}"leaf"{}}}}}"#,
+        "{\"a\":".repeat(depth - 1),
+        "}".repeat(depth - 1)
+    )
+}
+
+fn assert_clear_depth_error(out: &std::process::Output, what: &str) {
+    let text = all_output(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+    assert!(text.contains("more than 32 segments"), "{what}: {text}");
+    assert!(!text.contains("recursion limit"), "{what}: {text}");
+    assert!(
+        text.len() < 2000,
+        "{what}: an error should be a line, got {} bytes",
+        text.len()
+    );
+}
+
+#[test]
+fn set_refuses_paths_over_the_depth_and_length_caps() {
+    let sb = Sandbox::with_secrets(&[("ok", "value-0004")]);
+    let before = sb.vault_bytes();
+    let p130 = vec!["s"; 130].join("/");
+    let p50k = vec!["s"; 50_000].join("/");
+    let long = "x".repeat(300);
+    for (path, want) in [
+        (p130.as_str(), "more than 32 segments"),
+        (p50k.as_str(), "longer than 1024 bytes"),
+        (long.as_str(), "255 bytes"),
+    ] {
+        let out = sb.cmd(&["set", path]).write_stdin("v").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+        assert!(stderr(&out).len() < 400, "{}", stderr(&out));
+    }
+    let p32 = vec!["s"; 32].join("/");
+    sb.set(&p32, "deep-but-allowed");
+    assert_eq!(sb.get(&p32), "deep-but-allowed");
+    sb.cmd(&["exec", "--", "true"]).assert().success();
+    sb.cmd(&["rm", &p32]).assert().success();
+    assert_ne!(sb.vault_bytes(), before);
+    assert_eq!(sb.get("ok"), "value-0004");
+}
+
+#[test]
+fn a_50000_deep_vault_from_stock_age_fails_clearly_and_rm_repairs_it() {
+    let sb = Sandbox::init();
+    sb.age_encrypt_vault(deep_document(50_000).as_bytes());
+    for args in [
+        &["ls"][..],
+        &["get", "ok/value"],
+        &["exec", "--", "true"],
+        &["check"],
+        &["status"],
+    ] {
+        let out = sb.cmd(args).output().unwrap();
+        assert_clear_depth_error(&out, &args.join(" "));
+    }
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    let prefix = vec!["a"; 32].join("/");
+    assert!(
+        stderr(&out).contains(&format!("agevault rm {prefix}")),
+        "{}",
+        stderr(&out)
+    );
+    // The repair the error names works and removes nothing else.
+    sb.cmd(&["rm", &prefix]).assert().success();
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok/value");
+    assert_eq!(sb.get("ok/value"), "still-here-0003");
+    sb.cmd(&["check"]).assert().success();
+}
+
+#[test]
+fn edit_repairs_a_too_deep_vault_and_refuses_too_deep_input() {
+    let sb = Sandbox::init();
+    sb.age_encrypt_vault(deep_document(40).as_bytes());
+    let out = sb.cmd(&["get", "ok/value"]).output().unwrap();
+    assert_clear_depth_error(&out, "get");
+    // Saving unchanged drops the too-deep path (and says so before the editor opens).
+    let out = sb.cmd(&["edit"]).env("EDITOR", "true").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("saving removes it"), "{}", stderr(&out));
+    assert_eq!(sb.get("ok/value"), "still-here-0003");
+    sb.cmd(&["check"]).assert().success();
+
+    // An editor that writes a too-deep tree is refused; nothing changes.
+    let before = sb.vault_bytes();
+    let script = sb.root.path().join("deepen.sh");
+    let deep_tree = format!("{}\"x\"{}", "{\"a\":".repeat(5000), "}".repeat(5000));
+    std::fs::write(sb.root.path().join("deep.json"), deep_tree).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncp {} \"$1\"\n",
+            sb.root.path().join("deep.json").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = sb.cmd(&["edit"]).env("EDITOR", &script).output().unwrap();
+    assert_clear_depth_error(&out, "edit");
+    assert_eq!(sb.vault_bytes(), before);
+}
+
+#[test]
+fn the_merge_driver_refuses_a_too_deep_side() {
+    let sb = Sandbox::with_secrets(&[("ok/value", "merge-base-0005")]);
+    // A writer's deep version (signed, so the driver gets as far as parsing it).
+    sb.age_encrypt_vault(deep_document(50_000).as_bytes());
+    let base = sb.root.path().join("base.age");
+    std::fs::copy(sb.vault(), &base).unwrap();
+    let theirs = sb.root.path().join("theirs.age");
+    std::fs::copy(sb.vault(), &theirs).unwrap();
+    let ours = sb.vault();
+    let out = sb
+        .cmd(&["git", "merge-driver"])
+        .arg(&base)
+        .arg(&ours)
+        .arg(&theirs)
+        .arg("secrets.json.age")
+        .output()
+        .unwrap();
+    assert_clear_depth_error(&out, "merge-driver");
+    assert!(stderr(&out).contains("cannot merge"), "{}", stderr(&out));
+}
+
+// ------------------------------------------------------------ hostile files
+
+/// Runs `cmd` and fails the test if it has not finished within 10 s (a blocked open).
+fn output_within_10s(mut cmd: assert_cmd::Command) -> std::process::Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(cmd.output().unwrap());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("agevault blocked on a non-regular file")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+}
+
+#[test]
+fn a_symlinked_or_fifo_lock_file_is_refused() {
+    let sb = Sandbox::with_secrets(&[("k", "lock-value-0006")]);
+    let before = sb.vault_bytes();
+    let lock = sb.repo().join(".secrets.json.age.lock");
+    let _ = std::fs::remove_file(&lock);
+    let target = sb.root.path().join("planted-by-the-lock");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let out = sb.cmd(&["set", "k"]).write_stdin("new").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
+    assert!(!target.exists(), "the lock symlink was followed");
+    assert_eq!(sb.vault_bytes(), before);
+
+    std::fs::remove_file(&lock).unwrap();
+    mkfifo(&lock);
+    let mut cmd = sb.cmd(&["set", "k"]);
+    cmd.write_stdin("new");
+    let out = output_within_10s(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
+    assert_eq!(sb.vault_bytes(), before);
+}
+
+#[test]
+fn devices_fifos_and_oversized_vaults_and_configs_are_refused() {
+    let sb = Sandbox::with_secrets(&[("k", "file-value-0007")]);
+    let fifo = sb.root.path().join("fifo");
+    mkfifo(&fifo);
+    let big = sb.root.path().join("big.age");
+    std::fs::File::create(&big).unwrap().set_len(65 << 20).unwrap();
+    for (vault, want) in [
+        ("/dev/zero", "is a device"),
+        (fifo.to_str().unwrap(), "is a FIFO"),
+        (big.to_str().unwrap(), "larger than 64 MiB"),
+    ] {
+        for args in [
+            &["ls"][..],
+            &["check", "--no-decrypt"],
+            &["git", "textconv", vault],
+        ] {
+            let mut cmd = sb.cmd(args);
+            cmd.args(["--vault", vault]);
+            let out = output_within_10s(cmd);
+            assert!(
+                all_output(&out).contains(want),
+                "{args:?} {vault}: {}",
+                all_output(&out)
+            );
+        }
+    }
+    // A config naming such a vault.
+    let config = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        config.replace("vault = \"secrets.json.age\"", "vault = \"/dev/zero\""),
+    )
+    .unwrap();
+    let out = output_within_10s(sb.cmd(&["get", "k"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/dev/zero is a device"), "{}", stderr(&out));
+    // The config itself.
+    for config in ["/dev/zero", fifo.to_str().unwrap()] {
+        let out = output_within_10s(sb.cmd(&["--config", config, "ls"]));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    }
+}
+
+// ------------------------------------------------------------ ownership (git's safe.directory rule)
+
+fn chown(path: &std::path::Path, uid: u32) {
+    nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(uid)), None).unwrap();
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn group_or_world_writable_config_and_vault_are_refused_unless_trusted() {
+    let sb = Sandbox::with_secrets(&[("k", "owned-value-0008")]);
+    for (file, what) in [(sb.config(), "config"), (sb.vault(), "vault")] {
+        for mode in [0o664, 0o646] {
+            chmod(&file, mode);
+            let out = sb.cmd(&["get", "k"]).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{what} {mode:o}");
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!("{what} ")) && err.contains("writable by group or others"),
+                "{err}"
+            );
+            assert!(
+                err.contains("chmod go-w") && err.contains("AGEVAULT_SAFE_DIRECTORIES="),
+                "{err}"
+            );
+            assert!(!all_output(&out).contains("owned-value-0008"));
+            // The override, by directory or for everything.
+            for trust in [sb.repo().display().to_string(), "/nonexistent:*".into()] {
+                let out = sb
+                    .cmd(&["get", "k"])
+                    .env("AGEVAULT_SAFE_DIRECTORIES", &trust)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{trust}: {}", stderr(&out));
+            }
+            let other = sb.root.path().join("elsewhere");
+            let out = sb
+                .cmd(&["get", "k"])
+                .env("AGEVAULT_SAFE_DIRECTORIES", &other)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+        }
+        chmod(&file, 0o644);
+    }
+    sb.cmd(&["get", "k"]).assert().success();
+}
+
+#[test]
+fn a_config_or_vault_owned_by_another_user_is_refused() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root to give files to another user");
+        return;
+    }
+    // A config planted in a shared parent directory by another user.
+    let sb = Sandbox::with_secrets(&[("k", "owned-value-0009")]);
+    let below = sb.repo().join("sub");
+    std::fs::create_dir(&below).unwrap();
+    chown(&sb.config(), 4242);
+    let out = sb
+        .cmd(&["exec", "--", "true"])
+        .current_dir(&below)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is owned by uid 4242"), "{}", stderr(&out));
+    sb.cmd(&["exec", "--", "true"])
+        .current_dir(&below)
+        .env("AGEVAULT_SAFE_DIRECTORIES", sb.repo())
+        .assert()
+        .success();
+    chown(&sb.config(), 0);
+    chown(&sb.vault(), 4242);
+    let out = sb.cmd(&["get", "k"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("vault ") && stderr(&out).contains("uid 4242"),
+        "{}",
+        stderr(&out)
+    );
+    sb.cmd(&["get", "k"])
+        .env("AGEVAULT_SAFE_DIRECTORIES", "*")
+        .assert()
+        .success();
+}
+
+// ------------------------------------------------------------ git history with a malformed date
+
+#[test]
+fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
+    let sb = gitutil::repo_with_setup(&[("db/pw", "history-value-0010")]);
+    sb.set("db/pw", "history-value-0011");
+    gitutil::git_ok(&sb, &["add", "-A"]);
+    let tree = gitutil::git_ok(&sb, &["write-tree"]);
+    let parent = gitutil::git_ok(&sb, &["rev-parse", "HEAD"]);
+    let raw = format!(
+        "tree {}\nparent {}\nauthor Mallory <m@example.org> notadate +0000\ncommitter Mallory <m@example.org> 1700000000 +0000\n\nbad date\n",
+        tree.trim(),
+        parent.trim()
+    );
+    let object = sb.root.path().join("commit.txt");
+    std::fs::write(&object, raw).unwrap();
+    let id = gitutil::git_ok(
+        &sb,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            object.to_str().unwrap(),
+        ],
+    );
+    gitutil::git_ok(&sb, &["update-ref", "HEAD", id.trim()]);
+    // git itself accepts it.
+    gitutil::git_ok(&sb, &["log", "--format=%an"]);
+
+    let out = gitutil::agevault(&sb, &["log"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unknown date") && text.contains("Mallory"),
+        "{text}"
+    );
+    assert!(text.contains("db/pw"), "{text}");
+    let out = gitutil::agevault(&sb, &["log", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let out = gitutil::agevault(&sb, &["scan", "--history"]).output().unwrap();
+    assert!(
+        !stderr(&out).contains("cannot read the git repository"),
+        "{}",
+        all_output(&out)
+    );
+    assert!(out.status.success(), "{}", all_output(&out));
+}
