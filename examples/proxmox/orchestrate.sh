@@ -62,6 +62,16 @@ perms=$(stat -c '%a %U' "$HOST_IDENTITY")
 [[ $perms == "600 root" ]] || die "$HOST_IDENTITY must be mode 600 and owned by root (it is: $perms)"
 export AGEVAULT_IDENTITY_FILE=$HOST_IDENTITY
 
+# --- trust: pin this vault before its first use ------------------------------
+# The host only runs a vault whose signature chains to the writers in the anchor a
+# developer made with `agevault trust anchor > anchor.json` and copied here. The
+# store is strict: an unknown vault is never trusted on first use.
+ANCHOR=${AGEVAULT_ANCHOR:-/etc/agevault/anchor.json}
+if ! agevault --quiet trust status >/dev/null 2>&1; then
+    [[ -f $ANCHOR ]] || die "this host has not pinned the vault yet: copy the anchor from a writer (\`agevault trust anchor > anchor.json\`) to $ANCHOR"
+    agevault --quiet trust provision "$ANCHOR" --strict
+fi
+
 # Fail early, with agevault's own explanation (which keys it tried, and whether
 # they are configured recipients), if this host cannot decrypt the vault.
 if ! agevault --quiet ls >/dev/null; then
