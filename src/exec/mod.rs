@@ -117,9 +117,6 @@ pub fn launch(
     } else {
         None
     };
-    // The guard exists before the child does, so no SIGKILL of ours can leave a
-    // running child's files unguarded.
-    let guard = memdir.as_ref().and_then(start_guard);
     if let Some(dir) = &memdir {
         // The child records itself between fork and exec, so it is on record
         // before it runs anything: there is no moment in which a SIGKILL of ours
@@ -135,6 +132,9 @@ pub fn launch(
             });
         }
     }
+    // The guard exists before the child does, so no SIGKILL of ours can leave a
+    // running child's files unguarded.
+    let guard = memdir.as_ref().and_then(start_guard);
     let exit = run_supervised_with(cmd, |child| {
         let mut pumps = Vec::new();
         if let Some(masker) = &masker {
