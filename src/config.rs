@@ -40,6 +40,27 @@ pub struct ExecProfile {
     /// Start the child from a minimal environment.
     #[serde(default)]
     pub clean_env: bool,
+    /// Scopes this profile needs: each must be readable (checked before the child
+    /// starts), and without `env`/`files`/`only` every secret in them is injected.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Removed from the front of secret paths before names are derived
+    /// (`prod/db/password` → `DB_PASSWORD` with `strip_prefix = "prod"`).
+    #[serde(default)]
+    pub strip_prefix: Option<String>,
+}
+
+/// One `[scopes.NAME]` table: secret paths kept in their own file, read only by `readers`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeEntry {
+    /// Globs over secret paths (`prod/**`, `*` within one segment); `!GLOB` excludes.
+    pub paths: Vec<String>,
+    /// Recipient names, or `role:ROLE` for every recipient with that role.
+    pub readers: Vec<String>,
+    /// The file, relative to the vault's directory (default `<vault stem>.<scope>.json.age`).
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// The parsed file.
@@ -65,6 +86,9 @@ pub struct ConfigFile {
     /// Writer name → ssh-ed25519 signing key: who may sign new vault versions.
     #[serde(default)]
     pub writers: BTreeMap<String, String>,
+    /// Scopes: secret paths in their own files, for their readers only.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, ScopeEntry>,
 }
 
 /// One `[secrets."PATH-OR-GLOB"]` table: facts for the inventory.
@@ -332,6 +356,7 @@ impl ConfigFile {
                 return Err(format!("recipients `{other}` and `{name}` have the same key"));
             }
         }
+        crate::scopes::Router::new(&file)?;
         Ok(file)
     }
 }

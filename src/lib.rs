@@ -17,11 +17,13 @@ pub mod memdir;
 pub mod output;
 pub mod ownership;
 pub mod scan;
+pub mod scopes;
 pub mod secret_buf;
 pub mod secret_path;
 pub mod store;
 pub mod terminal;
 pub mod trust;
+pub mod vaultset;
 pub mod workspace;
 
 use std::process::ExitCode;

@@ -49,6 +49,8 @@ pub struct WriteSession {
     /// The config the signature must cover when it is not the one on disk yet
     /// (`recipients remove` writes the config after the vault).
     pub config_override: Option<Config>,
+    /// With scopes: every vault file as loaded (the document combines them).
+    pub(crate) parts: Vec<crate::vaultset::Part>,
     _lock: VaultLock,
 }
 
@@ -86,9 +88,24 @@ impl Workspace {
         read_vault_bytes(&self.vault_path)
     }
 
-    /// Decrypts and parses the vault.
+    /// Decrypts and parses the vault (with scopes: every file this user reads, as one document).
     pub fn read_document(&self) -> Result<VaultDocument> {
         let ids = self.identities()?;
+        if self.has_scopes() {
+            return self.load(&ids, crate::vaultset::Want::All, false).map(|l| l.doc);
+        }
+        self.read_document_with(&ids).map(|(doc, _)| doc)
+    }
+
+    /// Like [`Workspace::read_document`], reading only the files that may hold `prefixes`;
+    /// a needed scope this user cannot read is an error naming it.
+    pub fn read_document_under(&self, prefixes: &[String]) -> Result<VaultDocument> {
+        let ids = self.identities()?;
+        if self.has_scopes() {
+            return self
+                .load(&ids, crate::vaultset::Want::Under(prefixes), true)
+                .map(|l| l.doc);
+        }
         self.read_document_with(&ids).map(|(doc, _)| doc)
     }
 
@@ -126,6 +143,7 @@ impl Workspace {
             &self.options.trust,
             StoreMode::Update,
             self.options.quiet,
+            None,
         )
     }
 
@@ -216,6 +234,9 @@ impl Workspace {
 
     /// Locks, decrypts and parses the vault for a change.
     pub fn open_for_write(&self) -> Result<WriteSession> {
+        if self.has_scopes() {
+            return self.open_scoped_for_write();
+        }
         let ids = self.identities()?;
         if !self.vault_path.exists() {
             return Err(Error::NoVault {
@@ -235,6 +256,36 @@ impl Workspace {
             original,
             prior: Some(verified.prior()),
             config_override: None,
+            parts: Vec::new(),
+            _lock: lock,
+        })
+    }
+
+    /// Locks and loads every vault file (main and scopes) as one document for a change.
+    fn open_scoped_for_write(&self) -> Result<WriteSession> {
+        let ids = self.identities()?;
+        if !self.vault_path.exists() {
+            return Err(Error::NoVault {
+                path: self.vault_path.clone(),
+            });
+        }
+        let lock = store::lock_exclusive(&self.vault_path)?;
+        let loaded = self.load(&ids, crate::vaultset::Want::All, false)?;
+        let mut doc = loaded.doc;
+        let original = doc.to_plaintext();
+        if doc.recipients.is_empty() {
+            doc.recipients = self.recipient_keys(&doc);
+        }
+        Ok(WriteSession {
+            doc,
+            original,
+            prior: loaded
+                .parts
+                .first()
+                .and_then(|p| p.verified.as_ref())
+                .map(Verified::prior),
+            config_override: None,
+            parts: loaded.parts,
             _lock: lock,
         })
     }
@@ -313,6 +364,7 @@ impl Workspace {
                 original,
                 prior,
                 config_override: None,
+                parts: Vec::new(),
                 _lock: lock,
             },
             bytes,
@@ -323,6 +375,9 @@ impl Workspace {
     /// paths break the depth or length caps opens without them (they are listed) and
     /// the next commit writes it back repaired, so such a vault is never a dead end.
     pub fn open_for_repair(&self) -> Result<(WriteSession, Vec<Vec<String>>)> {
+        if self.has_scopes() {
+            return self.open_scoped_for_write().map(|s| (s, Vec::new()));
+        }
         let ids = self.identities()?;
         if !self.vault_path.exists() {
             return Err(Error::NoVault {
@@ -353,6 +408,7 @@ impl Workspace {
             original,
             prior: Some(verified.prior()),
             config_override: None,
+            parts: Vec::new(),
             _lock: lock,
         };
         Ok((session, repaired.left_out))
@@ -392,18 +448,24 @@ impl Workspace {
     }
 
     /// Like [`Workspace::commit`] without the drift check (for recipient changes, which resolve drift).
-    pub fn commit_unchecked(&self, session: WriteSession) -> Result<bool> {
+    pub fn commit_unchecked(&self, mut session: WriteSession) -> Result<bool> {
+        // The signature covers the config as it is now (recipient commands edit it first).
+        let config = match session.config_override.take() {
+            Some(c) => Some(c),
+            None => self.config.as_ref().map(|c| Config::load(&c.path)).transpose()?,
+        };
+        if let Some(c) = config
+            .as_ref()
+            .filter(|c| !c.file.scopes.is_empty() || !session.parts.is_empty())
+        {
+            return self.commit_scoped(session, c.clone());
+        }
         let plaintext = session.doc.to_plaintext();
         if plaintext == session.original {
             return Ok(false);
         }
         let mut doc = session.doc;
         let ciphertext = encrypt_vault(&mut doc)?;
-        // The signature covers the config as it is now (recipient commands edit it first).
-        let config = match session.config_override {
-            Some(c) => Some(c),
-            None => self.config.as_ref().map(|c| Config::load(&c.path)).transpose()?,
-        };
         let (mut store, sig) = sign_new_version(
             &self.vault_path,
             &ciphertext,

@@ -110,6 +110,12 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         &ws.options.trust,
     )?;
     trust::write_signed(&mut store, &ws.vault_path, &ciphertext, &sig)?;
+    let signed = Workspace {
+        options: ws.options.clone(),
+        config: Some(config.clone()),
+        vault_path: ws.vault_path.clone(),
+    };
+    signed.resign_scope_files(&config)?;
     let m = &sig.current.body;
     status(
         ws.options.quiet,
@@ -391,6 +397,7 @@ fn show(ws: &Workspace, json: bool) -> Result<ExitStatus> {
         &ws.options.trust,
         StoreMode::ReadOnly,
         true,
+        None,
     );
     let pinned = store.location(&ws.vault_path).map(str::to_owned);
     let pinned_generation = pinned

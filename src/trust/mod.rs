@@ -301,6 +301,7 @@ pub fn verify(
     options: &TrustOptions,
     mode: StoreMode,
     quiet: bool,
+    expected_vault_id: Option<&str>,
 ) -> Result<Verified> {
     let shown = vault.display();
     let pinned_id = store.location(vault).map(str::to_owned);
@@ -319,6 +320,15 @@ pub fn verify(
         .name_of(&manifest.signer)
         .unwrap_or("?")
         .to_owned();
+    if let Some(expected) = expected_vault_id {
+        if manifest.vault_id != expected {
+            return Err(untrusted(format!(
+                "{shown} is signed as part of vault {}, not of this repository's vault {expected}: a file from \
+                 another vault is refused",
+                manifest.vault_id
+            )));
+        }
+    }
     if let Some(cfg) = config {
         if cfg.writers != manifest.writers {
             return Err(untrusted(format!(

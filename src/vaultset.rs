@@ -1,0 +1,427 @@
+//! The main vault and the scope files, read and written as one document: reads gather
+//! the files a command needs (verifying each), writes split the document by scope and
+//! re-encrypt only the files whose contents or readers changed.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::document::VaultDocument;
+use crate::error::{Error, Result};
+use crate::keys::IdentitySet;
+use crate::scopes::{self, Router, VaultFile};
+use crate::secret_buf::SecretBuf;
+use crate::secret_path::SecretPath;
+use crate::trust::pins::TrustStore;
+use crate::trust::{self, Prior, StoreMode, Verified};
+use crate::workspace::{self, Workspace, WriteSession};
+
+/// Which vault files a command needs.
+#[derive(Clone, Copy, Debug)]
+pub enum Want<'a> {
+    /// Every file (listing, writing).
+    All,
+    /// The files that may hold these paths or prefixes.
+    Under(&'a [String]),
+}
+
+/// One vault file as a command loaded it.
+pub struct Part {
+    /// Which file.
+    pub file: VaultFile,
+    /// Whether it exists on disk.
+    pub exists: bool,
+    /// Whether this user read it (it was needed and decrypted).
+    pub loaded: bool,
+    /// A scope file's document as read (the main vault's is the combined document).
+    pub doc: Option<VaultDocument>,
+    /// Its verified signature (every existing file is verified, read or not).
+    pub verified: Option<Verified>,
+    /// Why it was not read, when it was needed but could not be.
+    pub unreadable: Option<String>,
+    /// Its plaintext as loaded (for "did anything change").
+    pub(crate) original: SecretBuf,
+}
+
+/// What a load produced: the combined document and each file.
+pub struct Loaded {
+    /// Every secret this user read, from every file, as one document (the main
+    /// vault's recipients and extra fields).
+    pub doc: VaultDocument,
+    /// The main vault first, then each scope's file.
+    pub parts: Vec<Part>,
+}
+
+impl Loaded {
+    /// The scope files that were needed but could not be read.
+    pub fn unreadable(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter().filter(|p| p.unreadable.is_some())
+    }
+}
+
+impl Workspace {
+    /// Whether the config defines scopes.
+    pub fn has_scopes(&self) -> bool {
+        self.config.as_ref().is_some_and(|c| !c.file.scopes.is_empty())
+    }
+
+    /// Every vault file: the main vault, then each scope's.
+    pub fn vault_files(&self) -> Vec<VaultFile> {
+        match &self.config {
+            Some(c) => scopes::files(c, &self.vault_path),
+            None => vec![VaultFile {
+                scope: None,
+                path: self.vault_path.clone(),
+                recipients: Vec::new(),
+                readers: vec!["every recipient".into()],
+            }],
+        }
+    }
+
+    /// The scope router of the config (empty without one).
+    pub fn router(&self) -> Result<Router> {
+        let Some(c) = &self.config else {
+            return Router::new(&Default::default()).map_err(Error::msg);
+        };
+        Router::new(&c.file).map_err(|message| Error::Config {
+            path: c.path.clone(),
+            message,
+        })
+    }
+
+    /// This workspace looking at another vault file (same config and options).
+    fn at(&self, path: &Path) -> Workspace {
+        Workspace {
+            options: self.options.clone(),
+            config: self.config.clone(),
+            vault_path: path.to_path_buf(),
+        }
+    }
+
+    /// Verifies and reads the files `want` needs. The main vault's signature is always
+    /// verified (its vault id anchors the scope files). A needed scope file this user
+    /// cannot read is an error when `required`, else it is reported in `unreadable`.
+    pub fn load(&self, ids: &IdentitySet, want: Want<'_>, required: bool) -> Result<Loaded> {
+        let router = self.router()?;
+        let files = self.vault_files();
+        let needed: Vec<bool> = files
+            .iter()
+            .map(|f| match (want, &f.scope) {
+                (Want::All, _) => true,
+                (Want::Under(prefixes), None) => {
+                    prefixes.is_empty()
+                        || prefixes
+                            .iter()
+                            .any(|p| !matches!(router.scope_of(p), Ok(Some(_))))
+                }
+                (Want::Under(prefixes), Some(scope)) => {
+                    prefixes.is_empty()
+                        || prefixes.iter().any(|p| {
+                            matches!(router.scope_of(p), Ok(Some(s)) if s == scope)
+                                || (!matches!(router.scope_of(p), Ok(Some(_)))
+                                    && router.scopes_under(p).contains(&scope.as_str()))
+                        })
+                }
+            })
+            .collect();
+        let main_bytes = self.read_ciphertext()?;
+        let main_verified = self.verify(&main_bytes)?;
+        let vault_id = main_verified.manifest.vault_id.clone();
+        let mut parts = Vec::with_capacity(files.len());
+        let mut doc: Option<VaultDocument> = None;
+        for (file, needed) in files.into_iter().zip(needed) {
+            if file.scope.is_none() {
+                let original = if needed {
+                    let plaintext = self.decrypt(&main_bytes, ids)?;
+                    let d = self.parse(&plaintext)?;
+                    let original = d.to_plaintext();
+                    doc = Some(d);
+                    original
+                } else {
+                    SecretBuf::default()
+                };
+                parts.push(Part {
+                    file,
+                    exists: true,
+                    loaded: needed,
+                    doc: None,
+                    verified: Some(main_verified.clone()),
+                    unreadable: None,
+                    original,
+                });
+                continue;
+            }
+            let scoped = self.at(&file.path);
+            if !file.path.exists() {
+                parts.push(Part {
+                    file,
+                    exists: false,
+                    loaded: false,
+                    doc: None,
+                    verified: None,
+                    unreadable: None,
+                    original: SecretBuf::default(),
+                });
+                continue;
+            }
+            let bytes = scoped.read_ciphertext()?;
+            let mut store = TrustStore::open()?;
+            let sig = trust::read_sig(&file.path)?;
+            let verified = trust::verify(
+                &mut store,
+                &file.path,
+                &bytes,
+                sig.as_deref(),
+                self.config_trust()?.as_ref(),
+                &self.options.trust,
+                StoreMode::Update,
+                self.options.quiet,
+                Some(&vault_id),
+            )?;
+            let mut part = Part {
+                file,
+                exists: true,
+                loaded: false,
+                doc: None,
+                verified: Some(verified),
+                unreadable: None,
+                original: SecretBuf::default(),
+            };
+            if needed {
+                match crate::crypto::decrypt(&bytes, &ids.identities) {
+                    Ok(plaintext) => {
+                        let d = scoped.parse(&plaintext)?;
+                        part.original = d.to_plaintext();
+                        part.doc = Some(d);
+                        part.loaded = true;
+                    }
+                    Err(crate::crypto::DecryptFailure::NoMatchingKeys) => {
+                        let why = format!(
+                            "{} is read only by {}, and none of your identities is one of them",
+                            part.file.label(),
+                            part.file.readers.join(", ")
+                        );
+                        if required {
+                            return Err(Error::NoMatchingIdentity(format!(
+                                "{why}; nothing was run or changed; a writer who reads it can grant you access with \
+                                 `agevault scopes grant {} NAME`",
+                                part.file.scope.as_deref().unwrap_or_default()
+                            )));
+                        }
+                        part.unreadable = Some(why);
+                    }
+                    Err(_) => {
+                        scoped.decrypt(&bytes, ids)?;
+                    }
+                }
+            }
+            parts.push(part);
+        }
+        let mut combined = doc.unwrap_or_else(|| VaultDocument::new(Vec::new()));
+        for part in parts.iter().filter(|p| p.file.scope.is_some()) {
+            let Some(d) = &part.doc else { continue };
+            for (path, value) in d.leaves() {
+                let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
+                if combined.get(&parsed).is_some() {
+                    return Err(Error::msg(format!(
+                        "secret `{path}` is stored twice: in {} and in another vault file; remove one copy",
+                        part.file.label()
+                    )));
+                }
+                combined.set(&parsed, value.clone()).map_err(Error::msg)?;
+            }
+            for (path, meta) in &d.meta {
+                combined.meta.insert(path.clone(), meta.clone());
+            }
+        }
+        Ok(Loaded { doc: combined, parts })
+    }
+
+    /// Commits a session of a workspace with scopes (or whose config now has them):
+    /// splits the document by scope, writes the files whose contents or readers
+    /// changed, re-signs the others when the config changed. Returns whether anything
+    /// was written.
+    pub(crate) fn commit_scoped(&self, session: WriteSession, config: Config) -> Result<bool> {
+        let router = Router::new(&config.file).map_err(|message| Error::Config {
+            path: config.path.clone(),
+            message,
+        })?;
+        let files = scopes::files(&config, &self.vault_path);
+        let WriteSession {
+            doc: combined,
+            parts,
+            prior: main_prior,
+            ..
+        } = session;
+        let mut docs: Vec<VaultDocument> = files
+            .iter()
+            .map(|f| VaultDocument::new(f.recipients.clone()))
+            .collect();
+        let index_of = |scope: Option<&str>| {
+            files
+                .iter()
+                .position(|f| f.scope.as_deref() == scope)
+                .unwrap_or(0)
+        };
+        for (path, value) in combined.leaves() {
+            let i = index_of(router.scope_of(&path).map_err(Error::msg)?);
+            let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
+            docs[i].set(&parsed, value.clone()).map_err(Error::msg)?;
+        }
+        for (path, meta) in &combined.meta {
+            let i = index_of(router.scope_of(path).ok().flatten());
+            docs[i].meta.insert(path.clone(), meta.clone());
+        }
+        // The main vault keeps the document's own recipients and extra fields; each
+        // scope file keeps its own extra fields (fingerprint key).
+        docs[0].recipients = combined.recipients.clone();
+        docs[0].extra = combined.extra.clone();
+        // A scope file created now joins the main vault's id, writers and chain.
+        let new_file_prior = main_prior.clone().map(|mut p| {
+            p.generation = 0;
+            p.on_disk = None;
+            p
+        });
+        let mut written = false;
+        for (i, (file, mut doc)) in files.iter().zip(docs).enumerate() {
+            let part = parts.iter().find(|p| p.file.path == file.path);
+            if i > 0 {
+                if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
+                    doc.extra = d.extra.clone();
+                }
+            }
+            let exists = part.map_or(file.path.exists(), |p| p.exists);
+            // Writable: the main vault, a file this session read, or one that does not
+            // exist yet (creating it encrypts to its readers). An existing file the
+            // session did not read is never rewritten from a partial view.
+            let readable = i == 0 || !exists || part.is_some_and(|p| p.loaded);
+            let has_secrets = doc.leaves().next().is_some();
+            if !readable {
+                if let Some((path, _)) = doc.leaves().next() {
+                    return Err(Error::NoMatchingIdentity(format!(
+                        "cannot write `{path}`: it belongs to {}, which none of your identities reads (readers: {}); \
+                         nothing was changed",
+                        file.label(),
+                        file.readers.join(", ")
+                    )));
+                }
+                let loaded_readers = part.map(|p| &p.file.recipients);
+                if loaded_readers.is_some_and(|r| *r != file.recipients) {
+                    return Err(Error::NoMatchingIdentity(format!(
+                        "this change alters who reads {}, which none of your identities reads, so it cannot be \
+                         re-encrypted; a reader of it must make the change (`agevault scopes grant/revoke`)",
+                        file.label()
+                    )));
+                }
+                written |= self.resign_if_config_changed(file, part, &config)?;
+                continue;
+            }
+            if !exists && !has_secrets {
+                continue;
+            }
+            let plaintext = doc.to_plaintext();
+            let changed = match part {
+                Some(p) if p.exists && i == 0 => plaintext != p.original,
+                Some(p) if p.exists => p.loaded && plaintext != p.original,
+                _ => true,
+            };
+            if !changed {
+                written |= self.resign_if_config_changed(file, part, &config)?;
+                continue;
+            }
+            let prior = if i == 0 {
+                main_prior.clone()
+            } else {
+                match part.and_then(|p| p.verified.as_ref()) {
+                    Some(v) => Some(v.prior()),
+                    None => new_file_prior.clone(),
+                }
+            };
+            let ciphertext = workspace::encrypt_vault(&mut doc)?;
+            let (mut store, sig) = workspace::sign_new_version(
+                &file.path,
+                &ciphertext,
+                prior.as_ref(),
+                Some(&config),
+                &self.options.trust,
+            )?;
+            trust::write_signed(&mut store, &file.path, &ciphertext, &sig)?;
+            written = true;
+        }
+        Ok(written)
+    }
+
+    /// After the main vault was signed anew (`trust sign`), signs every existing scope
+    /// file's unchanged bytes with the current config. Each must carry a valid signature
+    /// of this vault by writers reached from the trusted ones.
+    pub fn resign_scope_files(&self, config: &Config) -> Result<()> {
+        let main_bytes = self.read_ciphertext()?;
+        let main = self.verify(&main_bytes)?;
+        for file in scopes::files(config, &self.vault_path).into_iter().skip(1) {
+            if !file.path.exists() {
+                continue;
+            }
+            let bytes = self.at(&file.path).read_ciphertext()?;
+            let sig = trust::read_sig(&file.path)?;
+            let (manifest, sigfile) = trust::verify_signature(&file.path, &bytes, sig.as_deref())?;
+            if manifest.vault_id != main.manifest.vault_id {
+                return Err(Error::Trust(format!(
+                    "{} belongs to another vault ({}); remove it or restore it from git",
+                    file.label(),
+                    manifest.vault_id
+                )));
+            }
+            trust::chain_reaches(&main.manifest.writers, &manifest.writers, &sigfile.chain)
+                .or_else(|_| trust::chain_reaches(&manifest.writers, &main.manifest.writers, &main.sig.chain))
+                .map_err(Error::Trust)?;
+            let verified = Verified {
+                signer_name: manifest
+                    .writers
+                    .name_of(&manifest.signer)
+                    .unwrap_or("?")
+                    .to_owned(),
+                manifest,
+                sig: sigfile,
+            };
+            let part = Part {
+                file: file.clone(),
+                exists: true,
+                loaded: false,
+                doc: None,
+                verified: Some(verified),
+                unreadable: None,
+                original: SecretBuf::default(),
+            };
+            self.resign_if_config_changed(&file, Some(&part), config)?;
+        }
+        Ok(())
+    }
+
+    /// Signs an unchanged file again when the config it was signed with changed.
+    fn resign_if_config_changed(
+        &self,
+        file: &VaultFile,
+        part: Option<&Part>,
+        config: &Config,
+    ) -> Result<bool> {
+        let Some(verified) = part.and_then(|p| p.verified.as_ref()) else {
+            return Ok(false);
+        };
+        if verified.manifest.config_sha256 == config.digest
+            && verified.manifest.writers == config.writer_set()?
+        {
+            return Ok(false);
+        }
+        let bytes = self.at(&file.path).read_ciphertext()?;
+        let prior: Prior = verified.prior();
+        let (mut store, sig) = workspace::sign_new_version(
+            &file.path,
+            &bytes,
+            Some(&prior),
+            Some(config),
+            &self.options.trust,
+        )?;
+        crate::store::replace_atomically(&trust::sig_path(&file.path), sig.render().as_bytes())?;
+        trust::record(&mut store, &file.path, &sig.current.body)?;
+        Ok(true)
+    }
+}
