@@ -86,6 +86,57 @@ pub enum Command {
     /// Signatures and trust: sign the vault, manage writers, provision a host's trust store.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Least privilege: secret paths kept in their own files, read only by their readers.
+    #[command(subcommand)]
+    Scopes(ScopesCommand),
+}
+
+/// `scopes …`.
+#[derive(Debug, Subcommand)]
+pub enum ScopesCommand {
+    /// List scopes: file, readers, paths, and whether you can read each.
+    List(JsonArgs),
+    /// Add a scope; secrets its globs match move from the main vault into its own file.
+    Add {
+        /// The scope's name (letters, digits, . _ -), e.g. prod.
+        name: String,
+        /// Globs over secret paths (`prod/**`; `*` stays within one segment; `!GLOB` excludes).
+        #[arg(long, required = true, num_args = 1.., value_name = "GLOB")]
+        paths: Vec<String>,
+        /// Recipient names, or role:ROLE.
+        #[arg(long, required = true, num_args = 1.., value_name = "NAME")]
+        readers: Vec<String>,
+        /// The file (default: <vault stem>.<scope>.json.age beside the vault).
+        #[arg(long, value_name = "FILE")]
+        file: Option<String>,
+    },
+    /// Let a recipient (or role:ROLE) read a scope; re-encrypts only that scope's file.
+    Grant {
+        /// The scope.
+        scope: String,
+        /// Recipient name or role:ROLE.
+        reader: String,
+    },
+    /// Stop a recipient (or role:ROLE) reading a scope; lists its secrets to rotate.
+    Revoke {
+        /// The scope.
+        scope: String,
+        /// Recipient name or role:ROLE, as configured.
+        reader: String,
+    },
+    /// Move a secret (or namespace) into a scope, or back to the main vault with `--to main`.
+    Move {
+        /// The secret path or namespace.
+        path: String,
+        /// The scope to move it to, or `main`.
+        #[arg(long, value_name = "SCOPE")]
+        to: String,
+    },
+    /// Remove an empty scope and its file.
+    Remove {
+        /// The scope.
+        name: String,
+    },
 }
 
 /// `trust …`.
@@ -182,6 +233,9 @@ pub enum RecipientsCommand {
         /// host, developer, ci, or free text.
         #[arg(long, default_value = "developer")]
         role: String,
+        /// Also make it a reader of these scopes (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "SCOPE,…")]
+        scopes: Vec<String>,
     },
     /// Remove a recipient, re-encrypt, and list the secrets that must now be rotated.
     Remove {
@@ -198,6 +252,9 @@ pub struct LsArgs {
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
+    /// Also list the scopes you cannot read (their paths stay hidden).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// A single secret path.
@@ -330,6 +387,10 @@ pub struct ExecArgs {
     /// does the same for every run.
     #[arg(long)]
     pub explicit_only: bool,
+    /// Remove this prefix from secret paths before deriving names (`prod` makes
+    /// prod/db/password arrive as DB_PASSWORD).
+    #[arg(long, value_name = "PREFIX")]
+    pub strip_prefix: Option<String>,
     /// Allow memory files on a disk-backed directory when no memory filesystem exists.
     #[arg(long)]
     pub allow_disk: bool,

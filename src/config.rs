@@ -213,6 +213,59 @@ impl Config {
         })
     }
 
+    /// Adds `[scopes.NAME]` with `paths` and `readers` (and `file` when given).
+    pub fn add_scope(
+        &self,
+        name: &str,
+        paths: &[String],
+        readers: &[String],
+        file: Option<&str>,
+    ) -> Result<()> {
+        self.edit(|doc| {
+            let scopes = doc
+                .entry("scopes")
+                .or_insert_with(|| {
+                    let mut t = toml_edit::Table::new();
+                    t.set_implicit(true);
+                    toml_edit::Item::Table(t)
+                })
+                .as_table_mut()
+                .ok_or("`scopes` is not a table")?;
+            let mut entry = toml_edit::Table::new();
+            entry.insert("paths", toml_edit::value(string_array(paths)));
+            entry.insert("readers", toml_edit::value(string_array(readers)));
+            if let Some(f) = file {
+                entry.insert("file", toml_edit::value(f));
+            }
+            scopes.insert(name, toml_edit::Item::Table(entry));
+            Ok(())
+        })
+    }
+
+    /// Replaces `[scopes.NAME] KEY` (`paths` or `readers`) with `values`.
+    pub fn set_scope_list(&self, name: &str, key: &str, values: &[String]) -> Result<()> {
+        self.edit(|doc| {
+            let entry = doc
+                .get_mut("scopes")
+                .and_then(|s| s.get_mut(name))
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .ok_or("the scope is not in the file")?;
+            entry.insert(key, toml_edit::value(string_array(values)));
+            Ok(())
+        })
+    }
+
+    /// Removes `[scopes.NAME]`.
+    pub fn remove_scope(&self, name: &str) -> Result<()> {
+        self.edit(|doc| {
+            doc.get_mut("scopes")
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .and_then(|t| t.remove(name))
+                .map(|_| ())
+                .ok_or("the scope is not in the file")
+        })
+    }
+
     /// Adds `[recipients.NAME]`, keeping the rest of the file (comments included) as it is.
     pub fn add_recipient(&self, name: &str, key: &str, role: &str) -> Result<()> {
         self.edit(|doc| {
@@ -233,26 +286,15 @@ impl Config {
         })
     }
 
-    /// Removes `[recipients.NAME]`, keeping the rest of the file as it is.
+    /// Removes `[recipients.NAME]` (and NAME from every scope's readers), keeping the
+    /// rest of the file as it is.
     pub fn remove_recipient(&self, name: &str) -> Result<()> {
-        self.edit(|doc| {
-            doc.get_mut("recipients")
-                .and_then(toml_edit::Item::as_table_like_mut)
-                .and_then(|t| t.remove(name))
-                .map(|_| ())
-                .ok_or("the recipient is not in the file")
-        })
+        self.edit(|doc| remove_recipient_entry(doc, name))
     }
 
     /// This config with `[recipients.NAME]` removed, in memory (nothing is written).
     pub fn without_recipient(&self, name: &str) -> Result<Config> {
-        let text = self.edited(|doc| {
-            doc.get_mut("recipients")
-                .and_then(toml_edit::Item::as_table_like_mut)
-                .and_then(|t| t.remove(name))
-                .map(|_| ())
-                .ok_or("the recipient is not in the file")
-        })?;
+        let text = self.edited(|doc| remove_recipient_entry(doc, name))?;
         let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
             path: self.path.clone(),
             message,
@@ -359,6 +401,28 @@ impl ConfigFile {
         crate::scopes::Router::new(&file)?;
         Ok(file)
     }
+}
+
+fn remove_recipient_entry(
+    doc: &mut toml_edit::DocumentMut,
+    name: &str,
+) -> std::result::Result<(), &'static str> {
+    doc.get_mut("recipients")
+        .and_then(toml_edit::Item::as_table_like_mut)
+        .and_then(|t| t.remove(name))
+        .ok_or("the recipient is not in the file")?;
+    if let Some(scopes) = doc.get_mut("scopes").and_then(toml_edit::Item::as_table_like_mut) {
+        for (_, scope) in scopes.iter_mut() {
+            if let Some(readers) = scope.get_mut("readers").and_then(toml_edit::Item::as_array_mut) {
+                readers.retain(|v| v.as_str() != Some(name));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn string_array(values: &[String]) -> toml_edit::Array {
+    values.iter().map(String::as_str).collect()
 }
 
 /// SHA-256 of the config's meaning: the parsed TOML as canonical JSON (sorted keys), so

@@ -176,6 +176,14 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
             return;
         }
     };
+    let doc = if ws.has_scopes() {
+        match scoped_document(ws, report) {
+            Some(d) => d,
+            None => return,
+        }
+    } else {
+        doc
+    };
     report.record("recipients", recipient_problems(ws, &doc));
     report.record("validate", validation_problems(ws, &doc));
     report.record("rotation", rotation_problems(ws, &doc));
@@ -229,6 +237,46 @@ fn generation_problems(ws: &Workspace, verified: &crate::trust::Verified) -> Vec
         problems.push(format!("against {label}: {e}"));
     }
     problems
+}
+
+/// With scopes: every scope file's format and signature (also those this key cannot
+/// read, which are named), and the combined document of those it reads.
+fn scoped_document(ws: &Workspace, report: &mut Report) -> Option<VaultDocument> {
+    let mut problems = Vec::new();
+    for file in ws.vault_files().iter().skip(1).filter(|f| f.path.exists()) {
+        match read_vault_bytes(&file.path) {
+            Ok(bytes) => {
+                if let Err(reason) = crypto::check_format(&bytes) {
+                    problems.push(format!("{}: {reason}", file.label()));
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let loaded = ws
+        .identities()
+        .and_then(|ids| ws.load(&ids, crate::vaultset::Want::All, false));
+    match loaded {
+        Ok(loaded) => {
+            let unreadable: Vec<String> = loaded.unreadable().map(|p| p.file.label()).collect();
+            report.record("scopes", problems);
+            if !unreadable.is_empty() {
+                report.skip(
+                    "scopes-content",
+                    &format!(
+                        "not checked with this key (format and signature were): {}",
+                        unreadable.join(", ")
+                    ),
+                );
+            }
+            Some(loaded.doc)
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            report.record("scopes", problems);
+            None
+        }
+    }
 }
 
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {

@@ -20,6 +20,7 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         ..Selection::default()
     };
     let mut clean_env = args.clean_env;
+    let mut needed_scopes: Vec<String> = Vec::new();
     if let Some(name) = &args.profile {
         let config = ws.require_config()?;
         let profile = config.file.exec.get(name).ok_or_else(|| {
@@ -36,6 +37,25 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         })?;
         sel.add_profile(name, profile);
         clean_env |= profile.clean_env;
+        for scope in &profile.scopes {
+            if !config.file.scopes.contains_key(scope) {
+                return Err(Error::msg(format!(
+                    "profile [exec.{name}] needs scope `{scope}`, which {} does not define",
+                    config.path.display()
+                )));
+            }
+        }
+        // A profile that names scopes and nothing else injects everything in them.
+        if profile.env.is_empty() && profile.files.is_empty() && profile.only.is_empty() {
+            let prefixes = scope_prefixes(config, &profile.scopes);
+            if let Some((_, only)) = &mut sel.profile {
+                only.extend(prefixes);
+            }
+        }
+        needed_scopes.extend(profile.scopes.iter().cloned());
+    }
+    if args.strip_prefix.is_some() {
+        sel.strip_prefix.clone_from(&args.strip_prefix);
     }
     for m in &args.env {
         sel.env.push(parse_mapping(m, "--env")?);
@@ -44,7 +64,7 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         sel.files.push(parse_mapping(m, "--file")?);
     }
     sel.inherited = inherited_names(clean_env);
-    let doc = ws.read_document()?;
+    let doc = read_needed(ws, &sel, &needed_scopes)?;
     let injections = exec::plan(&doc, &sel)?;
     exec::launch(
         &injections,
@@ -56,6 +76,45 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
             allow_disk: args.allow_disk,
         },
     )
+}
+
+/// Reads only the vault files the selection needs (with scopes): a needed scope this
+/// user cannot read fails here, before anything runs, naming the scope and its readers.
+fn read_needed(ws: &Workspace, sel: &Selection, scopes: &[String]) -> Result<crate::document::VaultDocument> {
+    if !ws.has_scopes() {
+        return ws.read_document();
+    }
+    let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
+    if sel.only.is_empty() && !explicit {
+        return ws.read_document();
+    }
+    let mut wanted: Vec<String> = sel.only.clone();
+    if let Some((_, only)) = &sel.profile {
+        wanted.extend(only.iter().cloned());
+    }
+    wanted.extend(sel.env.iter().chain(&sel.files).map(|m| m.path.clone()));
+    if let Some(config) = &ws.config {
+        wanted.extend(scope_prefixes(config, scopes));
+    }
+    ws.read_document_under(&wanted)
+}
+
+/// The literal prefixes of the scopes' globs (`prod/**` → `prod`), to select them.
+fn scope_prefixes(config: &crate::config::Config, scopes: &[String]) -> Vec<String> {
+    scopes
+        .iter()
+        .filter_map(|s| config.file.scopes.get(s))
+        .flat_map(|s| s.paths.iter())
+        .filter(|p| !p.starts_with('!'))
+        .map(|p| {
+            p.split(['*', '?', '[', '{'])
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// `--explicit-only` or the host setting, phrased for error messages.

@@ -11,7 +11,7 @@ use crate::ExitStatus;
 /// Prints the value at `path` exactly as stored (no added newline).
 pub fn run(ws: &Workspace, path: &str) -> Result<ExitStatus> {
     let path = super::parse_path(path)?;
-    let doc = ws.read_document()?;
+    let doc = ws.read_document_under(&[path.to_string()])?;
     match doc.get(&path) {
         Some(Node::Leaf(value)) => output::stdout_bytes(value.expose_secret().as_bytes())?,
         Some(Node::Tree(tree)) => output::stdout_bytes(tree_to_json(tree).as_slice())?,

@@ -10,7 +10,19 @@ use crate::ExitStatus;
 /// Lists paths at or below a prefix.
 pub fn run(ws: &Workspace, args: &LsArgs) -> Result<ExitStatus> {
     let prefix = args.prefix.as_deref().map(super::parse_path).transpose()?;
-    let doc = ws.read_document()?;
+    let (doc, unreadable) = if ws.has_scopes() {
+        let ids = ws.identities()?;
+        let loaded = ws.load(&ids, crate::vaultset::Want::All, false)?;
+        let unreadable: Vec<String> = loaded.unreadable().map(|p| p.file.label()).collect();
+        (loaded.doc, unreadable)
+    } else {
+        (ws.read_document()?, Vec::new())
+    };
+    if args.all {
+        for label in &unreadable {
+            eprintln!("agevault: not listed: {label}, which you cannot read");
+        }
+    }
     let paths = match &prefix {
         None => leaf_paths(&doc.secrets),
         Some(p) => match doc.get(p) {

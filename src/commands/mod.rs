@@ -15,6 +15,7 @@ mod recipients;
 mod rm;
 mod rotate;
 mod scan;
+mod scopes;
 mod set;
 mod status;
 mod trust;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Log(args) => log::run(&Workspace::resolve(options)?, &args),
         Command::Scan(args) => scan::run(options, &args),
         Command::Trust(cmd) => trust::run(options, cmd),
+        Command::Scopes(cmd) => scopes::run(&Workspace::resolve(options)?, cmd),
     }
 }
 

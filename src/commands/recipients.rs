@@ -15,7 +15,12 @@ use crate::ExitStatus;
 pub fn run(ws: &Workspace, cmd: RecipientsCommand) -> Result<ExitStatus> {
     match cmd {
         RecipientsCommand::List(args) => list(ws, args.json),
-        RecipientsCommand::Add { name, key, role } => add(ws, &name, &key, &role),
+        RecipientsCommand::Add {
+            name,
+            key,
+            role,
+            scopes,
+        } => add(ws, &name, &key, &role, &scopes),
         RecipientsCommand::Remove { name } => remove(ws, &name),
     }
 }
@@ -49,8 +54,13 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> {
+fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> Result<ExitStatus> {
     let config = ws.require_config()?;
+    for scope in scopes {
+        if !config.file.scopes.contains_key(scope) {
+            return Err(Error::Usage(format!("no scope named `{}`", sanitize(scope))));
+        }
+    }
     if let Some(problem) = crate::secret_path::segment_problem(name) {
         return Err(Error::Usage(format!(
             "recipient name `{}` {problem}",
@@ -98,6 +108,13 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str) -> Result<ExitStatus> 
     if !already_configured {
         config.add_recipient(name, &key, role)?;
     }
+    for scope in scopes {
+        let mut readers = config.file.scopes[scope].readers.clone();
+        if !readers.iter().any(|r| r == name) {
+            readers.push(name.to_owned());
+            config.set_scope_list(scope, "readers", &readers)?;
+        }
+    }
     session.doc.recipients.push(key);
     session.doc.recipients.sort();
     session.doc.recipients.dedup();
@@ -138,7 +155,21 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
         ));
     }
     session.doc.recipients.retain(|k| k != &key);
-    let exposed: Vec<String> = session.doc.leaves().map(|(p, _)| p).collect();
+    // Exactly what the key could read: the main vault and the scopes it was a reader of.
+    let router = ws.router()?;
+    let files = ws.vault_files();
+    let exposed: Vec<String> = session
+        .doc
+        .leaves()
+        .map(|(p, _)| p)
+        .filter(|p| {
+            let scope = router.scope_of(p).ok().flatten();
+            files
+                .iter()
+                .find(|f| f.scope.as_deref() == scope)
+                .map_or(true, |f| f.scope.is_none() || f.recipients.contains(&key))
+        })
+        .collect();
     let record = json!({
         "name": name,
         "key": key,

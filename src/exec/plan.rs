@@ -87,12 +87,18 @@ pub struct Selection {
     pub explicit_only: Option<String>,
     /// Names the child would inherit: a derived name may not replace any of them.
     pub inherited: BTreeSet<String>,
+    /// Removed from the front of paths before names are derived (`prod` makes
+    /// `prod/db/password` arrive as `DB_PASSWORD`).
+    pub strip_prefix: Option<String>,
 }
 
 impl Selection {
     /// Adds a profile's maps.
     pub fn add_profile(&mut self, name: &str, profile: &ExecProfile) {
         self.profile = Some((name.to_owned(), profile.only.clone()));
+        if profile.strip_prefix.is_some() {
+            self.strip_prefix.clone_from(&profile.strip_prefix);
+        }
         let mapping = |(k, v): (&String, &String)| Mapping {
             name: k.clone(),
             path: v.clone(),
@@ -112,6 +118,17 @@ pub fn parse_mapping(text: &str, flag: &str) -> Result<Mapping> {
             crate::terminal::sanitize(text)
         ))),
     }
+}
+
+/// `path` without `prefix/` at its front (unchanged when it does not start with it).
+fn strip<'a>(path: &'a str, prefix: Option<&str>) -> &'a str {
+    let Some(prefix) = prefix.map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty()) else {
+        return path;
+    };
+    path.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(path)
 }
 
 /// `llm-api-key/openai` → `LLM_API_KEY_OPENAI`.
@@ -166,7 +183,7 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
     }
 
     for (path, via) in derived_paths(doc, sel)? {
-        let name = derive_env_name(&path);
+        let name = derive_env_name(strip(&path, sel.strip_prefix.as_deref()));
         if by_name.get(&name).is_some_and(|prev| prev.path == path) {
             // An explicit mapping of the same path to the same name wins.
             continue;

@@ -1,0 +1,346 @@
+//! Scopes: each recipient reads only the files of its scopes; every command works across them.
+
+mod common;
+mod gitutil;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{age_keygen, all_output, stderr, Sandbox};
+use gitutil::{agevault, git, git_ok, text};
+
+/// alice (developer, writer) and the host pve1; secrets in main, prod/… and dev/….
+struct Env {
+    sb: Sandbox,
+    host_home: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let sb = Sandbox::with_secrets(&[
+            ("samba/user", "smbadmin"),
+            ("prod/db/password", "prod-db-secret-1"),
+            ("prod/api/token", "prod-token-secret-1"),
+            ("dev/db/password", "dev-db-secret-1"),
+        ]);
+        let host_home = sb.root.path().join("host-home");
+        let id = host_home.join(".config/agevault/identity.txt");
+        fs::create_dir_all(id.parent().unwrap()).unwrap();
+        let host = age_keygen(&id);
+        sb.cmd(&["recipients", "add", "pve1", &host, "--role", "host"])
+            .assert()
+            .success();
+        sb.cmd(&[
+            "scopes",
+            "add",
+            "prod",
+            "--paths",
+            "prod/**",
+            "--readers",
+            "role:host",
+            "alice",
+        ])
+        .assert()
+        .success();
+        sb.cmd(&["scopes", "add", "dev", "--paths", "dev/**", "--readers", "alice"])
+            .assert()
+            .success();
+        Env { sb, host_home }
+    }
+
+    /// The binary as the host: its own HOME (identity) and trust store.
+    fn host(&self, args: &[&str]) -> Output {
+        self.sb
+            .cmd(args)
+            .env("HOME", &self.host_home)
+            .env("AGEVAULT_TRUST_DIR", self.host_home.join("trust"))
+            .output()
+            .unwrap()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.sb.repo().join(name)
+    }
+
+    fn age_can_read(&self, identity: &PathBuf, file: &str) -> Option<String> {
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i"])
+            .arg(identity)
+            .arg(self.file(file))
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+#[test]
+fn each_scope_lives_in_its_own_file_read_only_by_its_readers() {
+    let env = Env::new();
+    let host_id = env.host_home.join(".config/agevault/identity.txt");
+    // Stock age agrees on who reads what.
+    let prod = env
+        .age_can_read(&host_id, "secrets.prod.json.age")
+        .expect("the host reads prod");
+    assert!(prod.contains("prod-db-secret-1"));
+    assert!(!prod.contains("dev-db-secret-1"));
+    assert!(env.age_can_read(&host_id, "secrets.dev.json.age").is_none());
+    let main = env
+        .age_can_read(&host_id, "secrets.json.age")
+        .expect("the host reads main");
+    assert!(
+        main.contains("smbadmin") && !main.contains("prod-db-secret-1") && !main.contains("dev-db-secret-1")
+    );
+    assert!(env
+        .age_can_read(&env.sb.identity(), "secrets.dev.json.age")
+        .is_some());
+    for f in ["secrets.prod.json.age.sig", "secrets.dev.json.age.sig"] {
+        assert!(env.file(f).exists(), "{f} missing");
+    }
+    // agevault on the host: main and prod, not dev.
+    let out = env.host(&["get", "prod/db/password"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "prod-db-secret-1",
+        "{}",
+        all_output(&out)
+    );
+    let out = env.host(&["get", "dev/db/password"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("scope `dev`") && err.contains("alice"), "{err}");
+    assert!(!all_output(&out).contains("dev-db-secret-1"));
+    let out = env.host(&["ls", "--all"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("prod/db/password") && listed.contains("samba/user"),
+        "{listed}"
+    );
+    assert!(!listed.contains("dev/"), "{listed}");
+    assert!(stderr(&out).contains("scope `dev`"), "{}", stderr(&out));
+    // alice sees everything as one tree.
+    let out = env.sb.cmd(&["ls"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for p in ["dev/db/password", "prod/api/token", "samba/user"] {
+        assert!(listed.contains(p), "{listed}");
+    }
+    let out = env.sb.cmd(&["scopes", "list", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    let out = env.host(&["scopes", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dev = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "dev")
+        .unwrap();
+    assert_eq!(dev["readable"], false);
+}
+
+#[test]
+fn set_and_rm_route_by_path_and_rewrite_only_that_file() {
+    let env = Env::new();
+    let main_before = fs::read(env.file("secrets.json.age")).unwrap();
+    let dev_before = fs::read(env.file("secrets.dev.json.age")).unwrap();
+    env.sb.set("prod/db/password", "prod-db-secret-2");
+    assert_eq!(fs::read(env.file("secrets.json.age")).unwrap(), main_before);
+    assert_eq!(fs::read(env.file("secrets.dev.json.age")).unwrap(), dev_before);
+    let out = env.host(&["get", "prod/db/password"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "prod-db-secret-2");
+    env.sb.cmd(&["rm", "prod/api/token"]).assert().success();
+    assert!(!env.host(&["get", "prod/api/token"]).status.success());
+    // The host cannot write a scope it does not read… nor anything: it is no writer.
+    let out = env
+        .sb
+        .cmd(&["set", "dev/new"])
+        .env("HOME", &env.host_home)
+        .write_stdin("x-1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn exec_gathers_scopes_and_fails_before_the_child_for_an_unreadable_one() {
+    let env = Env::new();
+    env.sb.append_config(
+        "[exec.app]\nscopes = [\"prod\"]\nstrip_prefix = \"prod\"\n\n[exec.devapp]\nscopes = [\"dev\"]\nstrip_prefix = \"dev\"\n",
+    );
+    let out = env.host(&[
+        "exec",
+        "-p",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s' \"$DB_PASSWORD\" \"$API_TOKEN\"",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "prod-db-secret-1|prod-token-secret-1",
+        "{}",
+        all_output(&out)
+    );
+    let marker = env.sb.root.path().join("ran");
+    let script = format!("touch '{}'", marker.display());
+    let out = env.host(&["exec", "-p", "devapp", "--", "sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert!(stderr(&out).contains("scope `dev`"), "{}", stderr(&out));
+    assert!(!marker.exists(), "the child ran");
+    // The same profile serves each environment for alice, with --strip-prefix too.
+    let out = env
+        .sb
+        .cmd(&[
+            "exec",
+            "--only",
+            "dev",
+            "--strip-prefix",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$DB_PASSWORD\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "dev-db-secret-1",
+        "{}",
+        all_output(&out)
+    );
+}
+
+#[test]
+fn removing_a_recipient_lists_exactly_what_it_could_read() {
+    let env = Env::new();
+    let dev_before = fs::read(env.file("secrets.dev.json.age")).unwrap();
+    let out = env.sb.cmd(&["recipients", "remove", "pve1"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("samba/user") && listed.contains("prod/db/password"),
+        "{listed}"
+    );
+    assert!(!listed.contains("dev/db/password"), "{listed}");
+    // dev was not re-encrypted.
+    assert_eq!(fs::read(env.file("secrets.dev.json.age")).unwrap(), dev_before);
+    let host_id = env.host_home.join(".config/agevault/identity.txt");
+    assert!(env.age_can_read(&host_id, "secrets.prod.json.age").is_none());
+    env.sb.cmd(&["check"]).assert().success();
+}
+
+#[test]
+fn grant_revoke_and_move_rewrite_only_the_files_involved() {
+    let env = Env::new();
+    let host_id = env.host_home.join(".config/agevault/identity.txt");
+    let prod_before = fs::read(env.file("secrets.prod.json.age")).unwrap();
+    env.sb.cmd(&["scopes", "grant", "dev", "pve1"]).assert().success();
+    assert!(env.age_can_read(&host_id, "secrets.dev.json.age").is_some());
+    assert_eq!(fs::read(env.file("secrets.prod.json.age")).unwrap(), prod_before);
+    let out = env.sb.cmd(&["scopes", "revoke", "dev", "pve1"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dev/db/password"));
+    assert!(env.age_can_read(&host_id, "secrets.dev.json.age").is_none());
+    // Moving a path is one command.
+    env.sb
+        .cmd(&["scopes", "move", "samba/user", "--to", "dev"])
+        .assert()
+        .success();
+    let dev = env
+        .age_can_read(&env.sb.identity(), "secrets.dev.json.age")
+        .unwrap();
+    assert!(dev.contains("smbadmin"));
+    let main = env.age_can_read(&env.sb.identity(), "secrets.json.age").unwrap();
+    assert!(!main.contains("smbadmin"));
+    assert_eq!(env.sb.get("samba/user"), "smbadmin");
+    env.sb
+        .cmd(&["scopes", "move", "prod/api", "--to", "main"])
+        .assert()
+        .success();
+    let main = env.age_can_read(&env.sb.identity(), "secrets.json.age").unwrap();
+    assert!(main.contains("prod-token-secret-1"));
+    assert_eq!(env.sb.get("prod/api/token"), "prod-token-secret-1");
+    env.sb.cmd(&["check"]).assert().success();
+    // An empty scope can be removed, a full one cannot.
+    assert!(!env
+        .sb
+        .cmd(&["scopes", "remove", "prod"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    env.sb.cmd(&["rm", "dev/db/password"]).assert().success();
+    env.sb.cmd(&["rm", "samba/user"]).assert().success();
+    env.sb.cmd(&["scopes", "remove", "dev"]).assert().success();
+    assert!(!env.file("secrets.dev.json.age").exists());
+    env.sb.cmd(&["check"]).assert().success();
+}
+
+#[test]
+fn overlapping_scopes_are_a_config_error() {
+    let env = Env::new();
+    let out = env
+        .sb
+        .cmd(&[
+            "scopes",
+            "add",
+            "db",
+            "--paths",
+            "*/db/password",
+            "--readers",
+            "alice",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert!(stderr(&out).contains("matches both"), "{}", stderr(&out));
+    // Nothing changed: the config and every file are as before.
+    env.sb.cmd(&["check"]).assert().success();
+    assert!(!fs::read_to_string(env.sb.config())
+        .unwrap()
+        .contains("[scopes.db]"));
+}
+
+#[test]
+fn check_with_a_key_that_reads_only_some_scopes() {
+    let env = Env::new();
+    let out = env.host(&["check"]);
+    assert!(out.status.success(), "{}", all_output(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("scope `dev`"), "{report}");
+    // A forged scope file is caught even by a key that cannot read it.
+    fs::write(
+        env.file("secrets.dev.json.age"),
+        fs::read(env.file("secrets.prod.json.age")).unwrap(),
+    )
+    .unwrap();
+    let out = env.host(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+}
+
+#[test]
+fn concurrent_changes_in_two_scope_files_merge() {
+    let env = Env::new();
+    let sb = &env.sb;
+    git_ok(sb, &["init", "-q", "-b", "main"]);
+    agevault(sb, &["git", "setup"]).assert().success();
+    git_ok(sb, &["add", "-A"]);
+    git_ok(sb, &["commit", "-q", "-m", "scoped"]);
+    git_ok(sb, &["checkout", "-q", "-b", "feature"]);
+    sb.set("dev/db/password", "dev-db-secret-2");
+    git_ok(sb, &["commit", "-qam", "dev change"]);
+    git_ok(sb, &["checkout", "-q", "main"]);
+    sb.set("prod/db/password", "prod-db-secret-2");
+    sb.set("dev/other", "dev-other-1");
+    git_ok(sb, &["commit", "-qam", "prod and dev change"]);
+    let out = git(sb, &["merge", "--no-edit", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sb.get("dev/db/password"), "dev-db-secret-2");
+    assert_eq!(sb.get("dev/other"), "dev-other-1");
+    assert_eq!(sb.get("prod/db/password"), "prod-db-secret-2");
+    agevault(sb, &["check"]).assert().success();
+}
