@@ -337,6 +337,19 @@ fn concurrent_changes_in_two_scope_files_merge() {
     sb.set("prod/db/password", "prod-db-secret-2");
     sb.set("dev/other", "dev-other-1");
     git_ok(sb, &["commit", "-qam", "prod and dev change"]);
+    // git setup routed the scope files; diffs of a scope file show paths, never values.
+    let attributes = fs::read_to_string(sb.repo().join(".gitattributes")).unwrap();
+    assert!(
+        attributes.contains("secrets.prod.json.age diff=agevault merge=agevault"),
+        "{attributes}"
+    );
+    assert!(
+        attributes.contains("secrets.prod.json.age.sig merge=agevault-sig"),
+        "{attributes}"
+    );
+    let log = git_ok(sb, &["log", "-p", "-1"]);
+    assert!(log.contains("+prod/db/password  fp:"), "{log}");
+    assert!(!log.contains("prod-db-secret-2"));
     let out = git(sb, &["merge", "--no-edit", "feature"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(sb.get("dev/db/password"), "dev-db-secret-2");

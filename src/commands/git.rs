@@ -64,6 +64,12 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
         setup::install_hook(&repo, &program)?,
         add_fingerprint_key(&ws),
     ];
+    let mut steps = Vec::from(steps);
+    for file in ws.vault_files().into_iter().skip(1) {
+        let rel = repo::relative_path(&repo, &file.path)?;
+        steps.push(setup::route_vault(&repo, &rel)?);
+        steps.push(setup::route_signature(&repo, &format!("{rel}.sig"))?);
+    }
     let mut refused = false;
     for step in &steps {
         match step {
@@ -128,7 +134,14 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
         .map_err(|e| format!("# agevault vault: no config to verify it with ({e})"))?;
     // Only a version a trusted writer signed is opened: a planted file must not make
     // textconv fingerprint guesses with the real key.
-    let trusted = trusted_version(&ws, &ws.vault_path, &bytes, None);
+    // Any of the vault files (main or a scope's) may be the one git hands over.
+    let mut trusted = Err(String::new());
+    for file in ws.vault_files() {
+        trusted = trusted_version(&ws, &file.path, &bytes, None);
+        if trusted.is_ok() {
+            break;
+        }
+    }
     if let Err(why) = trusted {
         return Err(format!(
             "# agevault vault: not shown: this version is not signed by a trusted writer ({why}); ciphertext {}",
@@ -178,7 +191,7 @@ fn trusted_version(
     // The working tree's signature first (it also covers the version before it), then
     // every version of the signature file git knows.
     let needle = format!("\nvault-sha256: {sha}\n");
-    let sig = crate::trust::read_sig(&ws.vault_path)
+    let sig = crate::trust::read_sig(vault)
         .ok()
         .flatten()
         .filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
@@ -200,7 +213,7 @@ fn trusted_version(
             None => return Err("this vault is not pinned here and there is no config".into()),
         },
     };
-    if let Some(id) = store.location(&ws.vault_path) {
+    if let Some(id) = store.location(vault) {
         if id != manifest.vault_id {
             return Err(format!(
                 "it belongs to vault {}, not the pinned vault {id}",
