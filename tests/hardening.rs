@@ -421,3 +421,91 @@ fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
     );
     assert!(out.status.success(), "{}", all_output(&out));
 }
+
+// ------------------------------------------------------------ unknown config keys
+
+#[test]
+fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_key() {
+    let sb = Sandbox::with_secrets(&[("api/key", "typo-value-0010")]);
+    let original = std::fs::read_to_string(sb.config()).unwrap();
+    let appended_at = original.lines().count() + 1;
+    let cases = [
+        // (new config text, line, key, suggestion)
+        (
+            format!("{original}[rotaton]\n\"api/*\" = \"1s\"\n"),
+            appended_at,
+            "rotaton",
+            "rotation",
+        ),
+        (
+            format!("{original}\n# a policy\n[validte]\n\"api/key\" = \"min-length:64\"\n"),
+            appended_at + 2,
+            "validte",
+            "validate",
+        ),
+        (
+            format!("valut = \"elsewhere.age\"\n{original}"),
+            1,
+            "valut",
+            "vault",
+        ),
+        (
+            format!("{original}[exec.web]\nenv = {{ API_KEY = \"api/key\" }}\ncleen_env = true\n"),
+            appended_at + 2,
+            "cleen_env",
+            "clean_env",
+        ),
+        (
+            format!("{original}[secrets.\"api/*\"]\nowner = \"ops\"\nclas = \"restricted\"\n"),
+            appended_at + 2,
+            "clas",
+            "class",
+        ),
+    ];
+    for (text, line, key, near) in &cases {
+        std::fs::write(sb.config(), text).unwrap();
+        let want = format!("line {line}: unknown key `{key}`; did you mean `{near}`?");
+        for args in [&["check"][..], &["get", "api/key"]] {
+            let out = sb.cmd(args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?} with {key}: {}",
+                all_output(&out)
+            );
+            // `check` reports it as a failed check on stdout, other commands as their error.
+            let text = all_output(&out);
+            assert!(text.contains(&want), "{args:?}: want {want:?}, got {text}");
+            assert!(text.contains(".agevault.toml"), "{text}");
+            if args[0] == "get" {
+                assert_eq!(stderr(&out).lines().count(), 1, "{text}");
+                assert!(out.stdout.is_empty(), "get printed {text:?}");
+            }
+            common::assert_no_leak(&out, "typo-value-0010");
+        }
+    }
+    // A key with no near neighbour lists the known ones.
+    std::fs::write(sb.config(), format!("{original}[recipients.alice.extra]\n")).unwrap();
+    let out = sb.cmd(&["get", "api/key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown key `extra`; known keys here: key, role"),
+        "{}",
+        stderr(&out)
+    );
+    // Tables other features own are accepted as they are, and the original still works.
+    std::fs::write(
+        sb.config(),
+        format!("{original}[scopes.ci]\nany = 1\n[openbao]\naddress = \"x\"\n[trust]\nmode = \"y\"\n"),
+    )
+    .unwrap();
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    assert!(
+        !stderr(&out).contains("unknown key"),
+        "reserved tables refused: {}",
+        stderr(&out)
+    );
+    std::fs::write(sb.config(), &original).unwrap();
+    sb.cmd(&["check"]).assert().success();
+    assert_eq!(sb.get("api/key"), "typo-value-0010");
+}
