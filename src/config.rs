@@ -349,6 +349,7 @@ fn read_config_text(path: &Path) -> Result<String> {
 impl ConfigFile {
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
+        crate::config_keys::check(text)?;
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| {
                 text.as_bytes()[..s.start.min(text.len())]

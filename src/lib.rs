@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod config_keys;
 pub mod crypto;
 pub mod document;
 pub mod error;

@@ -119,6 +119,48 @@ fn read_checked(path: &Path, what: &'static str, limit: u64, trusted: bool) -> R
     Ok(bytes)
 }
 
+/// The name prefix of the file [`replace_atomically`] writes beside `name` before the rename.
+pub fn temp_prefix(name: &str) -> String {
+    format!(".{name}.new-")
+}
+
+/// Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left
+/// beside `files`, so `git add -A` never commits a vault version nobody signed or a
+/// half-written one. The caller holds the vault's lock, so no live writer owns them.
+pub fn remove_stray_temp_files(files: &[&Path]) -> Result<()> {
+    let Some(first) = files.first() else {
+        return Ok(());
+    };
+    let dir = match first.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefixes: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name())
+        .map(|n| temp_prefix(&n.to_string_lossy()))
+        .collect();
+    let entries = fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            continue;
+        }
+        // Only what we create: regular files (a symlink is removed, never followed).
+        match entry.file_type() {
+            Ok(t) if t.is_file() || t.is_symlink() => {}
+            _ => continue,
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing a stray temporary file", entry.path(), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Replaces `path` with `contents` so that a crash leaves the old or the new
 /// file, never a mix: write beside it, fsync, rename over, fsync the directory.
 /// The file keeps its permissions (new files get 0644).
@@ -132,7 +174,7 @@ pub fn replace_atomically(path: &Path, contents: &[u8]) -> Result<()> {
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new-"))
+        .prefix(&temp_prefix(&name))
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(&dir)
         .map_err(|e| Error::io("creating a temporary file in", &dir, e))?;
@@ -162,6 +204,28 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let leftovers = fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1);
+    }
+
+    #[test]
+    fn stray_temp_files_of_the_named_files_only_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("v.age");
+        let sig = dir.path().join("v.age.sig");
+        for name in [
+            ".v.age.new-abc123",
+            ".v.age.sig.new-XyZ789",
+            ".other.new-abc123",
+            "v.age",
+        ] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_stray_temp_files(&[&vault, &sig]).unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".other.new-abc123", "v.age"]);
     }
 
     #[test]

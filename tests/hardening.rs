@@ -421,3 +421,235 @@ fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
     );
     assert!(out.status.success(), "{}", all_output(&out));
 }
+
+// ------------------------------------------------------------ unknown config keys
+
+#[test]
+fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_key() {
+    let sb = Sandbox::with_secrets(&[("api/key", "typo-value-0010")]);
+    let original = std::fs::read_to_string(sb.config()).unwrap();
+    let appended_at = original.lines().count() + 1;
+    let cases = [
+        // (new config text, line, key, suggestion)
+        (
+            format!("{original}[rotaton]\n\"api/*\" = \"1s\"\n"),
+            appended_at,
+            "rotaton",
+            "rotation",
+        ),
+        (
+            format!("{original}\n# a policy\n[validte]\n\"api/key\" = \"min-length:64\"\n"),
+            appended_at + 2,
+            "validte",
+            "validate",
+        ),
+        (
+            format!("valut = \"elsewhere.age\"\n{original}"),
+            1,
+            "valut",
+            "vault",
+        ),
+        (
+            format!("{original}[exec.web]\nenv = {{ API_KEY = \"api/key\" }}\ncleen_env = true\n"),
+            appended_at + 2,
+            "cleen_env",
+            "clean_env",
+        ),
+        (
+            format!("{original}[secrets.\"api/*\"]\nowner = \"ops\"\nclas = \"restricted\"\n"),
+            appended_at + 2,
+            "clas",
+            "class",
+        ),
+    ];
+    for (text, line, key, near) in &cases {
+        std::fs::write(sb.config(), text).unwrap();
+        let want = format!("line {line}: unknown key `{key}`; did you mean `{near}`?");
+        for args in [&["check"][..], &["get", "api/key"]] {
+            let out = sb.cmd(args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?} with {key}: {}",
+                all_output(&out)
+            );
+            // `check` reports it as a failed check on stdout, other commands as their error.
+            let text = all_output(&out);
+            assert!(text.contains(&want), "{args:?}: want {want:?}, got {text}");
+            assert!(text.contains(".agevault.toml"), "{text}");
+            if args[0] == "get" {
+                assert_eq!(stderr(&out).lines().count(), 1, "{text}");
+                assert!(out.stdout.is_empty(), "get printed {text:?}");
+            }
+            common::assert_no_leak(&out, "typo-value-0010");
+        }
+    }
+    // A key with no near neighbour lists the known ones.
+    std::fs::write(sb.config(), format!("{original}[recipients.alice.extra]\n")).unwrap();
+    let out = sb.cmd(&["get", "api/key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown key `extra`; known keys here: key, role"),
+        "{}",
+        stderr(&out)
+    );
+    // Tables other features own are accepted as they are, and the original still works.
+    std::fs::write(
+        sb.config(),
+        format!("{original}[scopes.ci]\nany = 1\n[openbao]\naddress = \"x\"\n[trust]\nmode = \"y\"\n"),
+    )
+    .unwrap();
+    let out = sb.cmd(&["ls"]).output().unwrap();
+    assert!(
+        !stderr(&out).contains("unknown key"),
+        "reserved tables refused: {}",
+        stderr(&out)
+    );
+    std::fs::write(sb.config(), &original).unwrap();
+    sb.cmd(&["check"]).assert().success();
+    assert_eq!(sb.get("api/key"), "typo-value-0010");
+}
+
+// ------------------------------------------------------------ writers killed mid-write
+
+/// Temporary files a killed writer may leave beside the vault.
+fn stray_files(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".new-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `vault-sha256` the signature file's current manifest names.
+fn signed_sha256(sb: &Sandbox) -> String {
+    let sig = std::fs::read_to_string(sb.sig()).unwrap();
+    sig.lines()
+        .find_map(|l| l.strip_prefix("vault-sha256: "))
+        .expect("the signature names the vault's digest")
+        .to_owned()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn writers_killed_at_random_instants_leave_the_old_or_the_new_vault_and_no_stray_files() {
+    use rand::Rng;
+    use std::io::Write;
+
+    const TRIALS: usize = 200;
+    let sb = Sandbox::with_secrets(&[("k", "crash-value-init")]);
+    let gitignore = std::fs::read_to_string(sb.repo().join(".gitignore")).unwrap();
+    assert!(
+        gitignore.contains(".secrets.json.age.new-*") && gitignore.contains(".secrets.json.age.sig.new-*"),
+        "init keeps temporary files out of git: {gitignore}"
+    );
+    // Kill instants span one whole write (measured here, so a slow debug build or a busy
+    // machine still gets kills inside the write, not only before it starts).
+    let started = std::time::Instant::now();
+    sb.set("k", "crash-value-0");
+    let write_micros = u64::try_from(started.elapsed().as_micros()).unwrap();
+    let mut rng = rand::thread_rng();
+    let mut current = "crash-value-0".to_owned();
+    let (mut completed, mut unchanged, mut replaced, mut between, mut left_stray) = (0, 0, 0, 0, 0);
+    for trial in 1..=TRIALS {
+        let next = format!("crash-value-{trial}");
+        let mut cmd: std::process::Command = std::process::Command::new(env!("CARGO_BIN_EXE_agevault"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", sb.home())
+            .env("USER", common::USER)
+            .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+            .current_dir(sb.repo())
+            .args(["set", "k"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(next.as_bytes()).unwrap();
+        drop(stdin);
+        std::thread::sleep(std::time::Duration::from_micros(
+            rng.gen_range(0..write_micros * 5 / 4),
+        ));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if status.success() {
+            completed += 1;
+        }
+
+        // The stock age CLI decrypts the vault to the old or the new document.
+        let doc: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
+        let value = doc["secrets"]["k"].as_str().unwrap().to_owned();
+        assert!(
+            value == current || value == next,
+            "trial {trial}: the vault holds {value:?}, neither {current:?} nor {next:?}"
+        );
+        if status.success() {
+            assert_eq!(value, next, "trial {trial}: set succeeded but the vault is old");
+        }
+        if value == next {
+            replaced += 1;
+        } else {
+            unchanged += 1;
+        }
+        // Killed between the signature and the vault: the signature's previous manifest
+        // still covers the old vault, so readers verify it.
+        if signed_sha256(&sb) != sha256_hex(&sb.vault_bytes()) {
+            between += 1;
+        }
+        let out = sb.cmd(&["get", "k"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "trial {trial}: get after a kill (signature {} the vault): {}",
+            if signed_sha256(&sb) == sha256_hex(&sb.vault_bytes()) {
+                "matches"
+            } else {
+                "is ahead of"
+            },
+            stderr(&out)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), value, "trial {trial}");
+        current = value;
+
+        // The next successful write removes what the killed one left, beside the vault
+        // and in the trust store (whose pins file is replaced the same way).
+        if !stray_files(&sb.repo()).is_empty() || !stray_files(&sb.trust_dir()).is_empty() {
+            left_stray += 1;
+            current = format!("crash-value-{trial}-after");
+            sb.set("k", &current);
+            for dir in [sb.repo(), sb.trust_dir()] {
+                assert_eq!(
+                    stray_files(&dir),
+                    Vec::<String>::new(),
+                    "trial {trial}: the next write left stray files in {}",
+                    dir.display()
+                );
+            }
+        }
+    }
+    sb.set("k", "crash-value-final");
+    assert_eq!(stray_files(&sb.repo()), Vec::<String>::new());
+    assert_eq!(stray_files(&sb.trust_dir()), Vec::<String>::new());
+    assert_eq!(sb.get("k"), "crash-value-final");
+    eprintln!(
+        "{TRIALS} kills within {write_micros} us: {completed} completed, {replaced} new, {unchanged} old, \
+         {between} ended with the signature ahead of the vault, {left_stray} left stray files"
+    );
+    // The kills must have landed inside writes, not only before or after them: some
+    // between the signature and the vault, some leaving a temporary file.
+    assert!(
+        between > 0 && left_stray > 0 && unchanged > 0,
+        "kills never hit a write in progress"
+    );
+}

@@ -100,6 +100,16 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     )?;
     let lock = store::lock_path(&vault_rel);
     add_line(&config_dir.join(".gitignore"), &lock.display().to_string())?;
+    // What a writer killed mid-write leaves behind (the next write removes it).
+    for file in [vault_rel.clone(), crate::trust::sig_path(&vault_rel)] {
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let pattern = file.with_file_name(format!("{}*", store::temp_prefix(&name)));
+        add_line(&config_dir.join(".gitignore"), &pattern.display().to_string())?;
+    }
     status(
         options.quiet,
         &format!(

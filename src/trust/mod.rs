@@ -560,6 +560,7 @@ pub fn sign_version(
 /// its `previous` manifest), then the vault, each replaced atomically; then records
 /// the new generation in the store.
 pub fn write_signed(store: &mut TrustStore, vault: &Path, bytes: &[u8], sig: &SigFile) -> Result<()> {
+    crate::store::remove_stray_temp_files(&[vault, &sig_path(vault)])?;
     crate::store::replace_atomically(&sig_path(vault), sig.render().as_bytes())?;
     crate::store::replace_atomically(vault, bytes)?;
     record(store, vault, &sig.current.body)

@@ -130,6 +130,8 @@ impl TrustStore {
         change(&mut pins);
         if pins != before {
             let text = serde_json::to_vec_pretty(&pins).map_err(|e| Error::msg(e.to_string()))?;
+            // Under the store's lock: what a killed writer left is nobody's now.
+            crate::store::remove_stray_temp_files(&[&path])?;
             crate::store::replace_atomically(&path, &text)?;
             let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
         }
