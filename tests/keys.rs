@@ -310,6 +310,41 @@ fn demo_vault_decrypts_with_the_demo_identity() {
     for p in ["samba/password", "llm-api-key/openai", "tls/key"] {
         assert!(ls.contains(p), "{ls}");
     }
+    // The demo host (pve1) runs the samba profile (scope prod) but cannot read the
+    // developers' scope dev, with stock age agreeing.
+    let empty_home = tempfile::tempdir().unwrap();
+    let host = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agevault"))
+            .args(["--identity", "examples/demo-host-identity.txt"])
+            .args(args)
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("HOME", empty_home.path())
+            .env("AGEVAULT_TRUST_DIR", trust.path())
+            .output()
+            .unwrap()
+    };
+    let out = host(&["exec", "-p", "samba", "--", "sh", "-c", "printf %s \"$SMB_USER\""]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "smbadmin",
+        "{}",
+        stderr(&out)
+    );
+    let out = host(&["exec", "-p", "llm", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("scope `dev`"), "{}", stderr(&out));
+    for (file, readable) in [("secrets.prod.json.age", true), ("secrets.dev.json.age", false)] {
+        let ok = std::process::Command::new("age")
+            .args(["-d", "-i", "examples/demo-host-identity.txt", file])
+            .current_dir(root)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert_eq!(ok, readable, "{file}");
+    }
 }
 
 #[test]
