@@ -67,7 +67,7 @@ export AGEVAULT_IDENTITY_FILE=$HOST_IDENTITY
 # developer made with `agevault trust anchor > anchor.json` and copied here. The
 # store is strict: an unknown vault is never trusted on first use.
 ANCHOR=${AGEVAULT_ANCHOR:-/etc/agevault/anchor.json}
-if ! agevault --quiet trust status >/dev/null 2>&1; then
+if agevault --quiet trust status --json 2>/dev/null | grep -q '"pinned_vault_id": null'; then
     [[ -f $ANCHOR ]] || die "this host has not pinned the vault yet: copy the anchor from a writer (\`agevault trust anchor > anchor.json\`) to $ANCHOR"
     agevault --quiet trust provision "$ANCHOR" --strict
 fi

@@ -88,9 +88,12 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         scratch.check_recipient_drift(&session.doc)?;
     }
     for key in &drift.added {
-        eprintln!(
-            "agevault: applying the config: the vault is now also encrypted to `{}` ({key})",
-            config.recipient_name(key).unwrap_or("?")
+        status(
+            ws.options.quiet,
+            &format!(
+                "agevault: applying the config: the vault is now also encrypted to `{}` ({key})",
+                config.recipient_name(key).unwrap_or("?")
+            ),
         );
     }
     if !drift.added.is_empty() {
