@@ -15,6 +15,17 @@ use crate::trust::pins::TrustStore;
 use crate::trust::{self, Prior, StoreMode, Verified};
 use crate::workspace::{self, Workspace, WriteSession};
 
+/// The main vault's record of which scope files exist.
+const SCOPE_FILES: &str = "scope_files";
+
+fn lists_scope(main: &VaultDocument, scope: Option<&str>) -> bool {
+    let Some(scope) = scope else { return false };
+    main.extra
+        .get(SCOPE_FILES)
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(scope)))
+}
+
 /// Which vault files a command needs.
 #[derive(Clone, Copy, Debug)]
 pub enum Want<'a> {
@@ -152,6 +163,21 @@ impl Workspace {
             }
             let scoped = self.at(&file.path);
             if !file.path.exists() {
+                let recorded = doc
+                    .as_ref()
+                    .is_some_and(|d| lists_scope(d, file.scope.as_deref()));
+                let seen = TrustStore::open()?
+                    .vault(&vault_id)
+                    .is_some_and(|p| trust::highest_generation(p, &file.path) > 0);
+                if recorded || seen {
+                    return Err(Error::Trust(format!(
+                        "{} is missing, but the vault {} it: a deleted scope file is refused (its secrets would \
+                         silently disappear); restore it from git (`git checkout -- {}`)",
+                        file.label(),
+                        if recorded { "records" } else { "was seen here with" },
+                        file.path.display()
+                    )));
+                }
                 parts.push(Part {
                     file,
                     exists: false,
@@ -221,12 +247,9 @@ impl Workspace {
             let Some(d) = &part.doc else { continue };
             for (path, value) in d.leaves() {
                 let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
-                if combined.get(&parsed).is_some() {
-                    return Err(Error::msg(format!(
-                        "secret `{path}` is stored twice: in {} and in another vault file; remove one copy",
-                        part.file.label()
-                    )));
-                }
+                // A copy left in the main vault by an interrupted move: the scope's wins
+                // and the next write drops the other.
+                combined.remove(&parsed);
                 combined.set(&parsed, value.clone()).map_err(Error::msg)?;
             }
             for (path, meta) in &d.meta {
@@ -275,6 +298,21 @@ impl Workspace {
         // scope file keeps its own extra fields (fingerprint key).
         docs[0].recipients = combined.recipients.clone();
         docs[0].extra = combined.extra.clone();
+        // The main vault (signed, read by every recipient) records which scope files
+        // exist, so a deleted scope file is noticed instead of read as empty.
+        let scope_files: Vec<serde_json::Value> = files
+            .iter()
+            .zip(&docs)
+            .skip(1)
+            .filter_map(|(f, _)| f.scope.clone().map(serde_json::Value::String))
+            .collect();
+        if scope_files.is_empty() {
+            docs[0].extra.remove(SCOPE_FILES);
+        } else {
+            docs[0]
+                .extra
+                .insert(SCOPE_FILES.into(), serde_json::Value::Array(scope_files));
+        }
         // A scope file created now joins the main vault's id, writers and chain.
         let new_file_prior = main_prior.clone().map(|mut p| {
             p.generation = 0;
@@ -282,7 +320,13 @@ impl Workspace {
             p
         });
         let mut written = false;
-        for (i, (file, mut doc)) in files.iter().zip(docs).enumerate() {
+        // Files that gain secrets are written before the main vault, which loses them
+        // last: a failure in between leaves a secret in two files (the scope's copy
+        // wins on reading), never in none.
+        let mut order: Vec<(usize, (&VaultFile, VaultDocument))> =
+            files.iter().zip(docs).enumerate().collect();
+        order.rotate_left(1);
+        for (i, (file, mut doc)) in order {
             let part = parts.iter().find(|p| p.file.path == file.path);
             if i > 0 {
                 if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
@@ -315,9 +359,9 @@ impl Workspace {
                 written |= self.resign_if_config_changed(file, part, &config)?;
                 continue;
             }
-            if !exists && !has_secrets {
-                continue;
-            }
+            // A scope file is created even while empty: from then on a missing file is
+            // always noticed.
+            let _ = has_secrets;
             let plaintext = doc.to_plaintext();
             let changed = match part {
                 Some(p) if p.exists && i == 0 => plaintext != p.original,
@@ -362,26 +406,20 @@ impl Workspace {
             }
             let bytes = self.at(&file.path).read_ciphertext()?;
             let sig = trust::read_sig(&file.path)?;
-            let (manifest, sigfile) = trust::verify_signature(&file.path, &bytes, sig.as_deref())?;
-            if manifest.vault_id != main.manifest.vault_id {
-                return Err(Error::Trust(format!(
-                    "{} belongs to another vault ({}); remove it or restore it from git",
-                    file.label(),
-                    manifest.vault_id
-                )));
-            }
-            trust::chain_reaches(&main.manifest.writers, &manifest.writers, &sigfile.chain)
-                .or_else(|_| trust::chain_reaches(&manifest.writers, &main.manifest.writers, &main.sig.chain))
-                .map_err(Error::Trust)?;
-            let verified = Verified {
-                signer_name: manifest
-                    .writers
-                    .name_of(&manifest.signer)
-                    .unwrap_or("?")
-                    .to_owned(),
-                manifest,
-                sig: sigfile,
-            };
+            // The full check (trust store, rollback, same vault id); only the config
+            // digest is not compared, since signing the current config is the point.
+            let mut store = TrustStore::open()?;
+            let verified = trust::verify(
+                &mut store,
+                &file.path,
+                &bytes,
+                sig.as_deref(),
+                None,
+                &self.options.trust,
+                StoreMode::ReadOnly,
+                true,
+                Some(&main.manifest.vault_id),
+            )?;
             let part = Part {
                 file: file.clone(),
                 exists: true,
@@ -421,7 +459,7 @@ impl Workspace {
             &self.options.trust,
         )?;
         crate::store::replace_atomically(&trust::sig_path(&file.path), sig.render().as_bytes())?;
-        trust::record(&mut store, &file.path, &sig.current.body)?;
+        trust::record(&mut store, &file.path, &sig.current.body, sig.chain.len())?;
         Ok(true)
     }
 }

@@ -334,11 +334,18 @@ impl Workspace {
                         )));
                     }
                 }
-                let trusted = match &pinned {
-                    Some((_, p)) => p.writer_set()?,
-                    None => s.current.body.writers.clone(),
+                let (trusted, accepted) = match &pinned {
+                    Some((_, p)) => (p.writer_set()?, p.chain),
+                    None => (s.current.body.writers.clone(), s.chain.len()),
                 };
-                trust::chain_reaches(&trusted, &s.current.body.writers, &s.chain).map_err(Error::Trust)?;
+                trust::chain_reaches(
+                    &trusted,
+                    accepted,
+                    &s.current.body.writers,
+                    &s.chain,
+                    &s.current.body.signer,
+                )
+                .map_err(Error::Trust)?;
                 Some(Prior {
                     vault_id: s.current.body.vault_id.clone(),
                     generation: s.current.body.generation,

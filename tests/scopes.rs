@@ -357,3 +357,61 @@ fn concurrent_changes_in_two_scope_files_merge() {
     assert_eq!(sb.get("prod/db/password"), "prod-db-secret-2");
     agevault(sb, &["check"]).assert().success();
 }
+
+#[test]
+fn a_deleted_scope_file_is_refused_not_read_as_empty() {
+    let env = Env::new();
+    assert!(env.host(&["get", "prod/db/password"]).status.success());
+    fs::remove_file(env.file("secrets.prod.json.age")).unwrap();
+    fs::remove_file(env.file("secrets.prod.json.age.sig")).unwrap();
+    for args in [
+        vec!["get", "prod/db/password"],
+        vec!["exec", "--", "true"],
+        vec!["ls"],
+    ] {
+        let out = env.host(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", all_output(&out));
+        assert!(stderr(&out).contains("missing"), "{}", stderr(&out));
+    }
+    // A fresh machine (nothing pinned) notices it too: the signed main vault records it.
+    let fresh = env.sb.root.path().join("fresh-trust");
+    let out = env
+        .sb
+        .cmd(&["ls"])
+        .env("AGEVAULT_TRUST_DIR", &fresh)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    // alice's next write does not recreate the scope from nothing.
+    let out = env
+        .sb
+        .cmd(&["set", "prod/new"])
+        .write_stdin("v-0001")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    let out = env.sb.cmd(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn writer_changes_re_sign_every_scope_file() {
+    let env = Env::new();
+    let key = env.sb.root.path().join("bob-signing");
+    env.sb
+        .cmd(&["trust", "keygen", "-o", key.to_str().unwrap()])
+        .assert()
+        .success();
+    env.sb
+        .cmd(&["trust", "add-writer", "bob", &format!("{}.pub", key.display())])
+        .assert()
+        .success();
+    let out = env.host(&["get", "prod/db/password"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "prod-db-secret-1",
+        "{}",
+        all_output(&out)
+    );
+    env.sb.cmd(&["check"]).assert().success();
+}

@@ -354,7 +354,10 @@ fn writers_change_only_through_signatures_of_the_previous_writers() {
     fs::write(sb.sig(), format!("{message}{armor}")).unwrap();
     let out = run(&sb, &["get", "k"]);
     let err = refused(&out, &["mallory-value"]);
-    assert!(err.contains("not reached from the trusted writers"), "{err}");
+    assert!(
+        err.contains("not reached from the trusted writers") || err.contains("not a writer any more"),
+        "{err}"
+    );
     let out = sb
         .cmd(&["exec", "--", "true"])
         .env("AGEVAULT_TRUST_DIR", &host_store)
@@ -563,4 +566,108 @@ fn ssh_agent_holds_the_signing_key() {
         .success();
     assert_eq!(sb.get("k"), "agent-2");
     sb.cmd(&["trust", "status"]).assert().success();
+}
+
+#[test]
+fn a_removed_writer_cannot_replay_the_change_that_once_added_them() {
+    let sb = Sandbox::with_secrets(&[("db/url", "postgres://good.example/db")]);
+    let mallory_key = sb.root.path().join("mallory-signing");
+    let mallory_pub = ssh_keygen(&mallory_key);
+    sb.cmd(&[
+        "trust",
+        "add-writer",
+        "mallory",
+        &format!("{}.pub", mallory_key.display()),
+    ])
+    .assert()
+    .success();
+    // What mallory keeps from her time as a writer.
+    let era_config = fs::read_to_string(sb.config()).unwrap();
+    let era_sig = fs::read_to_string(sb.sig()).unwrap();
+    sb.cmd(&["trust", "remove-writer", "mallory"]).assert().success();
+    let host_store = sb.root.path().join("host-trust");
+    let host = |args: &[&str]| {
+        sb.cmd(args)
+            .env("AGEVAULT_TRUST_DIR", &host_store)
+            .output()
+            .unwrap()
+    };
+    assert!(host(&["get", "db/url"]).status.success());
+
+    fs::write(sb.config(), &era_config).unwrap();
+    forge(&sb, r#"{"db":{"url":"postgres://attacker.example/steal"}}"#, &[]);
+    let field = |k: &str| {
+        era_sig
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+            .unwrap()
+            .to_owned()
+    };
+    let writers: Vec<&str> = era_sig
+        .lines()
+        .take_while(|l| !l.starts_with("-----"))
+        .filter(|l| l.starts_with("writer: "))
+        .collect();
+    let message = format!(
+        "agevault-signature 1\nvault-id: {}\nfile: secrets.json.age\ngeneration: 100\nvault-sha256: {}\n\
+         config-sha256: {}\n{}\nsigner: {mallory_pub}\n",
+        field("vault-id"),
+        sha256_file(&sb.vault()),
+        field("config-sha256"),
+        writers.join("\n")
+    );
+    let armor = ssh_sign(&sb, &mallory_key, &message);
+    let chain = &era_sig[era_sig.find("agevault-writer-change 1").unwrap()..];
+    fs::write(sb.sig(), format!("{message}{armor}{chain}")).unwrap();
+    let out = host(&["get", "db/url"]);
+    refused(&out, &["attacker.example"]);
+    let out = host(&["exec", "--", "sh", "-c", "echo $DB_URL"]);
+    refused(&out, &["attacker.example"]);
+    assert!(!fs::read_to_string(host_store.join("pins.json"))
+        .unwrap()
+        .contains("mallory"));
+}
+
+#[test]
+fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding() {
+    let sb = repo_with_setup(&[("db/password", "old-pass-0001")]);
+    let bob_id = sb.root.path().join("bob.txt");
+    let bob = age_keygen(&bob_id);
+    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    git_ok(&sb, &["commit", "-qam", "add bob"]);
+    let saved: Vec<(PathBuf, Vec<u8>)> = [sb.vault(), sb.sig(), sb.config()]
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.set("db/password", "new-pass-0002");
+    git_ok(&sb, &["commit", "-qam", "offboard bob"]);
+    git_ok(&sb, &["checkout", "-q", "-b", "evil"]);
+    for (p, bytes) in &saved {
+        fs::write(p, bytes).unwrap();
+    }
+    gitutil::git_as(&sb, "Mallory", &["commit", "-qam", "tidy up"]);
+    git_ok(&sb, &["checkout", "-q", "main"]);
+    let secret = unique("after-offboarding");
+    sb.set("other/thing", &secret);
+    git_ok(&sb, &["commit", "-qam", "main moves on"]);
+    let out = git(&sb, &["merge", "--no-edit", "evil"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("older than the common ancestor"),
+        "{}",
+        text(&out)
+    );
+    git_ok(&sb, &["merge", "--abort"]);
+    let out = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&bob_id)
+        .arg(sb.vault())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "bob reads the vault after the merge");
+    assert_eq!(sb.get("db/password"), "new-pass-0002");
 }

@@ -233,7 +233,13 @@ fn generation_problems(ws: &Workspace, verified: &crate::trust::Verified) -> Vec
             now.generation
         ));
     }
-    if let Err(e) = crate::trust::chain_reaches(&prev.writers, &now.writers, &verified.sig.chain) {
+    if let Err(e) = crate::trust::chain_reaches(
+        &prev.writers,
+        previous.chain.len(),
+        &now.writers,
+        &verified.sig.chain,
+        &now.signer,
+    ) {
         problems.push(format!("against {label}: {e}"));
     }
     problems

@@ -206,10 +206,10 @@ fn trusted_version(
     let (manifest, sigfile) =
         crate::trust::verify_signature(vault, bytes, sig.as_deref()).map_err(|e| e.to_string())?;
     let store = TrustStore::open().map_err(|e| e.to_string())?;
-    let trusted = match store.vault(&manifest.vault_id) {
-        Some(pin) => pin.writer_set().map_err(|e| e.to_string())?,
+    let (trusted, accepted) = match store.vault(&manifest.vault_id) {
+        Some(pin) => (pin.writer_set().map_err(|e| e.to_string())?, pin.chain),
         None => match ws.config_trust().map_err(|e| e.to_string())? {
-            Some(c) => c.writers,
+            Some(c) => (c.writers, 0),
             None => return Err("this vault is not pinned here and there is no config".into()),
         },
     };
@@ -221,8 +221,14 @@ fn trusted_version(
             ));
         }
     }
-    if !trusted.contains_key(&manifest.signer) {
-        crate::trust::chain_reaches(&trusted, &manifest.writers, &sigfile.chain)?;
+    if !(trusted.contains_key(&manifest.signer) && accepted == 0) {
+        crate::trust::chain_reaches(
+            &trusted,
+            accepted,
+            &manifest.writers,
+            &sigfile.chain,
+            &manifest.signer,
+        )?;
     }
     let signer_name = manifest
         .writers
@@ -332,10 +338,31 @@ fn run_merge_driver(
             ids_of.join(", ")
         )));
     }
+    // Both sides descend from the base: a side older than the base is an old version
+    // replayed on a branch (e.g. the state before an offboarding), never a change.
+    if let Some((_, b)) = &base_side {
+        for (label, side) in [("our", &ours_side), ("their", &theirs_side)] {
+            if let Some((_, v)) = side {
+                if v.manifest.generation < b.manifest.generation {
+                    return Err(Error::Trust(format!(
+                        "cannot merge {name}: {label} version is generation {}, older than the common ancestor's \
+                         generation {}: an old version replayed on a branch is refused; nothing was merged \
+                         (`git merge --abort`)",
+                        v.manifest.generation, b.manifest.generation
+                    )));
+                }
+            }
+        }
+    }
     let prior = merged_prior(
         ours_side.as_ref().map(|s| &s.1),
         theirs_side.as_ref().map(|s| &s.1),
-    );
+    )
+    .map_err(|e| {
+        Error::Trust(format!(
+            "cannot merge {name}: {e}; nothing was merged (`git merge --abort`)"
+        ))
+    })?;
     let base_manifest = base_side.as_ref().map(|s| s.1.manifest.clone());
     let ours_manifest = ours_side.as_ref().map(|s| s.1.manifest.clone());
     let theirs_manifest = theirs_side.as_ref().map(|s| s.1.manifest.clone());
@@ -344,6 +371,28 @@ fn run_merge_driver(
     let theirs_doc = theirs_side.map_or_else(|| VaultDocument::new(Vec::new()), |s| s.0);
     let mut outcome = merge::merge_documents(base_doc.as_ref(), &ours_doc, &theirs_doc)
         .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
+    // A recipient removed on either side (or seen removed here) never comes back through
+    // a merge; adding them again is an explicit `recipients add`.
+    let removed_here = TrustStore::open()
+        .ok()
+        .and_then(|s| {
+            ours_manifest
+                .as_ref()
+                .and_then(|m| s.vault(&m.vault_id).map(|p| p.removed.clone()))
+        })
+        .unwrap_or_default();
+    if let Some(k) = outcome
+        .doc
+        .recipients
+        .iter()
+        .find(|k| ours_doc.was_offboarded(k) || theirs_doc.was_offboarded(k) || removed_here.contains(*k))
+    {
+        return Err(Error::Trust(format!(
+            "cannot merge {name}: the merge would encrypt to {k}, who was removed (offboarded); nothing was merged \
+             (`git merge --abort`); if they should read it again, add them back with `agevault recipients add` \
+             after the merge"
+        )));
+    }
     // %A is git's temporary file; git reads the result back from it. The signature
     // goes to a stash that the signature file's merge driver picks up.
     let ciphertext = crate::workspace::encrypt_vault(&mut outcome.doc)
@@ -465,18 +514,34 @@ fn merged_config(
 fn merged_prior(
     ours: Option<&crate::trust::Verified>,
     theirs: Option<&crate::trust::Verified>,
-) -> Option<crate::trust::Prior> {
-    let mut prior = ours.or(theirs)?.prior();
+) -> std::result::Result<Option<crate::trust::Prior>, String> {
+    let Some(first) = ours.or(theirs) else {
+        return Ok(None);
+    };
+    let mut prior = first.prior();
     prior.on_disk = None;
     if let Some(t) = theirs {
         prior.generation = prior.generation.max(t.manifest.generation);
-        for link in &t.sig.chain {
-            if !prior.chain.iter().any(|l| l.message == link.message) {
-                prior.chain.push(link.clone());
-            }
+        // Writer changes are a numbered chain: the merge keeps the longer one when the
+        // other is its prefix; two different changes of the writers do not merge.
+        let same =
+            |a: &[crate::trust::sigfile::Signed<crate::trust::sigfile::WriterChange>],
+             b: &[crate::trust::sigfile::Signed<crate::trust::sigfile::WriterChange>]| {
+                a.iter().zip(b).all(|(x, y)| x.message == y.message)
+            };
+        if !same(&prior.chain, &t.sig.chain) {
+            return Err(
+                "both sides changed the writers differently; merge the writer changes by hand \
+                        (take one side, then `agevault trust add-writer`/`remove-writer`)"
+                    .into(),
+            );
+        }
+        if t.sig.chain.len() > prior.chain.len() {
+            prior.chain.clone_from(&t.sig.chain);
+            prior.writers = t.manifest.writers.clone();
         }
     }
-    Some(prior)
+    Ok(Some(prior))
 }
 
 /// Recipient keys the merge result has that ours lacked, and the other way round.

@@ -157,7 +157,13 @@ fn resign_after_config_change(
             &ws.options.trust,
         )?;
         crate::store::replace_atomically(&trust::sig_path(&ws.vault_path), sig.render().as_bytes())?;
-        trust::record(&mut store, &ws.vault_path, &sig.current.body)?;
+        trust::record(&mut store, &ws.vault_path, &sig.current.body, sig.chain.len())?;
+        let changed_ws = Workspace {
+            options: ws.options.clone(),
+            config: Some(changed.clone()),
+            vault_path: ws.vault_path.clone(),
+        };
+        changed_ws.resign_scope_files(&changed)?;
         Ok(sig.current.body)
     };
     attempt().inspect_err(|_| {
@@ -244,6 +250,9 @@ struct Anchor {
     vault_id: String,
     file: String,
     generation: u64,
+    /// Writer changes already in the chain (later versions must extend it).
+    #[serde(default)]
+    chain: usize,
     writers: std::collections::BTreeMap<String, String>,
 }
 
@@ -258,6 +267,7 @@ fn anchor(ws: &Workspace) -> Result<ExitStatus> {
         vault_id: v.manifest.vault_id.clone(),
         file: v.manifest.file.clone(),
         generation: v.manifest.generation,
+        chain: v.sig.chain.len(),
         writers: v
             .manifest
             .writers
@@ -308,6 +318,7 @@ fn provision(ws: &Workspace, file: &Path, strict: bool) -> Result<ExitStatus> {
         pin.writers = a.writers.clone();
         let g = pin.generations.entry(file_name).or_insert(0);
         *g = (*g).max(a.generation);
+        pin.chain = pin.chain.max(a.chain);
     })?;
     if strict {
         store.set_strict()?;

@@ -252,20 +252,38 @@ pub fn verify_signature(vault: &Path, bytes: &[u8], sig_bytes: Option<&[u8]>) ->
     )))
 }
 
-/// Walks the writer-change chain from `from` to `to`; every step must be signed by a
-/// writer of the set before it.
+/// Walks the writer-change chain from `from` (trusted after the first `accepted`
+/// changes) to `to`: every later change, in order, must name the set before it and be
+/// signed by one of its writers, and the chain must end at `to`. A chain shorter than
+/// what was accepted, or a skipped or reordered change, is refused.
+/// A version from before writer changes already accepted here (an older branch) has a
+/// shorter chain; it is accepted only when `signer` is still a trusted writer, so a
+/// removed writer cannot sign "old" versions.
 pub fn chain_reaches(
     from: &WriterSet,
+    accepted: usize,
     to: &WriterSet,
     chain: &[Signed<WriterChange>],
+    signer: &str,
 ) -> std::result::Result<(), String> {
-    if from == to {
-        return Ok(());
+    if chain.len() < accepted {
+        if from.contains_key(signer) {
+            return Ok(());
+        }
+        return Err(format!(
+            "it carries an older writer history ({} change(s), {accepted} already trusted here) and is signed by {signer}, \
+             who is not a writer any more; update the branch (`git merge` the branch that changed the writers)",
+            chain.len()
+        ));
     }
     let mut current = from.clone();
-    for link in chain {
+    for link in &chain[accepted..] {
         if link.body.previous != current.digest() {
-            continue;
+            return Err(format!(
+                "writer change {} does not follow the trusted writers {}",
+                link.body.index,
+                current.names()
+            ));
         }
         if !current.contains_key(&link.body.signer) {
             return Err(format!(
@@ -277,15 +295,16 @@ pub fn chain_reaches(
         link.verify(&link.body.signer, NAMESPACE_WRITERS)
             .map_err(|e| format!("the change to writers {}: {e}", link.body.writers.names()))?;
         current = link.body.writers.clone();
-        if &current == to {
-            return Ok(());
-        }
     }
-    Err(format!(
-        "writers {} are not reached from the trusted writers {} by changes those writers signed",
-        to.names(),
-        from.names()
-    ))
+    if &current == to {
+        Ok(())
+    } else {
+        Err(format!(
+            "writers {} are not reached from the trusted writers {} by changes those writers signed",
+            to.names(),
+            from.names()
+        ))
+    }
 }
 
 /// Full verification of the vault `bytes` at `vault` for a reader: signature, config,
@@ -364,7 +383,7 @@ pub fn verify(
     match store.vault(&manifest.vault_id) {
         Some(pin) => {
             let trusted = pin.writer_set()?;
-            chain_reaches(&trusted, &manifest.writers, &sig.chain).map_err(|e| {
+            chain_reaches(&trusted, pin.chain, &manifest.writers, &sig.chain, &manifest.signer).map_err(|e| {
                 untrusted(format!(
                     "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
                      signs it (`agevault trust sign`), or re-provision this trust store"
@@ -417,7 +436,7 @@ pub fn verify(
                 .and_then(|p| p.generations.get(&file))
                 .map_or(true, |&g| g < manifest.generation);
         if needs_update {
-            record(store, vault, &manifest)?;
+            record(store, vault, &manifest, sig.chain.len())?;
         }
     }
     Ok(Verified {
@@ -428,7 +447,7 @@ pub fn verify(
 }
 
 /// Records a verified (or just written) manifest in the store: location, writers, generation.
-pub fn record(store: &mut TrustStore, vault: &Path, manifest: &Manifest) -> Result<()> {
+pub fn record(store: &mut TrustStore, vault: &Path, manifest: &Manifest, chain_len: usize) -> Result<()> {
     let location = pins::location_key(vault);
     let file = generation_key(vault);
     store.update(|pins| {
@@ -443,6 +462,7 @@ pub fn record(store: &mut TrustStore, vault: &Path, manifest: &Manifest) -> Resu
             .collect();
         let g = pin.generations.entry(file).or_insert(0);
         *g = (*g).max(manifest.generation);
+        pin.chain = pin.chain.max(chain_len);
     })
 }
 
@@ -513,6 +533,7 @@ pub fn sign_version(
         if &p.writers != writers {
             let change = WriterChange {
                 vault_id: vault_id.clone(),
+                index: chain.len() as u64 + 1,
                 previous: p.writers.digest(),
                 writers: writers.clone(),
                 signer: signer_key.to_owned(),
@@ -563,5 +584,5 @@ pub fn write_signed(store: &mut TrustStore, vault: &Path, bytes: &[u8], sig: &Si
     crate::store::remove_stray_temp_files(&[vault, &sig_path(vault)])?;
     crate::store::replace_atomically(&sig_path(vault), sig.render().as_bytes())?;
     crate::store::replace_atomically(vault, bytes)?;
-    record(store, vault, &sig.current.body)
+    record(store, vault, &sig.current.body, sig.chain.len())
 }

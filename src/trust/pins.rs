@@ -29,6 +29,14 @@ pub struct VaultPin {
     pub writers: BTreeMap<String, String>,
     /// Vault file name → highest generation seen.
     pub generations: BTreeMap<String, u64>,
+    /// How many writer changes of the chain are already accepted: later versions must
+    /// extend the chain from there (a removed writer's old link is never replayed).
+    #[serde(default)]
+    pub chain: usize,
+    /// Recipient keys seen removed (offboarded) in a version of this vault: no write
+    /// here encrypts to them again unless they are added back explicitly.
+    #[serde(default)]
+    pub removed: std::collections::BTreeSet<String>,
 }
 
 impl VaultPin {

@@ -188,6 +188,9 @@ pub struct Manifest {
 pub struct WriterChange {
     /// The vault it belongs to.
     pub vault_id: String,
+    /// Its position in the chain (1 for the first change): signed, so an old link
+    /// cannot be replayed at a later position.
+    pub index: u64,
     /// Digest of the set it replaces.
     pub previous: String,
     /// The new set.
@@ -253,6 +256,9 @@ impl WriterChange {
         out.push('\n');
         out.push_str("vault-id: ");
         out.push_str(&self.vault_id);
+        out.push('\n');
+        out.push_str("index: ");
+        out.push_str(&self.index.to_string());
         out.push('\n');
         out.push_str("previous-writers-sha256: ");
         out.push_str(&self.previous);
@@ -385,6 +391,13 @@ impl SigFile {
         if chain.iter().any(|c| c.body.vault_id != current.body.vault_id) {
             return Err("a writer change belongs to another vault".into());
         }
+        if chain
+            .iter()
+            .enumerate()
+            .any(|(i, c)| c.body.index != i as u64 + 1)
+        {
+            return Err("the writer changes are not numbered 1, 2, 3, … in order".into());
+        }
         Ok(SigFile {
             current,
             previous,
@@ -484,12 +497,19 @@ fn parse_manifest(fields: &[(usize, String, String)]) -> Result<Manifest, String
 fn parse_change(fields: &[(usize, String, String)]) -> Result<WriterChange, String> {
     let mut f = Fields { fields, at: 0 };
     let vault_id = hex_field(f.take("vault-id")?, 32, "vault-id")?;
+    let index_text = f.take("index")?;
+    let index: u64 = index_text
+        .parse()
+        .ok()
+        .filter(|i: &u64| i.to_string() == index_text && *i > 0)
+        .ok_or("`index` must be a positive decimal number")?;
     let previous = hex_field(f.take("previous-writers-sha256")?, 64, "previous-writers-sha256")?;
     let writers = f.writers()?;
     let signer = canonical_signing_key(f.take("signer")?)?;
     f.end()?;
     Ok(WriterChange {
         vault_id,
+        index,
         previous,
         writers,
         signer,
