@@ -273,6 +273,18 @@ impl VaultDocument {
     }
 
     /// Whether `key` was taken off the vault with `recipients remove`.
+    /// Every key an `offboarded` record names.
+    pub fn offboarded_keys(&self) -> Vec<String> {
+        match self.extra.get("offboarded") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|r| r["key"].as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `key` was removed with `recipients remove`.
     pub fn was_offboarded(&self, key: &str) -> bool {
         matches!(self.extra.get("offboarded"), Some(Value::Array(list))
             if list.iter().any(|r| r["key"].as_str() == Some(key)))

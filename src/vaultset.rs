@@ -242,6 +242,9 @@ impl Workspace {
             }
             parts.push(part);
         }
+        if let Some(d) = &doc {
+            trust::note_removed(&vault_id, &d.offboarded_keys())?;
+        }
         let mut combined = doc.unwrap_or_else(|| VaultDocument::new(Vec::new()));
         for part in parts.iter().filter(|p| p.file.scope.is_some()) {
             let Some(d) = &part.doc else { continue };
@@ -380,6 +383,9 @@ impl Workspace {
                     None => new_file_prior.clone(),
                 }
             };
+            if let Some(p) = &prior {
+                trust::check_not_removed(&p.vault_id, &doc.recipients, &[], &file.path)?;
+            }
             let ciphertext = workspace::encrypt_vault(&mut doc)?;
             let (mut store, sig) = workspace::sign_new_version(
                 &file.path,

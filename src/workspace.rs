@@ -121,6 +121,7 @@ impl Workspace {
         let verified = self.verify(&bytes)?;
         let plaintext = self.decrypt(&bytes, ids)?;
         let doc = self.parse(&plaintext)?;
+        trust::note_removed(&verified.manifest.vault_id, &doc.offboarded_keys())?;
         Ok((doc, plaintext, verified))
     }
 
@@ -470,6 +471,9 @@ impl Workspace {
         let plaintext = session.doc.to_plaintext();
         if plaintext == session.original {
             return Ok(false);
+        }
+        if let Some(p) = &session.prior {
+            trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &self.vault_path)?;
         }
         let mut doc = session.doc;
         let ciphertext = encrypt_vault(&mut doc)?;

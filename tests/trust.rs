@@ -671,3 +671,57 @@ fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding
     assert!(!out.status.success(), "bob reads the vault after the merge");
     assert_eq!(sb.get("db/password"), "new-pass-0002");
 }
+
+#[test]
+fn a_write_on_a_branch_that_restored_an_old_vault_never_reaches_a_removed_recipient() {
+    let sb = repo_with_setup(&[("db/password", "old-pass-0001")]);
+    let bob_id = sb.root.path().join("bob.txt");
+    let bob = age_keygen(&bob_id);
+    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    git_ok(&sb, &["commit", "-qam", "add bob"]);
+    git_ok(&sb, &["branch", "before-offboarding"]);
+    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    git_ok(&sb, &["commit", "-qam", "offboard bob"]);
+    git_ok(&sb, &["checkout", "-q", "before-offboarding"]);
+    let secret = unique("brand-new");
+    let out = sb
+        .cmd(&["set", "api/token"])
+        .write_stdin(secret.as_str())
+        .output()
+        .unwrap();
+    let err = refused(&out, &[&secret]);
+    assert!(err.contains("removed"), "{err}");
+    let out = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&bob_id)
+        .arg(sb.vault())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    // Adding them back on purpose is allowed.
+    git_ok(&sb, &["checkout", "-q", "main"]);
+    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+}
+
+#[test]
+fn check_in_ci_compares_with_the_last_signed_commit_not_just_the_parent() {
+    let sb = repo_with_setup(&[("db/url", "postgres://good.example/db")]);
+    // Commit 1 drops the signature, commit 2 brings an attacker's own vault.
+    fs::remove_file(sb.sig()).unwrap();
+    gitutil::git_as(&sb, "Mallory", &["commit", "-qam", "cleanup"]);
+    let other = Sandbox::with_secrets(&[("db/url", "postgres://attacker.example/x")]);
+    for name in [".agevault.toml", "secrets.json.age", "secrets.json.age.sig"] {
+        fs::copy(other.repo().join(name), sb.repo().join(name)).unwrap();
+    }
+    git_ok(&sb, &["add", "-A"]);
+    gitutil::git_as(&sb, "Mallory", &["commit", "-qm", "rotate"]);
+    let ci = tempfile::tempdir().unwrap();
+    let out = agevault(&sb, &["check", "--no-decrypt"])
+        .env("AGEVAULT_TRUST_DIR", ci.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("vault id changed"), "{report}");
+    assert!(report.contains("HEAD~2"), "{report}");
+}

@@ -203,15 +203,31 @@ fn generation_problems(ws: &Workspace, verified: &crate::trust::Verified) -> Vec
         return Vec::new();
     };
     let current = crate::trust::read_sig(&ws.vault_path).ok().flatten();
+    // The nearest earlier commit (first parents) with a signature: deleting the
+    // signature in one commit and forging in the next is compared with the last good one.
     let head = crate::git::signatures::at_commit(&repo, "HEAD", &rel);
-    let (label, previous) = if head.is_some() && head == current {
-        ("HEAD^", crate::git::signatures::at_commit(&repo, "HEAD^", &rel))
-    } else {
-        ("HEAD", head)
-    };
-    let Some(previous) = previous.and_then(|b| SigFile::parse(&b).ok()) else {
+    let start = usize::from(head.is_some() && head == current);
+    let mut found = None;
+    for n in start..start + 1000 {
+        let rev = if n == 0 {
+            "HEAD".to_owned()
+        } else {
+            format!("HEAD~{n}")
+        };
+        if repo.revparse_single(&rev).is_err() {
+            break;
+        }
+        if let Some(sig) =
+            crate::git::signatures::at_commit(&repo, &rev, &rel).and_then(|b| SigFile::parse(&b).ok())
+        {
+            found = Some((if n == 1 { "HEAD^".to_owned() } else { rev }, sig));
+            break;
+        }
+    }
+    let Some((label, previous)) = found else {
         return Vec::new();
     };
+    let label = label.as_str();
     let prev = &previous.current.body;
     let now = &verified.manifest;
     let mut problems = Vec::new();

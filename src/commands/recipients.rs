@@ -86,6 +86,10 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         )));
     }
     let mut session = ws.open_for_write()?;
+    if let Some(p) = &session.prior {
+        // Adding a removed person back is this explicit command.
+        crate::trust::readmit(&p.vault_id, &key)?;
+    }
     let in_vault = session.doc.recipients.contains(&key);
     if in_vault && already_configured {
         return Err(Error::msg(format!("`{name}` is already a recipient")));

@@ -104,6 +104,9 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         // Content nobody signed: a key planted in it must not fingerprint future values.
         crate::git::fingerprint::renew_key(&mut session.doc);
     }
+    if let Some(p) = &session.prior {
+        trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &ws.vault_path)?;
+    }
     let ciphertext = workspace::encrypt_vault(&mut session.doc)?;
     let (mut store, sig) = workspace::sign_new_version(
         &ws.vault_path,

@@ -586,3 +586,64 @@ pub fn write_signed(store: &mut TrustStore, vault: &Path, bytes: &[u8], sig: &Si
     crate::store::replace_atomically(vault, bytes)?;
     record(store, vault, &sig.current.body, sig.chain.len())
 }
+
+/// Remembers recipients this machine has seen removed from a vault (from its
+/// `offboarded` records), so no later write here encrypts to them again by accident,
+/// e.g. on a branch that restored an older vault.
+pub fn note_removed(vault_id: &str, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut store = TrustStore::open()?;
+    let known = store
+        .vault(vault_id)
+        .map(|p| p.removed.clone())
+        .unwrap_or_default();
+    if keys.iter().all(|k| known.contains(k)) || store.vault(vault_id).is_none() {
+        return Ok(());
+    }
+    store.update(|pins| {
+        if let Some(pin) = pins.vaults.get_mut(vault_id) {
+            pin.removed.extend(keys.iter().cloned());
+        }
+    })
+}
+
+/// Refuses a write that would encrypt to a recipient seen removed here, unless it is
+/// being added back (`readmit`).
+pub fn check_not_removed(
+    vault_id: &str,
+    recipients: &[String],
+    readmit: &[String],
+    what: &Path,
+) -> Result<()> {
+    let store = TrustStore::open()?;
+    let Some(pin) = store.vault(vault_id) else {
+        return Ok(());
+    };
+    if let Some(k) = recipients
+        .iter()
+        .find(|k| pin.removed.contains(*k) && !readmit.contains(*k))
+    {
+        return Err(untrusted(format!(
+            "{} would be encrypted to {k}, who was removed from this vault (offboarded) in a version seen here: this \
+             checkout holds an older vault (a branch that restored it?); update it (`git merge` the branch with the \
+             offboarding), or add them back on purpose with `agevault recipients add`",
+            what.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Forgets that `key` was removed (it is being added back on purpose).
+pub fn readmit(vault_id: &str, key: &str) -> Result<()> {
+    let mut store = TrustStore::open()?;
+    if store.vault(vault_id).is_some_and(|p| p.removed.contains(key)) {
+        store.update(|pins| {
+            if let Some(pin) = pins.vaults.get_mut(vault_id) {
+                pin.removed.remove(key);
+            }
+        })?;
+    }
+    Ok(())
+}
