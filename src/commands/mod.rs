@@ -11,6 +11,7 @@ mod inventory;
 mod keygen;
 mod log;
 mod ls;
+mod openbao;
 mod recipients;
 mod rm;
 mod rotate;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Log(args) => log::run(&Workspace::resolve(options)?, &args),
         Command::Scan(args) => scan::run(options, &args),
         Command::Trust(cmd) => trust::run(options, cmd),
+        Command::Openbao(cmd) => openbao::run(&Workspace::resolve(options)?, cmd),
     }
 }
 
