@@ -83,14 +83,14 @@ fn run_from_openbao(
         ));
     }
     let config = ws.require_config()?;
+    let target = openbao::Target::resolve(Some(config), None, None)?;
     if let Some(p) = config.file.exec.get(profile) {
-        let target = openbao::Target::resolve(Some(config), None, None)?;
+        // A profile the policies skipped (it selects by prefix) has no AppRole to log in with.
         policy::for_profile(profile, p, &target).map_err(Error::msg)?;
     }
     // The profile decides what the child receives: it must come from a signed config,
     // which the vault's signature covers (no identity is needed to check it).
     ws.verify(&ws.read_ciphertext()?)?;
-    let target = openbao::Target::resolve(Some(config), None, None)?;
     let paths: BTreeSet<String> = sel.env.iter().chain(&sel.files).map(|m| m.path.clone()).collect();
     let paths: Vec<String> = paths.into_iter().collect();
     let server = openbao::connect(Some(config))?;
