@@ -89,6 +89,80 @@ pub enum Command {
     /// Least privilege: secret paths kept in their own files, read only by their readers.
     #[command(subcommand)]
     Scopes(ScopesCommand),
+    /// Publish to an OpenBao / HashiCorp Vault server, and generate its per-profile policies.
+    ///
+    /// The git vault stays the reviewed source of truth; the server becomes the runtime
+    /// distribution point (`agevault exec --from openbao`). The server comes from
+    /// BAO_ADDR / VAULT_ADDR or `[openbao] addr`, the token from BAO_TOKEN / VAULT_TOKEN,
+    /// `[openbao] token_file` or ~/.vault-token, a private CA from BAO_CACERT / VAULT_CACERT.
+    #[command(subcommand)]
+    Openbao(OpenbaoCommand),
+}
+
+/// `openbao …`.
+#[derive(Debug, Subcommand)]
+pub enum OpenbaoCommand {
+    /// Write every secret (under PREFIX) into KV v2 as `{"value": …}`; prints the plan, never values.
+    ///
+    /// Unchanged values are not rewritten. Every write names the version it replaces
+    /// (KV check-and-set), so a concurrent change on the server is never overwritten:
+    /// the push reports it and exits 1.
+    Push(PushArgs),
+    /// One read-only policy and one AppRole per exec profile: exactly the profile's paths.
+    ///
+    /// Without --apply, prints the policies. With --apply --out DIR, writes them to the
+    /// server, enables AppRole at auth/approle if needed, creates role agevault-PROFILE,
+    /// and writes DIR/PROFILE.role-id and a fresh DIR/PROFILE.secret-id (0600) for the host.
+    Policies(PoliciesArgs),
+}
+
+/// Where on the server: shared by `openbao` subcommands.
+#[derive(Debug, Args)]
+pub struct KvTargetArgs {
+    /// KV v2 mount (default: `[openbao] mount`, else `secret`).
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Option<String>,
+    /// Publish under this path inside the mount (default: `[openbao] prefix`, else none).
+    #[arg(long, value_name = "P")]
+    pub path_prefix: Option<String>,
+}
+
+/// `openbao push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Only secrets at or below this vault path.
+    pub prefix: Option<String>,
+    #[command(flatten)]
+    pub target: KvTargetArgs,
+    /// Also delete keys under the path prefix (and PREFIX) that the vault no longer holds.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the plan without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `openbao policies`.
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    #[command(flatten)]
+    pub target: KvTargetArgs,
+    /// Write the policies and AppRoles to the server (needs --out).
+    #[arg(long, requires = "out")]
+    pub apply: bool,
+    /// With --apply: write PROFILE.role-id and PROFILE.secret-id here (0600; directory 0700).
+    #[arg(long, value_name = "DIR", requires = "apply")]
+    pub out: Option<PathBuf>,
+}
+
+/// Where `exec` reads values from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ExecSource {
+    /// The git vault (decrypted with your identity).
+    #[default]
+    Vault,
+    /// An OpenBao / Vault server, logging in with the profile's AppRole (needs -p and --approle-dir).
+    Openbao,
 }
 
 /// `scopes …`.
@@ -312,6 +386,9 @@ pub struct CheckArgs {
     /// Print a machine-readable report.
     #[arg(long)]
     pub json: bool,
+    /// Also compare the vault with what OpenBao holds (by keyed fingerprint) and report drift per path.
+    #[arg(long, conflicts_with = "no_decrypt")]
+    pub openbao: bool,
 }
 
 /// Output formats of `inventory`.
@@ -394,6 +471,13 @@ pub struct ExecArgs {
     /// Allow memory files on a disk-backed directory when no memory filesystem exists.
     #[arg(long)]
     pub allow_disk: bool,
+    /// Where the values come from. `openbao` logs in with the profile's AppRole, reads
+    /// exactly the profile's paths and revokes its token when the child ends.
+    #[arg(long, value_enum, default_value_t = ExecSource::Vault)]
+    pub from: ExecSource,
+    /// With --from openbao: the directory holding PROFILE.role-id and PROFILE.secret-id.
+    #[arg(long, value_name = "DIR")]
+    pub approle_dir: Option<PathBuf>,
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

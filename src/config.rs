@@ -89,6 +89,25 @@ pub struct ConfigFile {
     /// Scopes: secret paths in their own files, for their readers only.
     #[serde(default)]
     pub scopes: BTreeMap<String, ScopeEntry>,
+    /// `[openbao]`: where `agevault openbao` and `exec --from openbao` find the server.
+    #[serde(default)]
+    pub openbao: OpenBaoConfig,
+}
+
+/// The `[openbao]` table. Signed with the rest of the config, so a pushed change of
+/// `addr` cannot send a host's `exec --from openbao` to someone else's server.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBaoConfig {
+    /// Server address (`BAO_ADDR`/`VAULT_ADDR` take precedence).
+    pub addr: Option<String>,
+    /// KV v2 mount (default `secret`).
+    pub mount: Option<String>,
+    /// Path prefix inside the mount under which secret paths are published.
+    pub prefix: Option<String>,
+    /// A file holding the token for `push`, `policies` and `check --openbao`
+    /// (after `BAO_TOKEN`/`VAULT_TOKEN`; default `~/.vault-token`, which `bao login` writes).
+    pub token_file: Option<String>,
 }
 
 /// One `[secrets."PATH-OR-GLOB"]` table: facts for the inventory.

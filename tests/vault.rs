@@ -237,6 +237,7 @@ fn help_lists_every_command_and_completions_and_man_are_generated() {
         "rm",
         "edit",
         "exec",
+        "openbao",
         "completions",
         "man",
     ] {

@@ -73,7 +73,7 @@ pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
         }
     };
     if let Some(ws) = &ws {
-        run_checks(ws, args.no_decrypt, &mut report);
+        run_checks(ws, args, &mut report);
     }
     report.ok = report.checks.iter().all(|c| c.ok);
     if args.json {
@@ -103,7 +103,8 @@ pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
     })
 }
 
-fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
+fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
+    let no_decrypt = args.no_decrypt;
     let bytes = match read_vault_bytes(&ws.vault_path) {
         Ok(b) => b,
         Err(e) => {
@@ -146,6 +147,12 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
                 "not run: the vault is not trusted (see the signature check)",
             );
         }
+        if args.openbao {
+            report.skip(
+                "openbao",
+                "not run: the vault is not trusted (see the signature check)",
+            );
+        }
         return;
     }
     let decrypted = ws.identities().and_then(|ids| {
@@ -163,6 +170,9 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
         }
         Err(e) => {
             report.record("decrypt", vec![e.to_string()]);
+            if args.openbao {
+                report.skip("openbao", "not run: the vault did not decrypt");
+            }
             return;
         }
     };
@@ -188,6 +198,63 @@ fn run_checks(ws: &Workspace, no_decrypt: bool, report: &mut Report) {
     report.record("validate", validation_problems(ws, &doc));
     report.record("rotation", rotation_problems(ws, &doc));
     report.record("conflicts", conflict_problems(&doc));
+    if args.openbao {
+        report.record(
+            "openbao",
+            openbao_problems(ws, &doc).unwrap_or_else(|e| vec![e.to_string()]),
+        );
+    }
+}
+
+/// Drift between the vault and the server, per path, compared by keyed fingerprint
+/// (HMAC under the vault's fingerprint key): values are never printed, and the
+/// fingerprints shown are the ones `git diff` of the vault shows.
+fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> {
+    use crate::git::fingerprint::FingerprintKey;
+    use crate::openbao::kv::{self, Entry};
+    use crate::openbao::{self, Target};
+    let config = ws.config.as_ref();
+    let target = Target::resolve(config, None, None)?;
+    let server = openbao::connect(config)?;
+    let token = openbao::operator_token(config)?;
+    let key = FingerprintKey::of(doc).unwrap_or_else(FingerprintKey::generate);
+    let mut problems = Vec::new();
+    let mut held = std::collections::BTreeSet::new();
+    for (path, value) in doc.leaves() {
+        let ours = value.expose_secret().as_bytes();
+        match kv::read(&server, &token, &target, &path)? {
+            Entry::Present { value: theirs, .. } => {
+                let theirs = theirs.expose_secret().as_bytes();
+                if key.digest(ours) != key.digest(theirs) {
+                    problems.push(format!(
+                        "`{path}` differs on OpenBao (vault {}, server {} at {}); run `agevault openbao push`",
+                        key.fingerprint(ours),
+                        key.fingerprint(theirs),
+                        target.data_path(&path)
+                    ));
+                }
+            }
+            Entry::Absent { .. } => problems.push(format!(
+                "`{path}` is missing on OpenBao ({}); run `agevault openbao push`",
+                target.data_path(&path)
+            )),
+        }
+        held.insert(path);
+    }
+    // Keys the vault does not hold are drift only under a prefix of our own: a bare
+    // mount is shared with whatever else the server stores.
+    if target.prefix.is_some() {
+        for extra in kv::list(&server, &token, &target, None)? {
+            if !held.contains(&extra) {
+                problems.push(format!(
+                    "`{}` is on OpenBao ({}) but not in the vault; remove it with `agevault openbao push --prune`",
+                    crate::terminal::sanitize(&extra),
+                    target.data_path(&crate::terminal::sanitize(&extra))
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// In a git work tree: the vault's generation must not be lower than in the previous

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::ExecArgs;
+use crate::cli::{ExecArgs, ExecSource};
 use crate::error::{Error, Result};
 use crate::exec::{self, plan::parse_mapping, policy, LaunchOptions, Selection, CLEAN_ENV_KEEP};
 use crate::workspace::Workspace;
@@ -64,18 +64,71 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         sel.files.push(parse_mapping(m, "--file")?);
     }
     sel.inherited = inherited_names(clean_env);
+    let options = LaunchOptions {
+        files_as: args.files_as,
+        clean_env,
+        mask: args.mask,
+        allow_disk: args.allow_disk,
+        supervise: false,
+    };
+    if args.from == ExecSource::Openbao {
+        return run_from_openbao(ws, args, &sel, options);
+    }
     let doc = read_needed(ws, &sel, &needed_scopes)?;
     let injections = exec::plan(&doc, &sel)?;
-    exec::launch(
-        &injections,
-        &args.command,
-        &LaunchOptions {
-            files_as: args.files_as,
-            clean_env,
-            mask: args.mask,
-            allow_disk: args.allow_disk,
-        },
-    )
+    exec::launch(&injections, &args.command, &options)
+}
+
+/// `--from openbao`: log in with the profile's AppRole, read exactly the mapped paths,
+/// run the child with the same engine, and revoke the token when the child ends.
+fn run_from_openbao(
+    ws: &Workspace,
+    args: &ExecArgs,
+    sel: &Selection,
+    mut options: LaunchOptions,
+) -> Result<ExitStatus> {
+    use crate::openbao::{self, approle, policy};
+    let usage = |what: &str| Error::Usage(format!("--from openbao {what}"));
+    let profile = args
+        .profile
+        .as_deref()
+        .ok_or_else(|| usage("needs -p PROFILE: each profile has its own AppRole and policy"))?;
+    let dir = args
+        .approle_dir
+        .as_deref()
+        .ok_or_else(|| usage("needs --approle-dir DIR holding PROFILE.role-id and PROFILE.secret-id"))?;
+    if !args.only.is_empty() {
+        return Err(usage(
+            "cannot take --only: the profile's policy grants exact paths; map them with --env or --file",
+        ));
+    }
+    let config = ws.require_config()?;
+    let target = openbao::Target::resolve(Some(config), None, None)?;
+    if let Some(p) = config.file.exec.get(profile) {
+        // A profile the policies skipped (it selects by prefix) has no AppRole to log in with.
+        policy::for_profile(profile, p, &target).map_err(Error::msg)?;
+    }
+    // The profile decides what the child receives: it must come from a signed config,
+    // which the vault's signature covers (no identity is needed to check it).
+    ws.verify(&ws.read_ciphertext()?)?;
+    let paths: BTreeSet<String> = sel.env.iter().chain(&sel.files).map(|m| m.path.clone()).collect();
+    let paths: Vec<String> = paths.into_iter().collect();
+    let server = openbao::connect(Some(config))?;
+    let creds = approle::read_credentials(dir, profile)?;
+    let token = approle::login(&server, policy::APPROLE_MOUNT, profile, &creds)?;
+    drop(creds);
+    options.supervise = true;
+    let outcome = openbao::read_paths(&server, &token, &target, &paths).and_then(|doc| {
+        let injections = exec::plan(&doc, sel)?;
+        exec::launch(&injections, &args.command, &options)
+    });
+    if let Err(e) = approle::revoke_self(&server, &token) {
+        eprintln!(
+            "agevault: warning: {e}; the token expires on its own within {}",
+            approle::TOKEN_TTL
+        );
+    }
+    outcome
 }
 
 /// Reads only the vault files the selection needs (with scopes): a needed scope this

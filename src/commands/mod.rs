@@ -11,6 +11,7 @@ mod inventory;
 mod keygen;
 mod log;
 mod ls;
+mod openbao;
 mod recipients;
 mod rm;
 mod rotate;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Scan(args) => scan::run(options, &args),
         Command::Trust(cmd) => trust::run(options, cmd),
         Command::Scopes(cmd) => scopes::run(&Workspace::resolve(options)?, cmd),
+        Command::Openbao(cmd) => openbao::run(&Workspace::resolve(options)?, cmd),
     }
 }
 

@@ -40,6 +40,9 @@ pub struct LaunchOptions {
     pub mask: bool,
     /// Allow a disk-backed directory for files.
     pub allow_disk: bool,
+    /// Stay the parent even when nothing needs cleaning up or filtering: the
+    /// caller has work to do when the child ends (`--from openbao` revokes its token).
+    pub supervise: bool,
 }
 
 /// Runs `command` with `injections`. Returns only when supervising (or on error);
@@ -96,7 +99,7 @@ pub fn launch(
 
     // As PID 1 (a container's init) we must stay: the kernel gives PID 1 no default
     // signal actions and hands it every orphan to reap.
-    let supervise = opts.mask || memdir.is_some() || std::process::id() == 1;
+    let supervise = opts.supervise || opts.mask || memdir.is_some() || std::process::id() == 1;
     if !supervise {
         // Nothing to clean up or filter: become the child, adding no process and
         // leaving signals and exit codes native. memfds stay open across exec.
