@@ -99,7 +99,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
     let covered = ws.verify(&bytes).is_ok();
     if !covered {
         // Content nobody signed: a key planted in it must not fingerprint future values.
-        crate::git::fingerprint::renew_key(&mut session.doc);
+        crate::lifecycle::exposure::renew_fingerprint_key(&mut session.doc);
     }
     let ciphertext = workspace::encrypt_vault(&mut session.doc)?;
     let (mut store, sig) = workspace::sign_new_version(
