@@ -220,7 +220,10 @@ fn every_validation_rule_passes_and_fails_in_check() {
         assert_eq!(out.status.code(), Some(1), "{path}");
         assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
         assert!(!all_output(&out).contains(value), "value of {path} leaked");
-        sb.cmd(&["set", path, "--force"]).write_stdin(value).assert().success();
+        sb.cmd(&["set", path, "--force"])
+            .write_stdin(value)
+            .assert()
+            .success();
     }
     let out = sb.cmd(&["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

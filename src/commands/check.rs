@@ -343,7 +343,7 @@ fn coverage_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
                     "rotation" => "a [rotation] policy",
                     _ => "a [validate] rule",
                 };
-                problems.push(format!("`{path}` has no {table}, which [policy] require demands"));
+                problems.push(format!("`{path}` lacks {table}, which [policy] require demands"));
             }
         }
     }

@@ -275,25 +275,39 @@ fn rotate_targets(
             }
             (None, None) => continue,
         };
-        if let Some(c) = config {
-            let refusals = crate::lifecycle::validate::refusals(
-                c,
-                &session.doc,
-                &path.to_string(),
-                generated.value.expose_secret(),
-            );
-            if !refusals.is_empty() && !opts.force {
-                return Err(Error::msg(format!(
-                    "{}; nothing was changed (pass --force to store it anyway)",
-                    refusals.join("; ")
-                )));
+        rotation::stage(&mut session.doc, path, generated, generator.as_ref()).map_err(Error::msg)?;
+        let hooked_path = hook_for(config, path).is_some();
+        if !hooked_path {
+            rotation::promote(&mut session.doc, path, opts.keep_previous).map_err(Error::msg)?;
+        }
+        // Checked in place, so a key is compared with the certificate generated with it.
+        if let (Some(c), false) = (config, opts.force) {
+            let value = if hooked_path {
+                rotation::staged(&session.doc, path)
+            } else {
+                match session.doc.get(path) {
+                    Some(Node::Leaf(v)) => Some(SecretString::from(v.expose_secret())),
+                    _ => None,
+                }
+            };
+            if let Some(value) = value {
+                let refusals = crate::lifecycle::validate::refusals(
+                    c,
+                    &session.doc,
+                    &path.to_string(),
+                    value.expose_secret(),
+                );
+                if !refusals.is_empty() {
+                    return Err(Error::msg(format!(
+                        "{}; nothing was changed (pass --force to store it anyway)",
+                        refusals.join("; ")
+                    )));
+                }
             }
         }
-        rotation::stage(&mut session.doc, path, generated, generator.as_ref()).map_err(Error::msg)?;
-        if hook_for(config, path).is_some() {
+        if hooked_path {
             hooked.push(path.clone());
         } else {
-            rotation::promote(&mut session.doc, path, opts.keep_previous).map_err(Error::msg)?;
             rotated.push(path.clone());
         }
     }
