@@ -44,8 +44,22 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         sel.files.push(parse_mapping(m, "--file")?);
     }
     sel.inherited = inherited_names(clean_env);
-    let doc = ws.read_document()?;
+    let ids = ws.identities()?;
+    let (doc, _, verified) = ws.read_verified(&ids)?;
     let injections = exec::plan(&doc, &sel)?;
+    // Recorded before anything is handed out: a required record that cannot be
+    // written stops the run here.
+    crate::audit::record(
+        &crate::audit::Access {
+            command: "exec",
+            vault: &ws.vault_path,
+            vault_id: &verified.manifest.vault_id,
+            generation: verified.manifest.generation,
+            profile: args.profile.as_deref(),
+            paths: injections.iter().map(|i| i.path.clone()).collect(),
+        },
+        &crate::audit::Settings::from(ws.config.as_ref().map(|c| &c.file.audit))?,
+    )?;
     exec::launch(
         &injections,
         &args.command,
