@@ -241,28 +241,6 @@ pub fn renew_fingerprint_key(doc: &mut VaultDocument) {
     }
 }
 
-/// Removes the records of recipients no value is exposed to any more (keeps the document small).
-pub fn forget_resolved(doc: &mut VaultDocument, config: Option<&ConfigFile>) {
-    let still: BTreeSet<String> = exposures(doc, config, SystemTime::now())
-        .into_values()
-        .flatten()
-        .map(|e| format!("{}\u{0}{}", e.name, e.removed))
-        .collect();
-    if let Some(Value::Array(list)) = doc.extra.get_mut(FIELD) {
-        for r in list.iter_mut() {
-            let id = format!(
-                "{}\u{0}{}",
-                r["name"].as_str().unwrap_or("?"),
-                r["removed"].as_str().unwrap_or("")
-            );
-            if !still.contains(&id) && r.get("fingerprints").is_some() {
-                r["fingerprints"] = json!({});
-                r["resolved"] = Value::Bool(true);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
