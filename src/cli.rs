@@ -64,8 +64,17 @@ pub enum Command {
     Edit(EditArgs),
     /// Run a command with secrets injected as environment variables or memory files.
     Exec(Box<ExecArgs>),
-    /// Replace secret values: with a generator, or every overdue one with --due.
+    /// Replace secret values: with a generator, every overdue one with --due, or all a removed recipient could read.
     Rotate(RotateArgs),
+    /// Incident response for a lost or leaked key: the same as `rotate --exposed-to NAME`.
+    ///
+    /// Removes recipient NAME (if still configured) and re-encrypts without it, rotates
+    /// every generator-backed secret NAME could read, runs their after_rotate hooks, and
+    /// lists what needs a human. Exits 1 while anything NAME could read is still in use.
+    Incident(IncidentArgs),
+    /// The host's access record: who decrypted which paths, hash-chained.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Per secret: age, policy, due date, generator, offboarding exposure (never values).
     Status(JsonArgs),
     /// For CI: prove the vault decrypts and is sound (config, format, recipients, rules, rotation, conflicts).
@@ -347,26 +356,48 @@ pub struct SetArgs {
     #[arg(hide = true)]
     pub value: Option<String>,
     /// Generate the value instead of reading it: password:LEN, alnum:LEN, hex:BYTES,
-    /// base64:BYTES, base64url:BYTES, uuid, ed25519, age. Remembered for `rotate`.
+    /// base64:BYTES, base64url:BYTES, uuid, ed25519, age, rsa:2048|3072|4096, p256,
+    /// x509:CN=NAME,days=N[,san=NAME]…[,key=p256|rsa:BITS][,csr]. Key pairs store the
+    /// public half at PATH.pub; x509 stores the certificate at PATH.crt (PATH.csr with csr).
+    /// Remembered for `rotate`.
     #[arg(long, value_name = "SPEC")]
     pub generate: Option<String>,
     /// Store an empty value read from standard input (refused by default: an empty
     /// pipe is usually an unset variable or a closed stdin, not a value).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Store the value even if it breaks a [validate] rule.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `rotate`.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// Secret paths to rotate.
-    #[arg(required_unless_present = "due", conflicts_with = "due")]
+    /// Secret paths to rotate (with --retry-hooks: the staged paths to retry; default all).
+    #[arg(required_unless_present_any = ["due", "exposed_to", "retry_hooks"], conflicts_with_all = ["due", "exposed_to"])]
     pub paths: Vec<String>,
+    /// Incident response: remove recipient NAME if it still is one (re-encrypting without
+    /// it), rotate every generator-backed secret it could read, run their hooks, and list
+    /// the ones that need a human. Exits 1 while any value NAME could read is still in use.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["due", "retry_hooks", "keep_previous", "generate"])]
+    pub exposed_to: Option<String>,
+    /// Keep the old value readable as PATH.previous (and PATH.pub.previous) for this long
+    /// (e.g. 24h), so tokens signed with the old key still verify; `check` fails after it.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_previous: Option<String>,
+    /// Run the after_rotate hooks of values a failed hook left staged at PATH.next again;
+    /// on success the staged value replaces the old one.
+    #[arg(long, conflicts_with_all = ["due", "generate"])]
+    pub retry_hooks: bool,
+    /// Store a new value even if it breaks a [validate] rule.
+    #[arg(long)]
+    pub force: bool,
     /// Generator to use (and remember); default: the one remembered in the secret's meta,
     /// else the value is read like `set` reads it.
     #[arg(long, value_name = "SPEC")]
     pub generate: Option<String>,
-    /// Rotate every overdue secret that has a generator; list those that need a human.
+    /// Rotate every overdue or exposed secret that has a generator; list those that need a human (exit 1).
     #[arg(long)]
     pub due: bool,
     /// Show what would be rotated without changing anything.
@@ -375,6 +406,32 @@ pub struct RotateArgs {
     /// Accept an empty new value from standard input (refused by default).
     #[arg(long)]
     pub allow_empty: bool,
+}
+
+/// `incident`.
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    /// The recipient whose key leaked or was lost.
+    pub name: String,
+    /// Show what would be done without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the access record (time, user, host, vault, generation, command, paths).
+    Show {
+        /// Only records at or after this time: RFC 3339, or an age such as 24h or 7d.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Print JSON lines as stored.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain: exit 1 when a record was edited, removed or reordered.
+    Verify,
 }
 
 /// `check`.
@@ -419,6 +476,9 @@ pub struct EditArgs {
     /// Allow the plaintext on a disk-backed directory when no memory filesystem exists.
     #[arg(long)]
     pub allow_disk: bool,
+    /// Save even if a changed value breaks a [validate] rule.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How `--file` secrets are delivered.

@@ -77,9 +77,9 @@ pub struct ConfigFile {
     /// Path or glob → maximum age.
     #[serde(default)]
     pub rotation: BTreeMap<String, String>,
-    /// Path or glob → validation rule.
+    /// Path or glob → validation rule, or a list of rules that all apply.
     #[serde(default)]
-    pub validate: BTreeMap<String, String>,
+    pub validate: BTreeMap<String, Rules>,
     /// Path or glob → inventory facts (owner, classification).
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretInfo>,
@@ -92,6 +92,15 @@ pub struct ConfigFile {
     /// `[openbao]`: where `agevault openbao` and `exec --from openbao` find the server.
     #[serde(default)]
     pub openbao: OpenBaoConfig,
+    /// Secret path or glob → commands run after the value is rotated.
+    #[serde(default)]
+    pub hooks: BTreeMap<String, Hook>,
+    /// Coverage and exposure policies `check` enforces.
+    #[serde(default)]
+    pub policy: Policy,
+    /// The access record (`exec` and `get` on hosts).
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// The `[openbao]` table. Signed with the rest of the config, so a pushed change of
@@ -110,6 +119,82 @@ pub struct OpenBaoConfig {
     pub token_file: Option<String>,
 }
 
+/// One rule or several, as `[validate]` accepts them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Rules {
+    /// `"pem"`.
+    One(String),
+    /// `["pem", "expires-within:30d"]`.
+    Many(Vec<String>),
+}
+
+impl Rules {
+    /// Every rule's text.
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Rules::One(r) => vec![r.as_str()],
+            Rules::Many(list) => list.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// One `[hooks."PATH"]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// A shell command (`sh -c`) run after a rotation of the path, before the new value
+    /// replaces the old one in the vault.
+    pub after_rotate: String,
+    /// How long it may run (default 60s); then its process group is killed.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `files` (default: AGEVAULT_OLD_FILE / AGEVAULT_NEW_FILE) or `env`
+    /// (AGEVAULT_OLD / AGEVAULT_NEW).
+    #[serde(default)]
+    pub values: Option<String>,
+    /// More secrets for the hook, as in an exec profile: NAME → secret path.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// More secrets as memory files: NAME → secret path.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Start the hook from a minimal environment.
+    #[serde(default)]
+    pub clean_env: bool,
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// What every secret matching `paths` must have: `owner`, `rotation`, `validate`.
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// Globs the requirements apply to (default: every secret).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Class (or `"*"`) → how long exposure to a removed recipient may remain before
+    /// `check` fails (default: none).
+    #[serde(default)]
+    pub exposure_grace: BTreeMap<String, String>,
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Refuse to hand out values when the record cannot be written (fail closed).
+    #[serde(default)]
+    pub required: bool,
+    /// Also send each record to syslog/journald (default true).
+    #[serde(default)]
+    pub syslog: Option<bool>,
+    /// `always` (default: fdatasync every record) or `never`.
+    #[serde(default)]
+    pub fsync: Option<String>,
+}
+
 /// One `[secrets."PATH-OR-GLOB"]` table: facts for the inventory.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +208,10 @@ pub struct SecretInfo {
     /// Free-text consumers beyond the exec profiles (e.g. `CI deploy job`).
     #[serde(default)]
     pub consumers: Vec<String>,
+    /// Not a secret (a certificate, a user name): never offboarding exposure.
+    /// `false` overrides the `*.pub`/`*.crt`/`*.csr` rule.
+    #[serde(default)]
+    pub public: Option<bool>,
 }
 
 /// A configuration file and where it lives.
@@ -382,13 +471,40 @@ impl ConfigFile {
                 None => e.message().to_owned(),
             }
         })?;
-        for (pattern, rule) in &file.validate {
-            crate::lifecycle::validate::Rule::check_syntax(rule).map_err(|e| {
-                format!(
-                    "{}[validate] `{pattern}`: {e}",
-                    line_prefix(text, "validate", pattern)
-                )
-            })?;
+        for (pattern, rules) in &file.validate {
+            for rule in rules.texts() {
+                crate::lifecycle::validate::Rule::check_syntax(rule).map_err(|e| {
+                    format!(
+                        "{}[validate] `{pattern}`: {e}",
+                        line_prefix(text, "validate", pattern)
+                    )
+                })?;
+            }
+        }
+        for (class, grace) in &file.policy.exposure_grace {
+            crate::clock::parse_duration(grace)
+                .map_err(|e| format!("[policy] exposure_grace `{class}`: {e}"))?;
+        }
+        for item in &file.policy.require {
+            if !["owner", "rotation", "validate"].contains(&item.as_str()) {
+                return Err(format!(
+                    "[policy] require: unknown item `{item}`; valid: owner, rotation, validate"
+                ));
+            }
+        }
+        for (path, hook) in &file.hooks {
+            if let Some(t) = &hook.timeout {
+                crate::clock::parse_duration(t).map_err(|e| format!("[hooks.\"{path}\"] timeout: {e}"))?;
+            }
+            if !matches!(hook.values.as_deref(), None | Some("files" | "env")) {
+                return Err(format!("[hooks.\"{path}\"] values must be \"files\" or \"env\""));
+            }
+            if hook.after_rotate.trim().is_empty() {
+                return Err(format!("[hooks.\"{path}\"] after_rotate is empty"));
+            }
+        }
+        if !matches!(file.audit.fsync.as_deref(), None | Some("always" | "never")) {
+            return Err("[audit] fsync must be \"always\" or \"never\"".into());
         }
         for (pattern, max_age) in &file.rotation {
             crate::clock::parse_duration(max_age).map_err(|e| {

@@ -290,6 +290,12 @@ impl VaultDocument {
             if list.iter().any(|r| r["key"].as_str() == Some(key)))
     }
 
+    /// Whether a recipient named `name` was taken off the vault with `recipients remove`.
+    pub fn was_offboarded_name(&self, name: &str) -> bool {
+        matches!(self.extra.get("offboarded"), Some(Value::Array(list))
+            if list.iter().any(|r| r["name"].as_str() == Some(name)))
+    }
+
     /// Records "now" as the last update of `path`.
     pub fn touch(&mut self, path: &str) {
         self.meta

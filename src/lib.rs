@@ -1,5 +1,6 @@
 //! agevault: secrets in one git-committed, age-encrypted JSON file, handed to programs at run time.
 
+pub mod audit;
 pub mod child;
 pub mod cli;
 pub mod clock;

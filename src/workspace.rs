@@ -97,6 +97,30 @@ impl Workspace {
         self.read_document_with(&ids).map(|(doc, _)| doc)
     }
 
+    /// The document and the main vault's verified signature (for the access record):
+    /// every file this user reads, or (`Some`) only the files that may hold `prefixes`,
+    /// where a needed scope this user cannot read is an error naming it.
+    pub fn read_document_verified_under(
+        &self,
+        prefixes: Option<&[String]>,
+    ) -> Result<(VaultDocument, Verified)> {
+        let ids = self.identities()?;
+        if self.has_scopes() {
+            let want = match prefixes {
+                Some(p) => crate::vaultset::Want::Under(p),
+                None => crate::vaultset::Want::All,
+            };
+            let loaded = self.load(&ids, want, prefixes.is_some())?;
+            let verified = loaded
+                .parts
+                .first()
+                .and_then(|p| p.verified.clone())
+                .ok_or_else(|| Error::msg("the main vault was not verified"))?;
+            return Ok((loaded.doc, verified));
+        }
+        self.read_verified(&ids).map(|(doc, _, verified)| (doc, verified))
+    }
+
     /// Like [`Workspace::read_document`], reading only the files that may hold `prefixes`;
     /// a needed scope this user cannot read is an error naming it.
     pub fn read_document_under(&self, prefixes: &[String]) -> Result<VaultDocument> {

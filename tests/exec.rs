@@ -70,6 +70,7 @@ fn std_cmd(sb: &Sandbox, args: &[&str]) -> std::process::Command {
         .env("USER", USER)
         .env("LANG", "C.UTF-8")
         .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+        .env("AGEVAULT_AUDIT_DIR", sb.audit_dir())
         .current_dir(sb.repo())
         .args(args);
     cmd
@@ -1118,6 +1119,7 @@ fn as_pid_1_it_supervises_and_reaps_orphans() {
         .env("PATH", std::env::var_os("PATH").unwrap())
         .env("HOME", sb.home())
         .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+        .env("AGEVAULT_AUDIT_DIR", sb.audit_dir())
         .current_dir(sb.repo())
         .output()
         .unwrap();

@@ -230,6 +230,7 @@ fn git_diff_names_changed_paths_and_shows_no_value() {
         .env("PATH", gitutil::path_with_agevault())
         .env("HOME", stranger.home())
         .env("AGEVAULT_TRUST_DIR", stranger.trust_dir())
+        .env("AGEVAULT_AUDIT_DIR", stranger.audit_dir())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_PAGER", "cat")
         .current_dir(sb.repo())

@@ -230,7 +230,11 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
     assert_eq!(fs::read(env.file("secrets.dev.json.age")).unwrap(), dev_before);
     let host_id = env.host_home.join(".config/agevault/identity.txt");
     assert!(env.age_can_read(&host_id, "secrets.prod.json.age").is_none());
-    env.sb.cmd(&["check"]).assert().success();
+    // Exposure is tracked for exactly those secrets, never for dev's.
+    let out = env.sb.cmd(&["check"]).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("`prod/db/password` still holds"), "{report}");
+    assert!(!report.contains("dev/db/password"), "{report}");
 }
 
 #[test]

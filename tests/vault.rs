@@ -169,6 +169,7 @@ fn broken_pipe_exits_quietly() {
         ))
         .env("HOME", sb.home())
         .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+        .env("AGEVAULT_AUDIT_DIR", sb.audit_dir())
         .current_dir(sb.repo())
         .output()
         .unwrap();
@@ -189,6 +190,7 @@ fn concurrent_writers_lose_nothing() {
                 .env_clear()
                 .env("HOME", sb.home())
                 .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+                .env("AGEVAULT_AUDIT_DIR", sb.audit_dir())
                 .env("PATH", std::env::var_os("PATH").unwrap())
                 .current_dir(sb.repo())
                 .stdin(std::process::Stdio::piped())

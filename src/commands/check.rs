@@ -10,8 +10,10 @@ use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::Result;
 use crate::git::merge::CONFLICTS;
-use crate::lifecycle::policy::{best_match, statuses};
-use crate::lifecycle::validate::Rule;
+use crate::lifecycle::exposure::{exposures, is_public};
+use crate::lifecycle::policy::{best_match, glob_match, statuses};
+use crate::lifecycle::rotation::{KEEP_UNTIL, NEXT_SUFFIX, PREVIOUS_SUFFIX, STAGED_FOR};
+use crate::lifecycle::validate::{validate, Findings};
 use crate::output;
 use crate::workspace::{read_vault_bytes, GlobalOptions, RecipientDrift, Workspace};
 use crate::ExitStatus;
@@ -22,6 +24,8 @@ struct Outcome {
     ok: bool,
     skipped: bool,
     problems: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 #[derive(Default, Serialize)]
@@ -32,11 +36,16 @@ struct Report {
 
 impl Report {
     fn record(&mut self, name: &'static str, problems: Vec<String>) {
+        self.record_with_warnings(name, problems, Vec::new());
+    }
+
+    fn record_with_warnings(&mut self, name: &'static str, problems: Vec<String>, warnings: Vec<String>) {
         self.checks.push(Outcome {
             name,
             ok: problems.is_empty(),
             skipped: false,
             problems,
+            warnings,
         });
     }
 
@@ -46,16 +55,22 @@ impl Report {
             ok: true,
             skipped: true,
             problems: vec![why.to_owned()],
+            warnings: Vec::new(),
         });
     }
 }
 
-const DECRYPT_CHECKS: [&str; 6] = [
+const DECRYPT_CHECKS: [&str; 11] = [
     "decrypt",
     "document",
     "recipients",
     "validate",
     "rotation",
+    "exposure",
+    "overlap",
+    "staged",
+    "profiles",
+    "coverage",
     "conflicts",
 ];
 
@@ -80,6 +95,9 @@ pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
         output::json(&report)?;
     } else {
         for c in &report.checks {
+            for w in &c.warnings {
+                output::line(&format!("warning {}: {w}", c.name))?;
+            }
             for p in &c.problems {
                 if c.skipped {
                     output::line(&format!("skipped {}: {p}", c.name))?;
@@ -195,8 +213,18 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         doc
     };
     report.record("recipients", recipient_problems(ws, &doc));
-    report.record("validate", validation_problems(ws, &doc));
+    let findings = match &ws.config {
+        Some(c) => validate(&doc, &c.file, None, SystemTime::now()),
+        None => Findings::default(),
+    };
+    report.record_with_warnings("validate", findings.problems, findings.warnings);
     report.record("rotation", rotation_problems(ws, &doc));
+    let (problems, warnings) = exposure_problems(ws, &doc);
+    report.record_with_warnings("exposure", problems, warnings);
+    report.record("overlap", overlap_problems(&doc));
+    report.record("staged", staged_problems(&doc));
+    report.record("profiles", profile_problems(ws, &doc));
+    report.record("coverage", coverage_problems(ws, &doc));
     report.record("conflicts", conflict_problems(&doc));
     if args.openbao {
         report.record(
@@ -255,6 +283,147 @@ fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> 
         }
     }
     Ok(problems)
+}
+
+/// Secrets still holding a value a removed recipient could read.
+fn exposure_problems(ws: &Workspace, doc: &VaultDocument) -> (Vec<String>, Vec<String>) {
+    let config = ws.config.as_ref().map(|c| &c.file);
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for (path, list) in exposures(doc, config, SystemTime::now()) {
+        for e in list {
+            let line = format!(
+                "`{path}` still holds a value removed recipient `{}` could read (removed {}); run `agevault rotate \
+                 --exposed-to {}`",
+                e.name, e.removed, e.name
+            );
+            if e.overdue {
+                problems.push(line);
+            } else {
+                warnings.push(format!("{line} (within its [policy] exposure_grace)"));
+            }
+        }
+    }
+    (problems, warnings)
+}
+
+/// `PATH.previous` values kept past their overlap window.
+fn overlap_problems(doc: &VaultDocument) -> Vec<String> {
+    let now = SystemTime::now();
+    doc.leaves()
+        .filter_map(|(path, _)| {
+            let base = path.strip_suffix(PREVIOUS_SUFFIX)?;
+            let until = doc.meta.get(&path).and_then(|m| m.get(KEEP_UNTIL)).and_then(|v| v.as_str());
+            let over = until
+                .and_then(crate::clock::parse_rfc3339)
+                .map_or(true, |t| t <= now);
+            over.then(|| {
+                format!(
+                    "`{path}` (the value `{base}` had before its last rotation) is kept past its overlap window ({}); \
+                     remove it with `agevault rm {path}`",
+                    until.map_or_else(|| "no window recorded".to_owned(), |u| format!("ended {u}"))
+                )
+            })
+        })
+        .collect()
+}
+
+/// New values staged by a rotation whose hook has not succeeded yet.
+fn staged_problems(doc: &VaultDocument) -> Vec<String> {
+    doc.leaves()
+        .filter_map(|(path, _)| {
+            let base = doc.meta.get(&path)?.get(STAGED_FOR)?.as_str()?.to_owned();
+            Some(format!(
+                "`{path}` holds a new value for `{base}` whose after_rotate hook has not succeeded; fix the hook's \
+                 cause and run `agevault rotate --retry-hooks {base}`"
+            ))
+        })
+        .collect()
+}
+
+/// Every exec profile and hook mapping must name an existing secret.
+fn profile_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
+    let Some(config) = &ws.config else {
+        return Vec::new();
+    };
+    let exists = |path: &str| {
+        crate::secret_path::SecretPath::parse(path)
+            .ok()
+            .is_some_and(|p| matches!(doc.get(&p), Some(crate::document::Node::Leaf(_))))
+    };
+    let mut problems = Vec::new();
+    for (name, profile) in &config.file.exec {
+        for (kind, map) in [("env", &profile.env), ("files", &profile.files)] {
+            for (var, path) in map {
+                if !exists(path) {
+                    problems.push(format!(
+                        "profile [exec.{name}] {kind} maps {var} to `{path}`, which is not a secret in the vault; \
+                         `agevault exec -p {name}` would fail; set it or fix the mapping"
+                    ));
+                }
+            }
+        }
+        for prefix in &profile.only {
+            let found = doc
+                .leaves()
+                .any(|(p, _)| p == *prefix || p.starts_with(&format!("{prefix}/")));
+            if !found {
+                problems.push(format!(
+                    "profile [exec.{name}] only = `{prefix}` matches no secret in the vault"
+                ));
+            }
+        }
+    }
+    for (pattern, hook) in &config.file.hooks {
+        for (kind, map) in [("env", &hook.env), ("files", &hook.files)] {
+            for (var, path) in map {
+                if !exists(path) {
+                    problems.push(format!(
+                        "[hooks.\"{pattern}\"] {kind} maps {var} to `{path}`, which is not a secret in the vault"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `[policy] require`: owner, rotation and validate coverage for the matching secrets.
+fn coverage_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
+    let Some(config) = &ws.config else {
+        return Vec::new();
+    };
+    let policy = &config.file.policy;
+    let mut problems = Vec::new();
+    for (path, _) in doc.leaves() {
+        let covered = policy.paths.is_empty() || policy.paths.iter().any(|g| glob_match(g, &path));
+        // Generated companions and staged/previous values follow their secret.
+        let derived = path.ends_with(PREVIOUS_SUFFIX) || path.ends_with(NEXT_SUFFIX);
+        if !covered || derived {
+            continue;
+        }
+        let public = is_public(&path, Some(&config.file));
+        for item in &policy.require {
+            let missing = match item.as_str() {
+                "owner" => best_match(&config.file.secrets, &path)
+                    .and_then(|(_, i)| i.owner.as_ref())
+                    .is_none(),
+                // A public value has nothing to rotate.
+                "rotation" => !public && best_match(&config.file.rotation, &path).is_none(),
+                "validate" => best_match(&config.file.validate, &path).is_none(),
+                _ => false,
+            };
+            if missing {
+                let table = match item.as_str() {
+                    "owner" => "an owner in [secrets.\"PATH\"]",
+                    "rotation" => "a [rotation] policy",
+                    _ => "a [validate] rule",
+                };
+                problems.push(format!("`{path}` lacks {table}, which [policy] require demands"));
+            }
+        }
+    }
+    problems
 }
 
 /// In a git work tree: the vault's generation must not be lower than in the previous
@@ -373,39 +542,6 @@ fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
         Some(config) => RecipientDrift::between(config, &doc.recipients).problems(config, doc),
         None => Vec::new(),
     }
-}
-
-fn validation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
-    let Some(config) = &ws.config else {
-        return Vec::new();
-    };
-    let mut problems = Vec::new();
-    // Each rule is compiled once, however many secrets it applies to.
-    let mut compiled: std::collections::BTreeMap<&str, Option<Rule>> = std::collections::BTreeMap::new();
-    for (path, value) in doc.leaves() {
-        let Some((pattern, rule_text)) = best_match(&config.file.validate, &path) else {
-            continue;
-        };
-        let rule = compiled
-            .entry(pattern)
-            .or_insert_with(|| match Rule::parse(rule_text) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    problems.push(format!("[validate] `{pattern}`: {e}"));
-                    None
-                }
-            });
-        let Some(rule) = rule else {
-            continue;
-        };
-        // Pass or fail only: details about a value would make `check` an oracle.
-        if !rule.check(value.expose_secret()) {
-            problems.push(format!(
-                "`{path}` fails the rule `{rule_text}` from [validate] `{pattern}`; fix it with `agevault set {path}`"
-            ));
-        }
-    }
-    problems
 }
 
 fn rotation_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {

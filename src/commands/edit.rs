@@ -5,6 +5,8 @@ use std::process::Command;
 
 use crate::child::{run_supervised, ChildExit};
 use crate::cli::EditArgs;
+use secrecy::ExposeSecret;
+
 use crate::document::{parse_tree, tree_to_json, DocumentError};
 use crate::error::{Error, Result};
 use crate::memdir::MemDir;
@@ -67,9 +69,28 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
         }
     };
     drop(dir);
+    let before = value_digests(&session.doc);
     if !session.doc.replace_secrets(tree) && !session.repairs() {
         status(ws.options.quiet, "no changes");
         return Ok(ExitStatus::Success);
+    }
+    if let (Some(config), false) = (&ws.config, args.force) {
+        // Only changed values are held to the rules: an old failure is `check`'s to report.
+        let after = value_digests(&session.doc);
+        let refusals: Vec<String> = session
+            .doc
+            .leaves()
+            .filter(|(p, _)| before.get(p) != after.get(p))
+            .flat_map(|(p, v)| {
+                crate::lifecycle::validate::refusals(&config.file, &session.doc, &p, v.expose_secret())
+            })
+            .collect();
+        if !refusals.is_empty() {
+            return Err(Error::msg(format!(
+                "{}; nothing was changed (run `agevault edit --force` to save it anyway)",
+                refusals.join("; ")
+            )));
+        }
     }
     ws.commit(session)?;
     status(ws.options.quiet, &format!("saved {}", ws.vault_path.display()));
@@ -77,6 +98,14 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
 }
 
 /// `$VISUAL`, else `$EDITOR`, else `vi`, split like a shell would split it.
+/// SHA-256 of every value, to tell which ones an edit changed.
+fn value_digests(doc: &crate::document::VaultDocument) -> std::collections::BTreeMap<String, [u8; 32]> {
+    use sha2::Digest;
+    doc.leaves()
+        .map(|(p, v)| (p, sha2::Sha256::digest(v.expose_secret().as_bytes()).into()))
+        .collect()
+}
+
 fn editor_command() -> Result<Vec<String>> {
     let raw = ["VISUAL", "EDITOR"]
         .iter()

@@ -74,8 +74,21 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
     if args.from == ExecSource::Openbao {
         return run_from_openbao(ws, args, &sel, options);
     }
-    let doc = read_needed(ws, &sel, &needed_scopes)?;
+    let (doc, verified) = read_needed(ws, &sel, &needed_scopes)?;
     let injections = exec::plan(&doc, &sel)?;
+    // Recorded before anything is handed out: a required record that cannot be
+    // written stops the run here.
+    crate::audit::record(
+        &crate::audit::Access {
+            command: "exec",
+            vault: &ws.vault_path,
+            vault_id: &verified.manifest.vault_id,
+            generation: verified.manifest.generation,
+            profile: args.profile.as_deref(),
+            paths: injections.iter().map(|i| i.path.clone()).collect(),
+        },
+        &crate::audit::Settings::from(ws.config.as_ref().map(|c| &c.file.audit))?,
+    )?;
     exec::launch(&injections, &args.command, &options)
 }
 
@@ -133,13 +146,14 @@ fn run_from_openbao(
 
 /// Reads only the vault files the selection needs (with scopes): a needed scope this
 /// user cannot read fails here, before anything runs, naming the scope and its readers.
-fn read_needed(ws: &Workspace, sel: &Selection, scopes: &[String]) -> Result<crate::document::VaultDocument> {
-    if !ws.has_scopes() {
-        return ws.read_document();
-    }
+fn read_needed(
+    ws: &Workspace,
+    sel: &Selection,
+    scopes: &[String],
+) -> Result<(crate::document::VaultDocument, crate::trust::Verified)> {
     let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
-    if sel.only.is_empty() && !explicit {
-        return ws.read_document();
+    if !ws.has_scopes() || (sel.only.is_empty() && !explicit) {
+        return ws.read_document_verified_under(None);
     }
     let mut wanted: Vec<String> = sel.only.clone();
     if let Some((_, only)) = &sel.profile {
@@ -149,7 +163,7 @@ fn read_needed(ws: &Workspace, sel: &Selection, scopes: &[String]) -> Result<cra
     if let Some(config) = &ws.config {
         wanted.extend(scope_prefixes(config, scopes));
     }
-    ws.read_document_under(&wanted)
+    ws.read_document_verified_under(Some(&wanted))
 }
 
 /// The literal prefixes of the scopes' globs (`prod/**` → `prod`), to select them.

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches to them.
 
+mod audit;
 mod check;
 mod completions;
 mod edit;
@@ -14,7 +15,7 @@ mod ls;
 mod openbao;
 mod recipients;
 mod rm;
-mod rotate;
+pub(crate) mod rotate;
 mod scan;
 mod scopes;
 mod set;
@@ -52,6 +53,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Edit(args) => edit::run(&Workspace::resolve(options)?, &args),
         Command::Exec(args) => exec::run(&Workspace::resolve(options)?, &args),
         Command::Rotate(args) => rotate::run(&Workspace::resolve(options)?, &args),
+        Command::Incident(args) => {
+            rotate::incident_run(&Workspace::resolve(options)?, &args.name, args.dry_run)
+        }
+        Command::Audit(cmd) => audit::run(options, cmd),
         Command::Status(args) => status::run(&Workspace::resolve(options)?, args.json),
         Command::Check(args) => check::run(options, &args),
         Command::Inventory(args) => inventory::run(&Workspace::resolve(options)?, args.format),

@@ -1,7 +1,6 @@
 //! `recipients list|add|remove`: who the vault is encrypted to.
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::cli::RecipientsCommand;
 use crate::error::{Error, Result};
@@ -21,7 +20,7 @@ pub fn run(ws: &Workspace, cmd: RecipientsCommand) -> Result<ExitStatus> {
             role,
             scopes,
         } => add(ws, &name, &key, &role, &scopes),
-        RecipientsCommand::Remove { name } => remove(ws, &name),
+        RecipientsCommand::Remove { name } => offboard(ws, &name).map(|_| ExitStatus::Success),
     }
 }
 
@@ -130,7 +129,9 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
     Ok(ExitStatus::Success)
 }
 
-fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
+/// Removes recipient `name`, re-encrypts without it, records a keyed fingerprint of every
+/// value it could read (offboarding exposure), and lists those values. Returns them.
+pub(crate) fn offboard(ws: &Workspace, name: &str) -> Result<Vec<String>> {
     let config = ws.require_config()?;
     let Some(entry) = config.file.recipients.get(name) else {
         let names: Vec<String> = config.file.recipients.keys().map(|n| sanitize(n)).collect();
@@ -150,7 +151,7 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
             ws.options.quiet,
             &format!("removed `{name}` from {}", config.path.display()),
         );
-        return Ok(ExitStatus::Success);
+        return Ok(Vec::new());
     }
     ws.check_recipient_drift(&session.doc)?;
     if session.doc.recipients.len() <= 1 {
@@ -159,40 +160,27 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
         ));
     }
     session.doc.recipients.retain(|k| k != &key);
+    // A new fingerprint key first: the removed recipient knows the old one (from versions
+    // it could read) and could otherwise test guesses of new values against `git diff`,
+    // or against the fingerprints recorded next.
+    crate::lifecycle::exposure::renew_fingerprint_key(&mut session.doc);
     // Exactly what the key could read: the main vault and the scopes it was a reader of.
     let router = ws.router()?;
     let files = ws.vault_files();
-    let exposed: Vec<String> = session
-        .doc
-        .leaves()
-        .map(|(p, _)| p)
-        .filter(|p| {
-            let scope = router.scope_of(p).ok().flatten();
-            files
-                .iter()
-                .find(|f| f.scope.as_deref() == scope)
-                .map_or(true, |f| f.scope.is_none() || f.recipients.contains(&key))
-        })
-        .collect();
-    let record = json!({
-        "name": name,
-        "key": key,
-        "removed": crate::clock::now_rfc3339(),
-        "paths": exposed,
-    });
-    match session
-        .doc
-        .extra
-        .entry("offboarded".into())
-        .or_insert_with(|| json!([]))
-    {
-        serde_json::Value::Array(list) => list.push(record),
-        other => *other = json!([record]),
-    }
-    // A new fingerprint key: the removed recipient knows the old one (from versions it
-    // could read) and could otherwise test guesses of new values against `git diff`.
-    session.doc.extra.remove(crate::git::fingerprint::KEY_FIELD);
-    crate::git::fingerprint::ensure_key(&mut session.doc);
+    let could_read = |p: &str| {
+        let scope = router.scope_of(p).ok().flatten();
+        files
+            .iter()
+            .find(|f| f.scope.as_deref() == scope)
+            .map_or(true, |f| f.scope.is_none() || f.recipients.contains(&key))
+    };
+    let exposed = crate::lifecycle::exposure::record_offboarding(
+        &mut session.doc,
+        name,
+        &key,
+        Some(&config.file),
+        could_read,
+    );
     // Vault first: the removed key must lose access even if the config write fails
     // (the retry then only finishes the config). Its signature covers the config
     // without the recipient, which is written next.
@@ -209,5 +197,5 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
     for path in &exposed {
         output::line(path)?;
     }
-    Ok(ExitStatus::Success)
+    Ok(exposed)
 }

@@ -31,6 +31,20 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
         Some(_) => None,
     };
     let mut session = ws.open_for_write()?;
+    if let (Some(config), Some(v), false) = (&ws.config, &value, args.force) {
+        let refusals = crate::lifecycle::validate::refusals(
+            &config.file,
+            &session.doc,
+            &path.to_string(),
+            v.expose_secret(),
+        );
+        if !refusals.is_empty() {
+            return Err(Error::msg(format!(
+                "{}; nothing was changed (pass --force to store it anyway)",
+                refusals.join("; ")
+            )));
+        }
+    }
     let changed = match (&generator, value) {
         (Some(g), _) => {
             super::rotate::apply_generated(&mut session.doc, &path, g)?;

@@ -102,7 +102,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
     let covered = ws.verify(&bytes).is_ok();
     if !covered {
         // Content nobody signed: a key planted in it must not fingerprint future values.
-        crate::git::fingerprint::renew_key(&mut session.doc);
+        crate::lifecycle::exposure::renew_fingerprint_key(&mut session.doc);
     }
     if let Some(p) = &session.prior {
         trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &ws.vault_path)?;

@@ -3,6 +3,7 @@
 //! ourselves with the child.
 
 pub mod guard;
+pub mod hook;
 mod mask;
 pub mod plan;
 pub mod policy;
@@ -57,45 +58,7 @@ pub fn launch(
         .ok_or_else(|| Error::Usage("no command given after `--`".into()))?;
     let mut cmd = Command::new(program);
     cmd.args(args);
-    if opts.clean_env {
-        cmd.env_clear();
-        for name in CLEAN_ENV_KEEP {
-            if let Some(v) = std::env::var_os(name) {
-                cmd.env(name, v);
-            }
-        }
-    }
-    for name in NEVER_PASSED {
-        cmd.env_remove(name);
-    }
-
-    let mut memdir = None;
-    let mut memfds: Vec<OwnedFd> = Vec::new();
-    for inj in injections {
-        let value = inj.value.expose_secret();
-        match inj.delivery {
-            Delivery::Env => {
-                cmd.env(&inj.name, value);
-            }
-            Delivery::File => match opts.files_as {
-                FilesAs::Tmpfs => {
-                    if memdir.is_none() {
-                        memdir = Some(MemDir::create("exec", opts.allow_disk)?);
-                    }
-                    let dir = memdir
-                        .as_ref()
-                        .ok_or_else(|| Error::msg("internal: no directory"))?;
-                    let path = dir.write_file(&inj.name, value.as_bytes())?;
-                    cmd.env(&inj.name, path);
-                }
-                FilesAs::Memfd => {
-                    let fd = sealed_memfd(&inj.name, value.as_bytes())?;
-                    cmd.env(&inj.name, format!("/proc/self/fd/{}", fd.as_raw_fd()));
-                    memfds.push(fd);
-                }
-            },
-        }
-    }
+    let (memdir, memfds) = inject(&mut cmd, injections, opts)?;
 
     // As PID 1 (a container's init) we must stay: the kernel gives PID 1 no default
     // signal actions and hands it every orphan to reap.
@@ -159,6 +122,56 @@ pub fn launch(
         guard::stop(g);
     }
     Ok(ExitStatus::External(exit?.shell_code()))
+}
+
+/// Sets up `cmd`'s environment (clean or inherited, never our identity) and delivers
+/// every injection: env values, tmpfs files or sealed memfds. The directory and the
+/// memfds must live until the child has ended (or exec'd).
+pub(crate) fn inject(
+    cmd: &mut Command,
+    injections: &[Injection<'_>],
+    opts: &LaunchOptions,
+) -> Result<(Option<MemDir>, Vec<OwnedFd>)> {
+    if opts.clean_env {
+        cmd.env_clear();
+        for name in CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
+    for name in NEVER_PASSED {
+        cmd.env_remove(name);
+    }
+
+    let mut memdir = None;
+    let mut memfds: Vec<OwnedFd> = Vec::new();
+    for inj in injections {
+        let value = inj.value.expose_secret();
+        match inj.delivery {
+            Delivery::Env => {
+                cmd.env(&inj.name, value);
+            }
+            Delivery::File => match opts.files_as {
+                FilesAs::Tmpfs => {
+                    if memdir.is_none() {
+                        memdir = Some(MemDir::create("exec", opts.allow_disk)?);
+                    }
+                    let dir = memdir
+                        .as_ref()
+                        .ok_or_else(|| Error::msg("internal: no directory"))?;
+                    let path = dir.write_file(&inj.name, value.as_bytes())?;
+                    cmd.env(&inj.name, path);
+                }
+                FilesAs::Memfd => {
+                    let fd = sealed_memfd(&inj.name, value.as_bytes())?;
+                    cmd.env(&inj.name, format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                    memfds.push(fd);
+                }
+            },
+        }
+    }
+    Ok((memdir, memfds))
 }
 
 /// Records us as the user of `dir` and starts the guard that removes it when we

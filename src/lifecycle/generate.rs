@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 /// The specs `--generate` accepts, for error messages and help.
-pub const VALID_SPECS: &str =
-    "password:LEN, alnum:LEN, hex:BYTES, base64:BYTES, base64url:BYTES, uuid, ed25519, age";
+pub const VALID_SPECS: &str = "password:LEN, alnum:LEN, hex:BYTES, base64:BYTES, base64url:BYTES, uuid, \
+     ed25519, age, rsa:2048|3072|4096, p256, x509:CN=NAME,days=N[,san=NAME]…[,key=p256|rsa:BITS][,csr]";
 
 const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -37,14 +37,39 @@ pub enum Generator {
     Ed25519,
     /// An age X25519 identity; the recipient goes to `PATH.pub`.
     Age,
+    /// An RSA private key of this many bits, PKCS#8 PEM; the public key goes to `PATH.pub`.
+    Rsa(usize),
+    /// An ECDSA P-256 private key, PKCS#8 PEM; the public key goes to `PATH.pub`.
+    P256,
+    /// A private key and a self-signed certificate (`PATH.crt`) or a CSR (`PATH.csr`).
+    X509(X509Spec),
 }
 
-/// A generated value, and a public companion to store at `PATH.pub` if the kind has one.
+/// What `x509:` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct X509Spec {
+    /// The subject's common name.
+    pub common_name: String,
+    /// Validity in days (ignored for a CSR).
+    pub days: u32,
+    /// DNS names and IP addresses for subjectAltName.
+    pub sans: Vec<String>,
+    /// The key: `None` for P-256, `Some(bits)` for RSA.
+    pub rsa_bits: Option<usize>,
+    /// A certificate signing request instead of a self-signed certificate.
+    pub csr: bool,
+}
+
+const RSA_SIZES: [usize; 3] = [2048, 3072, 4096];
+
+/// A generated value, and a public companion to store beside it if the kind has one.
 pub struct Generated {
     /// The secret.
     pub value: SecretString,
     /// The public half (not secret, but kept in the vault beside it).
     pub public: Option<String>,
+    /// The suffix of the public half's path: `.pub`, `.crt` or `.csr`.
+    pub public_suffix: &'static str,
 }
 
 impl Generator {
@@ -71,6 +96,11 @@ impl Generator {
             "uuid" if arg.is_none() => Generator::Uuid,
             "ed25519" if arg.is_none() => Generator::Ed25519,
             "age" if arg.is_none() => Generator::Age,
+            "p256" if arg.is_none() => Generator::P256,
+            "rsa" => Generator::Rsa(rsa_bits(arg.ok_or_else(bad)?).ok_or_else(bad)?),
+            "x509" => {
+                Generator::X509(X509Spec::parse(arg.ok_or_else(bad)?).map_err(|e| format!("`{spec}`: {e}"))?)
+            }
             _ => return Err(bad()),
         })
     }
@@ -82,16 +112,18 @@ impl Generator {
             .map_err(crate::Error::Usage)
     }
 
-    /// Makes a new value.
-    pub fn generate(&self) -> Generated {
+    /// Makes a new value. Only certificate building can fail (a name the encoder refuses).
+    pub fn generate(&self) -> Result<Generated, String> {
         let plain = |s: Zeroizing<String>| Generated {
             value: SecretString::from(s.as_str()),
             public: None,
+            public_suffix: ".pub",
         };
-        match *self {
-            Generator::Password(len) => plain(password(len, true)),
-            Generator::Alnum(len) => plain(password(len, false)),
+        Ok(match self {
+            Generator::Password(len) => plain(password(*len, true)),
+            Generator::Alnum(len) => plain(password(*len, false)),
             Generator::Hex(n) => {
+                let n = *n;
                 let bytes = random_bytes(n);
                 let mut s = Zeroizing::new(String::with_capacity(n * 2));
                 for b in bytes.iter() {
@@ -100,10 +132,10 @@ impl Generator {
                 plain(s)
             }
             Generator::Base64(n) => plain(Zeroizing::new(
-                base64::engine::general_purpose::STANDARD.encode(&*random_bytes(n)),
+                base64::engine::general_purpose::STANDARD.encode(&*random_bytes(*n)),
             )),
             Generator::Base64Url(n) => plain(Zeroizing::new(
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*random_bytes(n)),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*random_bytes(*n)),
             )),
             Generator::Uuid => {
                 let mut b = random_bytes(16);
@@ -126,6 +158,7 @@ impl Generator {
                 Generated {
                     value: ed25519_pkcs8_v1_pem(&key.to_bytes()),
                     public,
+                    public_suffix: ".pub",
                 }
             }
             Generator::Age => {
@@ -133,9 +166,164 @@ impl Generator {
                 Generated {
                     value: SecretString::from(id.to_string().expose_secret()),
                     public: Some(id.to_public().to_string()),
+                    public_suffix: ".pub",
+                }
+            }
+            Generator::Rsa(bits) => {
+                let key = KeyPair::rsa(*bits)?;
+                Generated {
+                    value: key.private_pem()?,
+                    public: Some(key.public_pem()?),
+                    public_suffix: ".pub",
+                }
+            }
+            Generator::P256 => {
+                let key = KeyPair::p256();
+                Generated {
+                    value: key.private_pem()?,
+                    public: Some(key.public_pem()?),
+                    public_suffix: ".pub",
+                }
+            }
+            Generator::X509(spec) => {
+                let key = match spec.rsa_bits {
+                    Some(bits) => KeyPair::rsa(bits)?,
+                    None => KeyPair::p256(),
+                };
+                let (public, public_suffix) = if spec.csr {
+                    (crate::lifecycle::x509::request(spec, &key)?, ".csr")
+                } else {
+                    (crate::lifecycle::x509::self_signed(spec, &key)?, ".crt")
+                };
+                Generated {
+                    value: key.private_pem()?,
+                    public: Some(public),
+                    public_suffix,
+                }
+            }
+        })
+    }
+}
+
+fn rsa_bits(arg: &str) -> Option<usize> {
+    arg.parse().ok().filter(|n| RSA_SIZES.contains(n))
+}
+
+impl X509Spec {
+    /// Parses `CN=app.lan,days=90,san=app.lan,san=10.0.0.5,key=rsa:2048,csr`.
+    fn parse(text: &str) -> Result<X509Spec, String> {
+        let mut spec = X509Spec {
+            common_name: String::new(),
+            days: 0,
+            sans: Vec::new(),
+            rsa_bits: None,
+            csr: false,
+        };
+        for part in text.split(',') {
+            match part.split_once('=') {
+                Some(("CN", v)) if !v.is_empty() => spec.common_name = v.to_owned(),
+                Some(("days", v)) => {
+                    spec.days = v
+                        .parse()
+                        .ok()
+                        .filter(|d| (1..=36_500).contains(d))
+                        .ok_or("days must be a whole number from 1 to 36500")?;
+                }
+                Some(("san", v)) if !v.is_empty() => spec.sans.push(v.to_owned()),
+                Some(("key", "p256")) => spec.rsa_bits = None,
+                Some(("key", v)) => {
+                    spec.rsa_bits = Some(
+                        v.strip_prefix("rsa:")
+                            .and_then(rsa_bits)
+                            .ok_or("key must be p256 or rsa:2048|3072|4096")?,
+                    );
+                }
+                None if part == "csr" => spec.csr = true,
+                _ => {
+                    return Err(format!(
+                        "unknown part `{part}` (expected CN=, days=, san=, key=, csr)"
+                    ))
                 }
             }
         }
+        if spec.common_name.is_empty() {
+            return Err("CN=NAME is required".into());
+        }
+        if spec.days == 0 && !spec.csr {
+            return Err("days=N is required for a certificate".into());
+        }
+        Ok(spec)
+    }
+}
+
+impl fmt::Display for X509Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CN={}", self.common_name)?;
+        if self.days > 0 {
+            write!(f, ",days={}", self.days)?;
+        }
+        for san in &self.sans {
+            write!(f, ",san={san}")?;
+        }
+        if let Some(bits) = self.rsa_bits {
+            write!(f, ",key=rsa:{bits}")?;
+        }
+        if self.csr {
+            f.write_str(",csr")?;
+        }
+        Ok(())
+    }
+}
+
+/// A generated asymmetric key pair.
+pub enum KeyPair {
+    /// RSA.
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// ECDSA P-256.
+    P256(Box<p256::ecdsa::SigningKey>),
+}
+
+impl KeyPair {
+    fn rsa(bits: usize) -> Result<KeyPair, String> {
+        rsa::RsaPrivateKey::new(&mut OsRng, bits)
+            .map(|k| KeyPair::Rsa(Box::new(k)))
+            .map_err(|e| format!("RSA key generation failed: {e}"))
+    }
+
+    fn p256() -> KeyPair {
+        KeyPair::P256(Box::new(p256::ecdsa::SigningKey::random(&mut OsRng)))
+    }
+
+    /// PKCS#8 PEM of the private key.
+    fn private_pem(&self) -> Result<SecretString, String> {
+        use pkcs8::{EncodePrivateKey, LineEnding};
+        let pem = match self {
+            KeyPair::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
+            KeyPair::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|e| format!("cannot encode the private key: {e}"))?;
+        Ok(SecretString::from(pem.as_str()))
+    }
+
+    /// SubjectPublicKeyInfo PEM of the public key.
+    fn public_pem(&self) -> Result<String, String> {
+        use pkcs8::{EncodePublicKey, LineEnding};
+        match self {
+            KeyPair::Rsa(k) => k.to_public_key().to_public_key_pem(LineEnding::LF),
+            KeyPair::P256(k) => k.verifying_key().to_public_key_pem(LineEnding::LF),
+        }
+        .map_err(|e| format!("cannot encode the public key: {e}"))
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn public_der(&self) -> Result<Vec<u8>, String> {
+        use pkcs8::EncodePublicKey;
+        match self {
+            KeyPair::Rsa(k) => k.to_public_key().to_public_key_der(),
+            KeyPair::P256(k) => k.verifying_key().to_public_key_der(),
+        }
+        .map(|d| d.into_vec())
+        .map_err(|e| format!("cannot encode the public key: {e}"))
     }
 }
 
@@ -150,6 +338,9 @@ impl fmt::Display for Generator {
             Generator::Uuid => f.write_str("uuid"),
             Generator::Ed25519 => f.write_str("ed25519"),
             Generator::Age => f.write_str("age"),
+            Generator::Rsa(bits) => write!(f, "rsa:{bits}"),
+            Generator::P256 => f.write_str("p256"),
+            Generator::X509(spec) => write!(f, "x509:{spec}"),
         }
     }
 }
@@ -205,6 +396,7 @@ mod tests {
         Generator::parse(spec)
             .unwrap()
             .generate()
+            .unwrap()
             .value
             .expose_secret()
             .to_owned()
@@ -238,10 +430,10 @@ mod tests {
 
     #[test]
     fn keys_parse() {
-        let g = Generator::Ed25519.generate();
+        let g = Generator::Ed25519.generate().unwrap();
         assert!(g.value.expose_secret().starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(g.public.unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
-        let g = Generator::Age.generate();
+        let g = Generator::Age.generate().unwrap();
         assert!(g.value.expose_secret().starts_with("AGE-SECRET-KEY-1"));
         assert!(g.public.unwrap().starts_with("age1"));
     }
@@ -268,5 +460,15 @@ mod tests {
         }
         assert!(Generator::parse("nope").unwrap_err().contains("base64url:BYTES"));
         assert_eq!(Generator::parse("hex:16").unwrap().to_string(), "hex:16");
+        assert!(Generator::parse("rsa:1024").is_err());
+        assert!(Generator::parse("x509:days=3").unwrap_err().contains("CN="));
+        for spec in [
+            "rsa:3072",
+            "p256",
+            "x509:CN=app.lan,days=90,san=app.lan,san=10.0.0.5,key=rsa:2048",
+            "x509:CN=app,csr",
+        ] {
+            assert_eq!(Generator::parse(spec).unwrap().to_string(), spec);
+        }
     }
 }

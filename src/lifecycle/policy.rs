@@ -64,24 +64,17 @@ pub struct SecretStatus {
     pub overdue: bool,
     /// The remembered generator spec.
     pub generator: Option<String>,
-    /// Removed recipients that could read this value and it was not rotated since.
+    /// Removed recipients that could read this very value (by keyed fingerprint).
     pub exposed_to: Vec<Exposure>,
 }
 
-/// A removed recipient who saw a value that has not changed since.
-#[derive(Clone, Debug, Serialize)]
-pub struct Exposure {
-    /// The recipient's name.
-    pub name: String,
-    /// When it was removed.
-    pub removed: String,
-}
+pub use crate::lifecycle::exposure::Exposure;
 
 /// The status of every secret, sorted by path. Durations were validated with the config.
 pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTime) -> Vec<SecretStatus> {
     let empty = BTreeMap::new();
     let rotation = config.map_or(&empty, |c| &c.rotation);
-    let offboarded = offboarding_records(doc);
+    let mut exposed = crate::lifecycle::exposure::exposures(doc, config, now);
     doc.leaves()
         .map(|(path, _)| {
             let meta = doc.meta.get(&path);
@@ -110,18 +103,7 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
                 (Some(_), None) => (None, true),
                 _ => (None, false),
             };
-            let exposed_to = offboarded
-                .iter()
-                .filter(|r| r.paths.iter().any(|p| p == &path))
-                .filter(|r| match (updated_at, clock::parse_rfc3339(&r.removed)) {
-                    (Some(u), Some(removed)) => u <= removed,
-                    _ => true,
-                })
-                .map(|r| Exposure {
-                    name: r.name.clone(),
-                    removed: r.removed.clone(),
-                })
-                .collect();
+            let exposed_to = exposed.remove(&path).unwrap_or_default();
             SecretStatus {
                 path,
                 updated,
@@ -132,28 +114,6 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
                 generator: text("generator"),
                 exposed_to,
             }
-        })
-        .collect()
-}
-
-struct Offboarding {
-    name: String,
-    removed: String,
-    paths: Vec<String>,
-}
-
-fn offboarding_records(doc: &VaultDocument) -> Vec<Offboarding> {
-    let Some(serde_json::Value::Array(list)) = doc.extra.get("offboarded") else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|r| Offboarding {
-            name: r["name"].as_str().unwrap_or("?").to_owned(),
-            removed: r["removed"].as_str().unwrap_or("").to_owned(),
-            paths: r["paths"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
         })
         .collect()
 }

@@ -1,10 +1,20 @@
-//! Format rules for secret values (`[validate]`): pem, json, regex:…, min-length:N, url, hostname.
+//! Format rules for secret values (`[validate]`): pem, json, regex:…, min-length:N, url,
+//! hostname, cert-matches:PATH, expires-within:WARN[,FAIL].
 //! Problems describe the value's shape, never its content.
 
+use std::time::{Duration, SystemTime};
+
 use base64::Engine;
+use secrecy::ExposeSecret;
+
+use crate::config::ConfigFile;
+use crate::document::{Node, VaultDocument};
+use crate::lifecycle::policy::best_match;
+use crate::lifecycle::x509::{self, PemBlock};
 
 /// The rules `[validate]` accepts.
-pub const VALID_RULES: &str = "pem, json, regex:PATTERN, min-length:N, url, hostname";
+pub const VALID_RULES: &str =
+    "pem, json, regex:PATTERN, min-length:N, url, hostname, cert-matches:PATH, expires-within:WARN[,FAIL]";
 
 /// A compiled rule.
 #[derive(Clone, Debug)]
@@ -21,6 +31,22 @@ pub enum Rule {
     Url,
     /// An RFC 1123 host name.
     Hostname,
+    /// The value (a key, certificate or CSR) has the same public key as the one at PATH.
+    CertMatches(String),
+    /// A certificate: warn when it expires within the first duration, fail within the
+    /// second (default: only once expired).
+    ExpiresWithin(Duration, Duration),
+}
+
+/// What a rule says about a value.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It passes.
+    Pass,
+    /// It passes, with a warning (a certificate close to expiry).
+    Warn(String),
+    /// It fails; the text says why without quoting the value.
+    Fail(String),
 }
 
 impl Rule {
@@ -43,6 +69,17 @@ impl Rule {
                 .parse()
                 .map(Rule::MinLength)
                 .map_err(|_| format!("`{text}`: min-length needs a whole number"));
+        }
+        if let Some(path) = text.strip_prefix("cert-matches:") {
+            return crate::secret_path::SecretPath::parse(path)
+                .map(|p| Rule::CertMatches(p.to_string()))
+                .map_err(|e| format!("`{text}`: {e}"));
+        }
+        if let Some(spec) = text.strip_prefix("expires-within:") {
+            let (warn, fail) = spec.split_once(',').unwrap_or((spec, "0s"));
+            let parse =
+                |d: &str| crate::clock::parse_duration(d.trim()).map_err(|e| format!("`{text}`: {e}"));
+            return Ok(Rule::ExpiresWithin(parse(warn)?, parse(fail)?));
         }
         match text {
             "pem" => Ok(Rule::Pem),
@@ -78,11 +115,163 @@ impl Rule {
             Rule::MinLength(n) => value.chars().count() >= *n,
             Rule::Url => check_url(value).is_ok(),
             Rule::Hostname => is_hostname(value),
+            Rule::CertMatches(_) | Rule::ExpiresWithin(..) => true,
+        }
+    }
+
+    /// Checks a value in the context of its document (for rules that compare with
+    /// another secret or with the clock).
+    pub fn verdict(&self, value: &str, doc: &VaultDocument, now: SystemTime) -> Verdict {
+        match self {
+            Rule::CertMatches(other) => {
+                let theirs = other
+                    .parse()
+                    .ok()
+                    .and_then(|p| match doc.get(&p) {
+                        Some(Node::Leaf(v)) => pem_blocks(v.expose_secret()).ok(),
+                        _ => None,
+                    })
+                    .and_then(|b| x509::public_key_of(&b));
+                let Some(theirs) = theirs else {
+                    return Verdict::Fail(format!(
+                        "`{other}` is missing or holds no key or certificate to compare with"
+                    ));
+                };
+                match pem_blocks(value).ok().and_then(|b| x509::public_key_of(&b)) {
+                    Some(ours) if ours == theirs => Verdict::Pass,
+                    Some(_) => Verdict::Fail(format!("its public key does not match `{other}`")),
+                    None => Verdict::Fail("it is not a key or certificate agevault can read".into()),
+                }
+            }
+            Rule::ExpiresWithin(warn, fail) => {
+                let Some(cert) = pem_blocks(value).ok().and_then(|b| x509::first_certificate(&b)) else {
+                    return Verdict::Fail("it holds no X.509 certificate".into());
+                };
+                let end = x509::not_after(&cert);
+                let date = crate::clock::format_rfc3339(end);
+                let left = end.duration_since(now).unwrap_or(Duration::ZERO);
+                if left.is_zero() {
+                    Verdict::Fail(format!("the certificate expired on {date}"))
+                } else if left <= *fail {
+                    Verdict::Fail(format!(
+                        "the certificate expires on {date}, within {}",
+                        human(*fail)
+                    ))
+                } else if left <= *warn {
+                    Verdict::Warn(format!(
+                        "the certificate expires on {date}, within {}",
+                        human(*warn)
+                    ))
+                } else {
+                    Verdict::Pass
+                }
+            }
+            other if other.check(value) => Verdict::Pass,
+            _ => Verdict::Fail(String::new()),
         }
     }
 }
 
+fn human(d: Duration) -> String {
+    crate::lifecycle::policy::human_age(d.as_secs())
+}
+
+/// Problems and warnings of every `[validate]` rule over `doc` (or only over `paths`).
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Broken rules: `check` fails, writes refuse without `--force`.
+    pub problems: Vec<String>,
+    /// Certificates close to expiry.
+    pub warnings: Vec<String>,
+}
+
+/// Applies the rules that match each secret (all of `doc`, or the given paths).
+pub fn validate(
+    doc: &VaultDocument,
+    config: &ConfigFile,
+    paths: Option<&[String]>,
+    now: SystemTime,
+) -> Findings {
+    let mut findings = Findings::default();
+    let mut compiled: std::collections::BTreeMap<String, Option<Rule>> = std::collections::BTreeMap::new();
+    for (path, value) in doc.leaves() {
+        if paths.is_some_and(|p| !p.contains(&path)) {
+            continue;
+        }
+        let Some((pattern, rules)) = best_match(&config.validate, &path) else {
+            continue;
+        };
+        for rule_text in rules.texts() {
+            let rule = compiled
+                .entry(rule_text.to_owned())
+                .or_insert_with(|| match Rule::parse(rule_text) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        findings.problems.push(format!("[validate] `{pattern}`: {e}"));
+                        None
+                    }
+                });
+            let Some(rule) = rule else {
+                continue;
+            };
+            // Pass or fail only for format rules: details about a value would make
+            // `check` an oracle.
+            match rule.verdict(value.expose_secret(), doc, now) {
+                Verdict::Pass => {}
+                Verdict::Warn(why) => findings.warnings.push(format!(
+                    "`{path}` ({rule_text} from [validate] `{pattern}`): {why}"
+                )),
+                Verdict::Fail(why) => findings.problems.push(format!(
+                    "`{path}` fails the rule `{rule_text}` from [validate] `{pattern}`{}",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                )),
+            }
+        }
+    }
+    findings
+}
+
+/// The rules `value` breaks if it were stored at `path` (for `set`, `edit`, `rotate`).
+pub fn refusals(config: &ConfigFile, doc: &VaultDocument, path: &str, value: &str) -> Vec<String> {
+    let Some((pattern, rules)) = best_match(&config.validate, path) else {
+        return Vec::new();
+    };
+    rules
+        .texts()
+        .into_iter()
+        .filter_map(|text| match Rule::parse(text) {
+            Err(e) => Some(format!("[validate] `{pattern}`: {e}")),
+            Ok(rule) => match rule.verdict(value, doc, SystemTime::now()) {
+                Verdict::Fail(why) => Some(format!(
+                    "the value for `{path}` breaks the rule `{text}` from [validate] `{pattern}`{}",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                )),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+/// The PEM blocks of a value, with their DER bodies.
+pub fn pem_blocks(value: &str) -> Result<Vec<PemBlock>, String> {
+    let mut blocks = Vec::new();
+    check_pem_into(value, &mut blocks)?;
+    Ok(blocks)
+}
+
 fn check_pem(value: &str) -> Result<String, String> {
+    check_pem_into(value, &mut Vec::new())
+}
+
+fn check_pem_into(value: &str, blocks: &mut Vec<PemBlock>) -> Result<String, String> {
     let mut kinds = Vec::new();
     let mut lines = value.lines().map(str::trim_end);
     while let Some(line) = lines.next() {
@@ -118,7 +307,13 @@ fn check_pem(value: &str) -> Result<String, String> {
         if der.is_empty() {
             return Err(format!("has an empty {kind}"));
         }
+        // The armor is not enough: `AAAA` is valid base64. The body must parse as
+        // the structure its label names.
+        if !x509::der_is_valid(&label, &der) {
+            return Err(format!("has a {kind} whose body does not parse"));
+        }
         kinds.push(kind);
+        blocks.push(PemBlock { label, der });
     }
     if kinds.is_empty() {
         return Err("is empty, not PEM".into());
@@ -198,6 +393,10 @@ mod tests {
             "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----"
         ));
         assert!(!check("pem", "-----BEGIN PRIVATE KEY-----\nQUJD\n"));
+        assert!(!check(
+            "pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        ));
         assert!(check("json", r#"{"a":1}"#));
         assert!(!check("json", "{"));
         assert!(check("regex:sk-[A-Za-z0-9]{8,}", "sk-abcdefgh12"));

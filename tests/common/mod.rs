@@ -65,6 +65,11 @@ impl Sandbox {
         self.root.path().join("trust")
     }
 
+    /// The sandbox's access record directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.root.path().join("audit")
+    }
+
     /// alice's signing key.
     pub fn signing_key(&self) -> PathBuf {
         self.home().join(".config/agevault/signing-key")
@@ -92,6 +97,8 @@ impl Sandbox {
             .env("USER", USER)
             .env("LANG", "C.UTF-8")
             .env("AGEVAULT_TRUST_DIR", self.trust_dir())
+            // The access record of `exec` and `get` (root's default is /var/lib/agevault/audit).
+            .env("AGEVAULT_AUDIT_DIR", self.audit_dir())
             .current_dir(self.repo())
             .args(args);
         cmd
