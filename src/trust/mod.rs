@@ -188,7 +188,12 @@ fn untrusted(text: String) -> Error {
 }
 
 /// Checks one manifest's own signature and that it covers `bytes` stored as `file`.
-fn check_manifest(m: &Signed<Manifest>, bytes_sha: &str, file: &str) -> Result<(), String> {
+fn check_manifest(
+    m: &Signed<Manifest>,
+    bytes_sha: &str,
+    file: &str,
+    checked_before: bool,
+) -> Result<(), String> {
     let body = &m.body;
     if body.vault_sha256 != bytes_sha {
         return Err("does not match its signature".into());
@@ -205,6 +210,9 @@ fn check_manifest(m: &Signed<Manifest>, bytes_sha: &str, file: &str) -> Result<(
             body.signer
         ));
     }
+    if checked_before {
+        return Ok(());
+    }
     m.verify(&body.signer, NAMESPACE_VAULT)
         .map_err(|e| format!("has a bad signature by {}: {e}", body.signer))
 }
@@ -212,6 +220,17 @@ fn check_manifest(m: &Signed<Manifest>, bytes_sha: &str, file: &str) -> Result<(
 /// Verifies the signature of `bytes` (the vault at `vault`), without looking at any
 /// trust store: the manifest that covers them, signed by one of its own writers.
 pub fn verify_signature(vault: &Path, bytes: &[u8], sig_bytes: Option<&[u8]>) -> Result<(Manifest, SigFile)> {
+    verify_signature_inner(vault, &sigfile::sha256_hex(bytes), sig_bytes, false)
+}
+
+/// Like [`verify_signature`]; `checked_before` skips only the Ed25519 verification,
+/// for a version this trust store already checked (see `VaultPin::verified`).
+fn verify_signature_inner(
+    vault: &Path,
+    sha: &str,
+    sig_bytes: Option<&[u8]>,
+    checked_before: bool,
+) -> Result<(Manifest, SigFile)> {
     let shown = vault.display();
     let Some(sig_bytes) = sig_bytes else {
         return Err(untrusted(format!(
@@ -226,12 +245,11 @@ pub fn verify_signature(vault: &Path, bytes: &[u8], sig_bytes: Option<&[u8]>) ->
             sig_path(vault).display()
         ))
     })?;
-    let sha = sigfile::sha256_hex(bytes);
     let file = file_name(vault);
     let candidates = std::iter::once(&sig.current).chain(sig.previous.iter());
     let mut first_problem = None;
     for m in candidates {
-        match check_manifest(m, &sha, &file) {
+        match check_manifest(m, sha, &file, checked_before) {
             Ok(()) => return Ok((m.body.clone(), sig)),
             Err(p) => {
                 first_problem.get_or_insert(p);
@@ -333,7 +351,26 @@ pub fn verify(
             )));
         }
     }
-    let (manifest, sig) = verify_signature(vault, bytes, sig_bytes)?;
+    // A version this store already checked in full (same bytes, same signature file,
+    // same pinned writers) skips the signature arithmetic; everything else is checked.
+    let bytes_sha = sigfile::sha256_hex(bytes);
+    let cache = sig_bytes.and_then(|b| {
+        let id = SigFile::parse(b).ok()?.current.body.vault_id;
+        let pin = store.vault(&id)?;
+        let key = sigfile::sha256_hex(
+            format!(
+                "{}\n{}\n{}\n{}",
+                bytes_sha,
+                sigfile::sha256_hex(b),
+                pin.writer_set().ok()?.digest(),
+                pin.chain
+            )
+            .as_bytes(),
+        );
+        Some((id, pin.verified.get(&generation_key(vault)) == Some(&key), key))
+    });
+    let checked_before = cache.as_ref().is_some_and(|(_, hit, _)| *hit);
+    let (manifest, sig) = verify_signature_inner(vault, &bytes_sha, sig_bytes, checked_before)?;
     let signer_name = manifest
         .writers
         .name_of(&manifest.signer)
@@ -383,12 +420,14 @@ pub fn verify(
     match store.vault(&manifest.vault_id) {
         Some(pin) => {
             let trusted = pin.writer_set()?;
-            chain_reaches(&trusted, pin.chain, &manifest.writers, &sig.chain, &manifest.signer).map_err(|e| {
+            if !checked_before {
+                chain_reaches(&trusted, pin.chain, &manifest.writers, &sig.chain, &manifest.signer).map_err(|e| {
                 untrusted(format!(
                     "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
                      signs it (`agevault trust sign`), or re-provision this trust store"
                 ))
             })?;
+            }
             pin_writers = trusted != manifest.writers;
             if let Some(&seen) = pin.generations.get(&file) {
                 if manifest.generation < seen {
@@ -437,6 +476,20 @@ pub fn verify(
                 .map_or(true, |&g| g < manifest.generation);
         if needs_update {
             record(store, vault, &manifest, sig.chain.len())?;
+        }
+        if let Some((id, false, key)) = cache.filter(|(id, _, _)| *id == manifest.vault_id) {
+            if store
+                .vault(&id)
+                .is_some_and(|p| p.writer_set().ok() == Some(manifest.writers.clone()))
+                && !pin_writers
+            {
+                let file = generation_key(vault);
+                store.update(|pins| {
+                    if let Some(pin) = pins.vaults.get_mut(&id) {
+                        pin.verified.insert(file, key);
+                    }
+                })?;
+            }
         }
     }
     Ok(Verified {

@@ -37,6 +37,11 @@ pub struct VaultPin {
     /// here encrypts to them again unless they are added back explicitly.
     #[serde(default)]
     pub removed: std::collections::BTreeSet<String>,
+    /// Vault file → the last version whose signatures were fully checked here (a hash of
+    /// its bytes, its signature file and this pin's writers): the same version is not
+    /// checked again (an Ed25519 verification on every `exec`).
+    #[serde(default)]
+    pub verified: BTreeMap<String, String>,
 }
 
 impl VaultPin {
