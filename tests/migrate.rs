@@ -269,6 +269,15 @@ fn sops_files_are_decrypted_by_the_real_sops_with_an_age_key() {
             !String::from_utf8_lossy(&enc.stdout).contains("sops-"),
             "sops encrypted the values"
         );
+        let plain_format = if input_type == "dotenv" { "env" } else { input_type };
+        let forced = import(&sb, &enc_path, &["--format", plain_format]);
+        assert!(
+            stderr(&forced).contains("use --format sops"),
+            "{}",
+            stderr(&forced)
+        );
+        assert_no_leak(&forced, "-pw-8");
+        assert_no_leak(&forced, "tok-82");
 
         // Without the key: a clear failure, no value, the hint for age.
         let out = import(&sb, &enc_path, &["--prefix", input_type]);

@@ -33,6 +33,14 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             ))
         })?,
     };
+    // A forced plaintext format on a sops file would import ciphertext as values.
+    if format.is_plaintext() && migrate::detect(source.as_slice()) == Some(SourceFormat::Sops) {
+        return Err(Error::msg(format!(
+            "{} is sops-encrypted; importing it as {} would store its ciphertext; use --format sops",
+            file.display(),
+            format.name()
+        )));
+    }
     let entries = match format {
         SourceFormat::Sops => {
             let plain = decrypt::sops(file, migrate::sops_input_type(source.as_slice()))?;
@@ -52,9 +60,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             migrate::parse_plaintext(inner, &plain)?
         }
         plain => migrate::parse_plaintext(plain, &source)?,
-    }
-    .into_iter()
-    .collect::<Vec<_>>();
+    };
     drop(source);
     let paths = migrate::with_prefix(prefix.as_ref(), &entries)
         .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
