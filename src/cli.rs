@@ -98,6 +98,20 @@ pub enum Command {
     /// Least privilege: secret paths kept in their own files, read only by their readers.
     #[command(subcommand)]
     Scopes(ScopesCommand),
+    /// Import secrets from a .env, JSON, YAML, sops or gpg-encrypted file in one signed write.
+    ///
+    /// The format is detected from the content unless --format is given. A .env
+    /// variable keeps its name as one path segment (`DB_PASSWORD`); nested JSON/YAML
+    /// keys become namespaces (`db/password`). Existing paths are refused unless
+    /// --overwrite. The source file is never changed; sops and gpg files are
+    /// decrypted by the `sops` and `gpg` binaries, which read the file themselves.
+    Import(ImportArgs),
+    /// Export secrets as .env, JSON or YAML on stdout, or as docker-secrets files.
+    ///
+    /// Refuses a terminal as stdout unless --force (values on a screen). The
+    /// docker-secrets format writes one 0400 file per secret into --out DIR, which
+    /// must be on a memory filesystem (tmpfs/ramfs) unless --force.
+    Export(ExportArgs),
     /// Publish to an OpenBao / HashiCorp Vault server, and generate its per-profile policies.
     ///
     /// The git vault stays the reviewed source of truth; the server becomes the runtime
@@ -624,4 +638,67 @@ pub struct ScanArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import (read only, never modified).
+    pub file: PathBuf,
+    /// The source format (default: detected from the content).
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Put every imported path under this namespace (e.g. `prod`).
+    #[arg(long, value_name = "PATH")]
+    pub prefix: Option<String>,
+    /// List the paths that would be imported, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace secrets that already exist at an imported path.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Formats `import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// `NAME=value` lines (.env).
+    Env,
+    /// A JSON object (nested objects are namespaces).
+    Json,
+    /// A YAML mapping (nested mappings are namespaces).
+    Yaml,
+    /// A sops-encrypted JSON, YAML or .env file (needs the `sops` binary).
+    Sops,
+    /// An OpenPGP-encrypted JSON, YAML or .env file (needs `gpg`).
+    Gpg,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only secrets under this namespace; exported paths are relative to it.
+    pub prefix: Option<String>,
+    /// The output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The directory for --format docker-secrets (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write values to a terminal, or docker-secrets to a directory on a disk.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Formats `export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// `NAME="value"` lines, names as `exec` derives them.
+    Env,
+    /// Nested JSON, as `agevault get` prints a namespace.
+    Json,
+    /// Nested YAML, every value double-quoted.
+    Yaml,
+    /// One 0400 file per secret in --out DIR (for `*_FILE` / /run/secrets).
+    DockerSecrets,
 }

@@ -16,6 +16,7 @@ pub mod harden;
 pub mod keys;
 pub mod lifecycle;
 pub mod memdir;
+pub mod migrate;
 pub mod openbao;
 pub mod output;
 pub mod ownership;

@@ -5,8 +5,10 @@ mod check;
 mod completions;
 mod edit;
 mod exec;
+mod export;
 mod get;
 mod git;
+mod import;
 mod init;
 mod inventory;
 mod keygen;
@@ -67,6 +69,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Scan(args) => scan::run(options, &args),
         Command::Trust(cmd) => trust::run(options, cmd),
         Command::Scopes(cmd) => scopes::run(&Workspace::resolve(options)?, cmd),
+        Command::Import(args) => import::run(&Workspace::resolve(options)?, &args),
+        Command::Export(args) => export::run(&Workspace::resolve(options)?, &args),
         Command::Openbao(cmd) => openbao::run(&Workspace::resolve(options)?, cmd),
     }
 }
@@ -77,6 +81,8 @@ fn check_usage(command: &Command) -> Result<()> {
     match command {
         Command::Get(args) | Command::Rm(args) => parse_path(&args.path).map(drop),
         Command::Set(args) => set::check_usage(args).map(drop),
+        Command::Import(args) => import::check_usage(args).map(drop),
+        Command::Export(args) => export::check_usage(args).map(drop),
         _ => Ok(()),
     }
 }

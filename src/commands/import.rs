@@ -1,0 +1,169 @@
+//! `import FILE`: secrets from a .env, JSON, YAML, sops or gpg file, in one signed write.
+
+use std::fs::File;
+use std::io::Read;
+
+use crate::cli::{ImportArgs, ImportFormat};
+use crate::document::Node;
+use crate::error::{Error, Result};
+use crate::migrate::{self, decrypt, SourceFormat};
+use crate::output::{self, status};
+use crate::secret_buf::SecretBuf;
+use crate::secret_path::SecretPath;
+use crate::terminal::sanitize;
+use crate::workspace::Workspace;
+use crate::ExitStatus;
+
+/// The usage errors of `import`, which need no workspace: a bad prefix.
+pub fn check_usage(args: &ImportArgs) -> Result<Option<SecretPath>> {
+    args.prefix.as_deref().map(super::parse_path).transpose()
+}
+
+/// Imports every secret of `args.file`.
+pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
+    let prefix = check_usage(args)?;
+    let file = &args.file;
+    let source = read_source(file)?;
+    let format = match args.format {
+        Some(f) => domain_format(f),
+        None => migrate::detect(source.as_slice()).ok_or_else(|| {
+            Error::msg(format!(
+                "cannot tell the format of {} from its content; pass --format env|json|yaml|sops|gpg",
+                file.display()
+            ))
+        })?,
+    };
+    // A forced plaintext format on a sops file would import ciphertext as values.
+    if format.is_plaintext() && migrate::detect(source.as_slice()) == Some(SourceFormat::Sops) {
+        return Err(Error::msg(format!(
+            "{} is sops-encrypted; importing it as {} would store its ciphertext; use --format sops",
+            file.display(),
+            format.name()
+        )));
+    }
+    let entries = match format {
+        SourceFormat::Sops => {
+            let plain = decrypt::sops(file, migrate::sops_input_type(source.as_slice()))?;
+            migrate::parse_plaintext(SourceFormat::Json, &plain)?
+        }
+        SourceFormat::Gpg => {
+            let plain = decrypt::gpg(file)?;
+            let inner = std::str::from_utf8(plain.as_slice())
+                .ok()
+                .and_then(migrate::detect_plaintext)
+                .ok_or_else(|| {
+                    Error::msg(format!(
+                        "{} decrypts to something that is neither JSON, YAML nor .env",
+                        file.display()
+                    ))
+                })?;
+            migrate::parse_plaintext(inner, &plain)?
+        }
+        plain => migrate::parse_plaintext(plain, &source)?,
+    };
+    drop(source);
+    let paths = migrate::with_prefix(prefix.as_ref(), &entries)
+        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    if paths.is_empty() {
+        return Err(Error::msg(format!(
+            "{} ({} format) holds no secrets; nothing was imported",
+            file.display(),
+            format.name()
+        )));
+    }
+    if args.dry_run {
+        for path in &paths {
+            output::line(&sanitize(&path.to_string()))?;
+        }
+        status(
+            ws.options.quiet,
+            &format!(
+                "dry run: {} secret(s) from {} ({}) would be imported; nothing was changed",
+                paths.len(),
+                file.display(),
+                format.name()
+            ),
+        );
+        return Ok(ExitStatus::Success);
+    }
+
+    let mut session = ws.open_for_write()?;
+    let mut existing = Vec::new();
+    for path in &paths {
+        match session.doc.get(path) {
+            Some(Node::Leaf(_)) if !args.overwrite => existing.push(path.to_string()),
+            Some(Node::Tree(_)) => {
+                return Err(Error::msg(format!(
+                    "`{path}` is a namespace in the vault, so it cannot hold a secret from {}; \
+                     nothing was imported; use --prefix to import elsewhere",
+                    file.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    if !existing.is_empty() {
+        return Err(Error::msg(format!(
+            "{} path(s) from {} already exist in the vault: {}; nothing was imported; \
+             pass --overwrite to replace them, or --prefix to import elsewhere",
+            existing.len(),
+            file.display(),
+            existing.join(", ")
+        )));
+    }
+    let mut changed = 0;
+    for (path, entry) in paths.iter().zip(entries) {
+        if session
+            .doc
+            .set(path, entry.value)
+            .map_err(|why| Error::msg(format!("{why}; nothing was imported")))?
+        {
+            changed += 1;
+        }
+    }
+    ws.commit(session)?;
+    status(
+        ws.options.quiet,
+        &format!(
+            "imported {} secret(s) from {} ({}), {changed} new or changed",
+            paths.len(),
+            file.display(),
+            format.name()
+        ),
+    );
+    let next = if format.is_plaintext() {
+        format!(
+            "{0} still holds these values in plaintext: run `agevault scan` to find it and other copies, \
+             then delete it (e.g. `shred -u {0}`) and rotate anything that was ever committed",
+            file.display()
+        )
+    } else {
+        "run `agevault scan` to find plaintext copies of these values elsewhere in the repository".to_owned()
+    };
+    status(ws.options.quiet, &next);
+    Ok(ExitStatus::Success)
+}
+
+fn domain_format(f: ImportFormat) -> SourceFormat {
+    match f {
+        ImportFormat::Env => SourceFormat::Env,
+        ImportFormat::Json => SourceFormat::Json,
+        ImportFormat::Yaml => SourceFormat::Yaml,
+        ImportFormat::Sops => SourceFormat::Sops,
+        ImportFormat::Gpg => SourceFormat::Gpg,
+    }
+}
+
+/// Reads the source (read-only) into a zeroizing buffer.
+fn read_source(file: &std::path::Path) -> Result<SecretBuf> {
+    let handle = File::open(file).map_err(|e| Error::io("reading", file, e))?;
+    let len = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > migrate::MAX_SOURCE {
+        return Err(Error::msg(format!(
+            "{} is larger than 16 MiB, more than a vault holds",
+            file.display()
+        )));
+    }
+    SecretBuf::read_all(handle.take(migrate::MAX_SOURCE + 1), len as usize + 1)
+        .map_err(|e| Error::io("reading", file, e))
+}
