@@ -33,6 +33,23 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_rollback: bool,
 
+    /// When another writer holds the vault's lock, wait for it (the default; a line on
+    /// stderr says so at once), or at most DURATION (`--wait=30s`), then fail.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever",
+        conflicts_with = "no_wait"
+    )]
+    pub wait: Option<String>,
+
+    /// When another writer holds the vault's lock, fail at once instead of waiting.
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,8 +75,8 @@ pub enum Command {
     Get(PathArg),
     /// Set a secret from standard input or a hidden prompt (never from argv).
     Set(SetArgs),
-    /// Remove a secret or a whole namespace.
-    Rm(PathArg),
+    /// Remove a secret, or a whole namespace with -r.
+    Rm(RmArgs),
     /// Edit the secrets tree as JSON in $VISUAL / $EDITOR, on a memory filesystem.
     Edit(EditArgs),
     /// Run a command with secrets injected as environment variables or memory files.
@@ -229,7 +246,12 @@ pub enum RecipientsCommand {
         /// A unique name (letters, digits, . _ -).
         name: String,
         /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", or a plugin recipient.
-        key: String,
+        #[arg(required_unless_present = "key_file", conflicts_with = "key_file")]
+        key: Option<String>,
+        /// Read the key from this file instead (a `.pub` file, or the output of
+        /// `age-keygen -y`), or from standard input with `-`.
+        #[arg(long, value_name = "FILE|-")]
+        key_file: Option<PathBuf>,
         /// host, developer, ci, or free text.
         #[arg(long, default_value = "developer")]
         role: String,
@@ -241,6 +263,9 @@ pub enum RecipientsCommand {
     Remove {
         /// The recipient's name.
         name: String,
+        /// Remove it even when it is your own last key (you could no longer decrypt the vault).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -262,6 +287,16 @@ pub struct LsArgs {
 pub struct PathArg {
     /// A secret path such as samba/password.
     pub path: String,
+}
+
+/// `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// A secret path such as samba/password, or a namespace such as samba (needs -r).
+    pub path: String,
+    /// Remove a namespace and every secret under it.
+    #[arg(short, long)]
+    pub recursive: bool,
 }
 
 /// `set`.
@@ -461,6 +496,9 @@ pub struct GitSetupArgs {
 pub struct LogArgs {
     /// Only changes at or below this secret path or namespace.
     pub path: Option<String>,
+    /// Show at most the N newest commits that changed the vault (like `git log -n`).
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    pub max_count: Option<usize>,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,

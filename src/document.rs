@@ -208,7 +208,7 @@ impl VaultDocument {
         }
         match tree.get(last) {
             Some(Node::Tree(_)) => Err(format!(
-                "`{path}` is a namespace; remove it first with `agevault rm {path}`"
+                "`{path}` is a namespace; remove it first with `agevault rm -r {path}`"
             )),
             Some(Node::Leaf(old)) if old.expose_secret() == value.expose_secret() => Ok(false),
             _ => {

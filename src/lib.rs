@@ -22,6 +22,7 @@ pub mod scopes;
 pub mod secret_buf;
 pub mod secret_path;
 pub mod store;
+pub mod suggest;
 pub mod terminal;
 pub mod trust;
 pub mod vaultset;
