@@ -4,33 +4,36 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The help heading of the options every command accepts.
+const GLOBAL: &str = "Global options";
+
 /// Keep a repository's secrets in one git-committed, age-encrypted JSON file,
 /// and hand them to programs at run time without writing plaintext to disk.
 #[derive(Debug, Parser)]
 #[command(name = "agevault", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Use this config file instead of searching for .agevault.toml upwards from the current directory.
-    #[arg(long, global = true, env = "AGEVAULT_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "AGEVAULT_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// Use this vault file instead of the one the config names.
-    #[arg(long, global = true, env = "AGEVAULT_VAULT", value_name = "FILE")]
+    #[arg(long, global = true, env = "AGEVAULT_VAULT", value_name = "FILE", help_heading = GLOBAL)]
     pub vault: Option<PathBuf>,
 
     /// Try this identity file first (repeatable). Others are still discovered.
-    #[arg(short = 'i', long = "identity", global = true, value_name = "FILE")]
+    #[arg(short = 'i', long = "identity", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub identities: Vec<PathBuf>,
 
     /// Print only data and errors, no status lines.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Sign writes with this key (OpenSSH ed25519 private key; repeatable). Others are still discovered.
-    #[arg(long = "signing-key", global = true, value_name = "FILE")]
+    #[arg(long = "signing-key", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub signing_keys: Vec<PathBuf>,
 
     /// Accept a vault generation older than the highest this trust store has seen (a rollback). Loud.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_rollback: bool,
 
     /// When another writer holds the vault's lock, wait for it (the default; a line on
@@ -42,12 +45,13 @@ pub struct Cli {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "forever",
-        conflicts_with = "no_wait"
+        conflicts_with = "no_wait",
+        help_heading = GLOBAL
     )]
     pub wait: Option<String>,
 
     /// When another writer holds the vault's lock, fail at once instead of waiting.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_wait: bool,
 
     #[command(subcommand)]
@@ -89,10 +93,16 @@ pub enum Command {
     Check(CheckArgs),
     /// The secrets inventory: path, owner, class, consumers, policy, last rotation, due.
     Inventory(InventoryArgs),
-    /// Print shell completions.
+    /// Print shell completions (bash also completes secret paths, profiles, recipients and scopes).
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): agevault(1), or a command's (`man exec` is agevault-exec(1)).
+    Man(ManArgs),
+    /// (Internal: shell completion) Print secret paths, profiles, recipients or scopes, one a line.
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// What to list.
+        kind: CompleteKind,
+    },
     /// Git integration: readable diffs, a per-secret merge driver, a pre-commit scan hook.
     #[command(subcommand)]
     Git(GitCommand),
@@ -432,6 +442,29 @@ pub struct ExecArgs {
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`exec`, `recipients add`); none: agevault(1).
+    pub command: Vec<String>,
+    /// Write every page (agevault.1, agevault-exec.1, …) into this directory instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// What `__complete` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompleteKind {
+    /// Secret paths (from the vault files you can read).
+    Paths,
+    /// `[exec.*]` profile names.
+    Profiles,
+    /// Recipient names.
+    Recipients,
+    /// Scope names.
+    Scopes,
 }
 
 /// `completions`.

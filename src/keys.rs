@@ -341,6 +341,18 @@ impl Identity for Lenient {
 /// (they may well be a recipient already).
 static NO_TERMINAL_FOR_PASSPHRASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Set by shell completion: every prompt is declined.
+static PROMPTS_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Declines every passphrase, confirmation or plugin prompt from now on.
+pub fn disable_prompts() {
+    PROMPTS_DISABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn prompts_disabled() -> bool {
+    PROMPTS_DISABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn no_terminal_for_passphrase() -> bool {
     NO_TERMINAL_FOR_PASSPHRASE.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -356,16 +368,25 @@ impl age::Callbacks for TerminalCallbacks {
     }
 
     fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        if prompts_disabled() {
+            return None;
+        }
         let no = no.unwrap_or("no");
         let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): ")).ok()?;
         Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
     }
 
     fn request_public_string(&self, description: &str) -> Option<String> {
+        if prompts_disabled() {
+            return None;
+        }
         rpassword::prompt_password(format!("{description} ")).ok()
     }
 
     fn request_passphrase(&self, description: &str) -> Option<secrecy::SecretString> {
+        if prompts_disabled() {
+            return None;
+        }
         let Ok(mut answer) = rpassword::prompt_password(format!("{description}: ")) else {
             NO_TERMINAL_FOR_PASSPHRASE.store(true, std::sync::atomic::Ordering::Relaxed);
             return None;

@@ -14,6 +14,7 @@ pub mod git;
 pub mod harden;
 pub mod keys;
 pub mod lifecycle;
+pub mod manual;
 pub mod memdir;
 pub mod output;
 pub mod ownership;
@@ -29,8 +30,6 @@ pub mod vaultset;
 pub mod workspace;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 pub use error::{Error, Result};
 
@@ -61,7 +60,10 @@ pub fn main_entry() -> ExitCode {
     if let Some(code) = exec::guard::main_if_guard() {
         return code;
     }
-    let cli = match cli::Cli::try_parse() {
+    let parsed = manual::command()
+        .try_get_matches()
+        .and_then(|m| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
