@@ -379,6 +379,9 @@ pub struct InventoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
+    /// Print machine-readable JSON (the same as --format json, like every other listing).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// `edit`.

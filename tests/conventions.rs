@@ -664,3 +664,37 @@ fn log_names_recipients_instead_of_printing_their_keys() {
     assert_eq!(entries[0]["recipients_removed"][0]["key"], bob.as_str());
     assert_eq!(entries[1]["recipients_added"][0]["name"], "bob");
 }
+
+// ------------------------------------------------------------------ output
+
+#[test]
+fn every_listing_accepts_json() {
+    let sb = Sandbox::with_secrets(&[("db/password", "json-listing-1")]);
+    git_ok(&sb, &["init", "-q", "-b", "main"]);
+    git_ok(&sb, &["add", "-A"]);
+    git_ok(&sb, &["commit", "-q", "-m", "one"]);
+    for args in [
+        &["ls", "--json"][..],
+        &["recipients", "list", "--json"],
+        &["scopes", "list", "--json"],
+        &["log", "--json"],
+        &["status", "--json"],
+        &["inventory", "--json"],
+        &["check", "--json"],
+        &["whoami", "--json"],
+    ] {
+        let out = agevault(&sb, args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", all_output(&out));
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&out.stdout);
+        assert!(
+            parsed.is_ok(),
+            "{args:?} printed no JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_no_leak(&out, "json-listing-1");
+    }
+    let out = agevault(&sb, &["inventory", "--json", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

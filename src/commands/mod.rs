@@ -57,7 +57,14 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rotate(args) => rotate::run(&Workspace::resolve(options)?, &args),
         Command::Status(args) => status::run(&Workspace::resolve(options)?, args.json),
         Command::Check(args) => check::run(options, &args),
-        Command::Inventory(args) => inventory::run(&Workspace::resolve(options)?, args.format),
+        Command::Inventory(args) => inventory::run(
+            &Workspace::resolve(options)?,
+            if args.json {
+                crate::cli::InventoryFormat::Json
+            } else {
+                args.format
+            },
+        ),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man(args) => completions::man(&args),
         Command::Complete { kind } => completions::complete(options, kind),
