@@ -4,34 +4,55 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The help heading of the options every command accepts.
+const GLOBAL: &str = "Global options";
+
 /// Keep a repository's secrets in one git-committed, age-encrypted JSON file,
 /// and hand them to programs at run time without writing plaintext to disk.
 #[derive(Debug, Parser)]
 #[command(name = "agevault", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Use this config file instead of searching for .agevault.toml upwards from the current directory.
-    #[arg(long, global = true, env = "AGEVAULT_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "AGEVAULT_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// Use this vault file instead of the one the config names.
-    #[arg(long, global = true, env = "AGEVAULT_VAULT", value_name = "FILE")]
+    #[arg(long, global = true, env = "AGEVAULT_VAULT", value_name = "FILE", help_heading = GLOBAL)]
     pub vault: Option<PathBuf>,
 
     /// Try this identity file first (repeatable). Others are still discovered.
-    #[arg(short = 'i', long = "identity", global = true, value_name = "FILE")]
+    #[arg(short = 'i', long = "identity", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub identities: Vec<PathBuf>,
 
     /// Print only data and errors, no status lines.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Sign writes with this key (OpenSSH ed25519 private key; repeatable). Others are still discovered.
-    #[arg(long = "signing-key", global = true, value_name = "FILE")]
+    #[arg(long = "signing-key", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub signing_keys: Vec<PathBuf>,
 
     /// Accept a vault generation older than the highest this trust store has seen (a rollback). Loud.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_rollback: bool,
+
+    /// When another writer holds the vault's lock, wait for it (the default; a line on
+    /// stderr says so at once), or at most DURATION (`--wait=30s`), then fail.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever",
+        conflicts_with = "no_wait",
+        help_heading = GLOBAL
+    )]
+    pub wait: Option<String>,
+
+    /// When another writer holds the vault's lock, fail at once instead of waiting.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub no_wait: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -58,8 +79,8 @@ pub enum Command {
     Get(PathArg),
     /// Set a secret from standard input or a hidden prompt (never from argv).
     Set(SetArgs),
-    /// Remove a secret or a whole namespace.
-    Rm(PathArg),
+    /// Remove a secret, or a whole namespace with -r.
+    Rm(RmArgs),
     /// Edit the secrets tree as JSON in $VISUAL / $EDITOR, on a memory filesystem.
     Edit(EditArgs),
     /// Run a command with secrets injected as environment variables or memory files.
@@ -81,10 +102,16 @@ pub enum Command {
     Check(CheckArgs),
     /// The secrets inventory: path, owner, class, consumers, policy, last rotation, due.
     Inventory(InventoryArgs),
-    /// Print shell completions.
+    /// Print shell completions (bash also completes secret paths, profiles, recipients and scopes).
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): agevault(1), or a command's (`man exec` is agevault-exec(1)).
+    Man(ManArgs),
+    /// (Internal: shell completion) Print secret paths, profiles, recipients or scopes, one a line.
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// What to list.
+        kind: CompleteKind,
+    },
     /// Git integration: readable diffs, a per-secret merge driver, a pre-commit scan hook.
     #[command(subcommand)]
     Git(GitCommand),
@@ -326,7 +353,12 @@ pub enum RecipientsCommand {
         /// A unique name (letters, digits, . _ -).
         name: String,
         /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", or a plugin recipient.
-        key: String,
+        #[arg(required_unless_present = "key_file", conflicts_with = "key_file")]
+        key: Option<String>,
+        /// Read the key from this file instead (a `.pub` file, or the output of
+        /// `age-keygen -y`), or from standard input with `-`.
+        #[arg(long, value_name = "FILE|-")]
+        key_file: Option<PathBuf>,
         /// host, developer, ci, or free text.
         #[arg(long, default_value = "developer")]
         role: String,
@@ -338,6 +370,9 @@ pub enum RecipientsCommand {
     Remove {
         /// The recipient's name.
         name: String,
+        /// Remove it even when it is your own last key (you could no longer decrypt the vault).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -359,6 +394,16 @@ pub struct LsArgs {
 pub struct PathArg {
     /// A secret path such as samba/password.
     pub path: String,
+}
+
+/// `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// A secret path such as samba/password, or a namespace such as samba (needs -r).
+    pub path: String,
+    /// Remove a namespace and every secret under it.
+    #[arg(short, long)]
+    pub recursive: bool,
 }
 
 /// `set`.
@@ -482,6 +527,9 @@ pub struct InventoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     pub format: InventoryFormat,
+    /// Print machine-readable JSON (the same as --format json, like every other listing).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// `edit`.
@@ -557,6 +605,29 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`exec`, `recipients add`); none: agevault(1).
+    pub command: Vec<String>,
+    /// Write every page (agevault.1, agevault-exec.1, …) into this directory instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// What `__complete` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompleteKind {
+    /// Secret paths (from the vault files you can read).
+    Paths,
+    /// `[exec.*]` profile names.
+    Profiles,
+    /// Recipient names.
+    Recipients,
+    /// Scope names.
+    Scopes,
+}
+
 /// `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -619,6 +690,9 @@ pub struct GitSetupArgs {
 pub struct LogArgs {
     /// Only changes at or below this secret path or namespace.
     pub path: Option<String>,
+    /// Show at most the N newest commits that changed the vault (like `git log -n`).
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    pub max_count: Option<usize>,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,

@@ -208,7 +208,7 @@ impl VaultDocument {
         }
         match tree.get(last) {
             Some(Node::Tree(_)) => Err(format!(
-                "`{path}` is a namespace; remove it first with `agevault rm {path}`"
+                "`{path}` is a namespace; remove it first with `agevault rm -r {path}`"
             )),
             Some(Node::Leaf(old)) if old.expose_secret() == value.expose_secret() => Ok(false),
             _ => {
@@ -273,12 +273,14 @@ impl VaultDocument {
     }
 
     /// Whether `key` was taken off the vault with `recipients remove`.
-    /// Every key an `offboarded` record names.
+    /// Every key an `offboarded` record names that is not a recipient again (one added
+    /// back later with `recipients add` was re-admitted on purpose).
     pub fn offboarded_keys(&self) -> Vec<String> {
         match self.extra.get("offboarded") {
             Some(Value::Array(list)) => list
                 .iter()
                 .filter_map(|r| r["key"].as_str().map(str::to_owned))
+                .filter(|k| !self.recipients.contains(k))
                 .collect(),
             _ => Vec::new(),
         }

@@ -28,6 +28,10 @@ pub enum Error {
     #[error("vault {path} is damaged: {reason}; restore it from git (`git checkout -- {path}`)")]
     Corrupt { path: PathBuf, reason: String },
 
+    /// The file holds git conflict markers: a merge ran without agevault's merge driver.
+    #[error("{path} holds git conflict markers: git merged it line by line because `agevault git setup` was not run in this clone, and no age file survives that; nothing was read: {recovery}")]
+    ConflictMarkers { path: PathBuf, recovery: String },
+
     /// No identity could decrypt the vault.
     #[error("{0}")]
     NoMatchingIdentity(String),
@@ -59,6 +63,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    /// Another writer holds the vault's lock and this one would not (or no longer) wait.
+    #[error("{message}")]
+    LockHeld { message: String },
 
     /// A child command could not be started (exit 126/127 like a shell).
     #[error("{message}")]

@@ -4,6 +4,8 @@
 /// `PR_SET_DUMPABLE=0` also keeps other processes of the same user from
 /// ptrace-attaching and from reading our /proc/PID/environ and memory.
 pub fn disable_core_dumps() {
+    // Linux only; elsewhere the core-size limit below is what keeps secrets out of dumps.
+    #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_dumpable(false);
     if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE) {
         // Only the soft limit: children may raise theirs again if they want dumps.

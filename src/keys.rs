@@ -271,6 +271,17 @@ impl IdentitySet {
         self.plain += 1;
     }
 
+    /// The last clause of "no identity can decrypt": what to do next. Someone whose
+    /// passphrase could not be asked for is probably a recipient already.
+    pub fn next_step(&self) -> &'static str {
+        if no_terminal_for_passphrase() {
+            "; a passphrase-protected identity needs a terminal to ask for its passphrase: run this on one, \
+             or give an identity without a passphrase for unattended runs (--identity FILE, $AGEVAULT_IDENTITY_FILE)"
+        } else {
+            "; ask a recipient to add your public key with `agevault recipients add`"
+        }
+    }
+
     /// Why prompting identities were skipped (wrong passphrase, plugin failure), for messages.
     pub fn failures(&self) -> Vec<String> {
         self.failures.lock().map(|f| f.clone()).unwrap_or_default()
@@ -293,6 +304,9 @@ impl Lenient {
         match result {
             Some(Err(e)) => {
                 let why = match e {
+                    age::DecryptError::KeyDecryptionFailed if no_terminal_for_passphrase() => {
+                        "passphrase-protected, and there is no terminal to ask for the passphrase".to_owned()
+                    }
                     age::DecryptError::KeyDecryptionFailed => "wrong passphrase".to_owned(),
                     other => other.to_string(),
                 };
@@ -322,6 +336,27 @@ impl Identity for Lenient {
     }
 }
 
+/// Set when a passphrase was needed and there was no terminal to ask on: age then reports
+/// the identity as failed like a wrong passphrase, and the user must hear the real reason
+/// (they may well be a recipient already).
+static NO_TERMINAL_FOR_PASSPHRASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set by shell completion: every prompt is declined.
+static PROMPTS_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Declines every passphrase, confirmation or plugin prompt from now on.
+pub fn disable_prompts() {
+    PROMPTS_DISABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn prompts_disabled() -> bool {
+    PROMPTS_DISABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn no_terminal_for_passphrase() -> bool {
+    NO_TERMINAL_FOR_PASSPHRASE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Prompts on the controlling terminal (never echoing secrets); without a terminal
 /// every request is declined, so non-interactive runs fail fast instead of hanging.
 #[derive(Clone, Copy)]
@@ -333,17 +368,29 @@ impl age::Callbacks for TerminalCallbacks {
     }
 
     fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        if prompts_disabled() {
+            return None;
+        }
         let no = no.unwrap_or("no");
         let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): ")).ok()?;
         Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
     }
 
     fn request_public_string(&self, description: &str) -> Option<String> {
+        if prompts_disabled() {
+            return None;
+        }
         rpassword::prompt_password(format!("{description} ")).ok()
     }
 
     fn request_passphrase(&self, description: &str) -> Option<secrecy::SecretString> {
-        let mut answer = rpassword::prompt_password(format!("{description}: ")).ok()?;
+        if prompts_disabled() {
+            return None;
+        }
+        let Ok(mut answer) = rpassword::prompt_password(format!("{description}: ")) else {
+            NO_TERMINAL_FOR_PASSPHRASE.store(true, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        };
         let secret = secrecy::SecretString::from(answer.as_str());
         zeroize::Zeroize::zeroize(&mut answer);
         Some(secret)

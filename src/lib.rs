@@ -15,6 +15,7 @@ pub mod git;
 pub mod harden;
 pub mod keys;
 pub mod lifecycle;
+pub mod manual;
 pub mod memdir;
 pub mod migrate;
 pub mod openbao;
@@ -25,14 +26,13 @@ pub mod scopes;
 pub mod secret_buf;
 pub mod secret_path;
 pub mod store;
+pub mod suggest;
 pub mod terminal;
 pub mod trust;
 pub mod vaultset;
 pub mod workspace;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 pub use error::{Error, Result};
 
@@ -63,7 +63,10 @@ pub fn main_entry() -> ExitCode {
     if let Some(code) = exec::guard::main_if_guard() {
         return code;
     }
-    let cli = match cli::Cli::try_parse() {
+    let parsed = manual::command()
+        .try_get_matches()
+        .and_then(|m| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -17,11 +17,13 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+#[cfg(target_os = "linux")]
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// The suffix of the record beside a directory.
 const RECORD_SUFFIX: &str = ".procs";
 /// A record is a few lines; anything longer is not one of ours.
 const RECORD_MAX: u64 = 4096;
+#[cfg(target_os = "linux")]
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
 
 /// A 0700 directory that is removed, with everything in it, when dropped.
@@ -30,6 +32,7 @@ pub struct MemDir {
 }
 
 /// Whether `dir` is on tmpfs or ramfs (pages in memory, not on a disk).
+#[cfg(target_os = "linux")]
 pub fn is_memory_fs(dir: &Path) -> bool {
     match nix::sys::statfs::statfs(dir) {
         #[allow(clippy::unnecessary_cast)]
@@ -39,6 +42,14 @@ pub fn is_memory_fs(dir: &Path) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Whether `dir` is on tmpfs (the BSDs name file system types instead of numbering
+/// them). macOS has no tmpfs unless one is mounted: commands that need a memory
+/// directory then refuse, or use the disk only with `--allow-disk`.
+#[cfg(not(target_os = "linux"))]
+pub fn is_memory_fs(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir).is_ok_and(|s| s.filesystem_type_name() == "tmpfs")
 }
 
 /// The memory-backed base directory: `$XDG_RUNTIME_DIR`, else `/dev/shm`.

@@ -28,7 +28,50 @@ pub const MAX_VAULT_BYTES: u64 = 64 << 20;
 /// The largest config file agevault reads.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-/// Takes the exclusive lock of `vault`, waiting for other writers.
+/// What a writer does when another writer holds the vault's lock (`--wait`, `--no-wait`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockWait {
+    /// Wait as long as it takes (the default), saying so at once.
+    Forever,
+    /// Wait at most this long, then give up with an error.
+    AtMost(std::time::Duration),
+    /// Give up at once.
+    Never,
+}
+
+/// How this process waits for vault locks, and whether it may say so on stderr.
+///
+/// Set once from the command line before any command runs: every writer (the vault,
+/// scope files, config-only changes) takes its lock through [`lock_exclusive`], and a
+/// process-wide setting keeps the flag from being threaded through every caller.
+#[derive(Clone, Copy, Debug)]
+pub struct LockPolicy {
+    /// What to do when the lock is taken.
+    pub wait: LockWait,
+    /// `-q`: no "waiting for the lock" line.
+    pub quiet: bool,
+}
+
+static LOCK_POLICY: std::sync::OnceLock<LockPolicy> = std::sync::OnceLock::new();
+
+/// Sets how this process waits for locks (first call wins).
+pub fn set_lock_policy(policy: LockPolicy) {
+    let _ = LOCK_POLICY.set(policy);
+}
+
+fn lock_policy() -> LockPolicy {
+    LOCK_POLICY.get().copied().unwrap_or(LockPolicy {
+        wait: LockWait::Forever,
+        quiet: false,
+    })
+}
+
+/// How often a bounded wait retries the lock.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Takes the exclusive lock of `vault`. When another writer holds it, this says so on
+/// stderr at once and waits (or fails, per [`LockPolicy`]): a silent hang behind an open
+/// `agevault edit` looks like a crash.
 pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
     let path = lock_path(vault);
     // A lock file committed as a symlink would make us create or truncate files
@@ -56,9 +99,69 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let lock = Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| Error::io("locking", &path, std::io::Error::from(errno)))?;
-    Ok(VaultLock { _lock: lock })
+    let locking = |errno: nix::errno::Errno| Error::io("locking", &path, std::io::Error::from(errno));
+    let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => return Ok(VaultLock { _lock: lock }),
+        Err((file, nix::errno::Errno::EWOULDBLOCK)) => file,
+        Err((_, errno)) => return Err(locking(errno)),
+    };
+    let policy = lock_policy();
+    let held = || {
+        format!(
+            "vault {} is locked by another writer (an open `agevault edit`, or a running `set`/`rotate`)",
+            vault.display()
+        )
+    };
+    match policy.wait {
+        LockWait::Never => Err(Error::LockHeld {
+            message: format!(
+                "{}; nothing was changed: try again when it has finished, or drop --no-wait to wait for it",
+                held()
+            ),
+        }),
+        LockWait::Forever => {
+            crate::output::status(
+                policy.quiet,
+                &format!(
+                    "agevault: waiting for the lock on {}: another agevault is writing it (an open `agevault edit`?); \
+                     Ctrl-C gives up, --no-wait fails at once",
+                    vault.display()
+                ),
+            );
+            let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| locking(errno))?;
+            Ok(VaultLock { _lock: lock })
+        }
+        LockWait::AtMost(limit) => {
+            crate::output::status(
+                policy.quiet,
+                &format!(
+                    "agevault: waiting up to {} for the lock on {}: another agevault is writing it",
+                    humantime::format_duration(limit),
+                    vault.display()
+                ),
+            );
+            let deadline = std::time::Instant::now() + limit;
+            let mut file = file;
+            loop {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return Err(Error::LockHeld {
+                        message: format!(
+                            "{}; gave up after waiting {}, nothing was changed: try again later or wait longer (--wait=DURATION)",
+                            held(),
+                            humantime::format_duration(limit)
+                        ),
+                    });
+                }
+                std::thread::sleep(LOCK_POLL.min(deadline - now));
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(lock) => return Ok(VaultLock { _lock: lock }),
+                    Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
+                    Err((_, errno)) => return Err(locking(errno)),
+                }
+            }
+        }
+    }
 }
 
 /// Reads a regular file of at most `limit` bytes. Anything else is refused before a

@@ -202,7 +202,7 @@ impl Workspace {
                 path: self.vault_path.clone(),
                 reason: format!(
                     "{problem}; repair it with {}`agevault edit` (which leaves it out and drops it on save)",
-                    prefix.map_or_else(String::new, |p| format!("`agevault rm {p}` or "))
+                    prefix.map_or_else(String::new, |p| format!("`agevault rm -r {p}` or "))
                 ),
             },
             other => Error::InvalidDocument {
@@ -253,7 +253,7 @@ impl Workspace {
                 .collect();
             msg.push_str(&format!("; unusable: {}", unusable.join(", ")));
         }
-        msg.push_str("; ask a recipient to add your public key with `agevault recipients add`");
+        msg.push_str(ids.next_step());
         msg
     }
 
@@ -646,13 +646,15 @@ impl RecipientDrift {
     }
 }
 
-/// Reads the vault file, with a clear error when it is missing.
+/// Reads the vault file, with a clear error when it is missing or a merge mangled it.
 pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
-    store::read_trusted_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
+    let bytes = store::read_trusted_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Error::NoVault {
             path: path.to_owned(),
         },
         Error::Io { source, .. } => Error::io("reading vault", path, source),
         other => other,
-    })
+    })?;
+    crate::git::markers::check(path, &bytes)?;
+    Ok(bytes)
 }

@@ -132,12 +132,12 @@ fn a_50000_deep_vault_from_stock_age_fails_clearly_and_rm_repairs_it() {
     let out = sb.cmd(&["ls"]).output().unwrap();
     let prefix = vec!["a"; 32].join("/");
     assert!(
-        stderr(&out).contains(&format!("agevault rm {prefix}")),
+        stderr(&out).contains(&format!("agevault rm -r {prefix}")),
         "{}",
         stderr(&out)
     );
     // The repair the error names works and removes nothing else.
-    sb.cmd(&["rm", &prefix]).assert().success();
+    sb.cmd(&["rm", "-r", &prefix]).assert().success();
     let out = sb.cmd(&["ls"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok/value");

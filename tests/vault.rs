@@ -70,7 +70,7 @@ fn set_get_ls_rm_round_trip() {
     let list: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list, ["samba/password"]);
 
-    sb.cmd(&["rm", "samba"]).assert().success();
+    sb.cmd(&["rm", "-r", "samba"]).assert().success();
     let out = sb.cmd(&["get", "samba/password"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no secret `samba/password`"));

@@ -3,7 +3,7 @@
 use secrecy::ExposeSecret;
 
 use crate::document::{tree_to_json, Node};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -35,11 +35,7 @@ pub fn run(ws: &Workspace, path: &str) -> Result<ExitStatus> {
     match doc.get(&path) {
         Some(Node::Leaf(value)) => output::stdout_bytes(value.expose_secret().as_bytes())?,
         Some(Node::Tree(tree)) => output::stdout_bytes(tree_to_json(tree).as_slice())?,
-        None => {
-            return Err(Error::msg(format!(
-                "no secret `{path}` in the vault (list them with `agevault ls`)"
-            )))
-        }
+        None => return Err(super::missing_path(ws, &doc, &path)),
     }
     Ok(ExitStatus::Success)
 }

@@ -49,7 +49,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
                 .unwrap_or_else(|_| "agevault".into());
             warnings.push(format!(
                 "warning: `agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
-                 (the hook blocks commits until it can): install it (e.g. `cargo install --path .` or \
+                 (the hook blocks commits until it can): install it (e.g. `cargo install --locked --path .` or \
                  `install -m 755 {exe} /usr/local/bin/`), or run `agevault git setup --absolute` to make git \
                  call {exe} directly"
             ));

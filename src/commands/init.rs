@@ -118,7 +118,33 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
             vault_path.display()
         ),
     );
+    status(options.quiet, &next_steps(&config_dir, &vault_rel));
     Ok(ExitStatus::Success)
+}
+
+/// What a new user does next: a first secret, git's drivers and hook, the first commit.
+/// `git setup` matters before the first merge: without its merge driver git writes
+/// conflict markers into the armored vault.
+fn next_steps(config_dir: &Path, vault_rel: &Path) -> String {
+    let sig = crate::trust::sig_path(vault_rel);
+    let in_git = git2::Repository::discover(config_dir).is_ok();
+    let git = if in_git {
+        "  agevault git setup        # readable diffs, per-secret merges, a pre-commit leak scan: \
+         before the first merge\n"
+            .to_owned()
+    } else {
+        "  git init && agevault git setup   # readable diffs, per-secret merges, a pre-commit leak scan: \
+         before the first merge\n"
+            .to_owned()
+    };
+    format!(
+        "next steps:\n  \
+         agevault set db/password  # a value from standard input or a hidden prompt\n{git}  \
+         git add .agevault.toml .gitattributes .gitignore {} {} && git commit\n  \
+         agevault exec -- CMD      # run CMD with the secrets as environment variables",
+        vault_rel.display(),
+        sig.display()
+    )
 }
 
 /// The public key of the user's identity, generating one when none exists.

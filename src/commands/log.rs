@@ -8,6 +8,43 @@ use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
+/// Names every recipient key the config (current recipients) or an `offboarded` record
+/// (removed ones) names, so `log` reads "bob", not a 62-character key.
+fn name_recipients(ws: &Workspace, found: &mut history::History) {
+    let config = ws.config.as_ref();
+    for change in &mut found.changes {
+        for r in change
+            .recipients_added
+            .iter_mut()
+            .chain(change.recipients_removed.iter_mut())
+        {
+            r.name = config
+                .and_then(|c| c.recipient_name(&r.key))
+                .map(str::to_owned)
+                .or_else(|| found.former_names.get(&r.key).cloned());
+        }
+    }
+}
+
+/// `bob (age1qy…x3f9)`, or the whole key when nothing names it.
+fn shown(r: &history::RecipientChange) -> String {
+    match &r.name {
+        Some(name) => format!("{} ({})", sanitize(name), abbreviate_key(&r.key)),
+        None => sanitize(&r.key),
+    }
+}
+
+/// A key shortened to its type prefix and last characters: enough to tell keys apart.
+fn abbreviate_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 24 {
+        return sanitize(key);
+    }
+    let head: String = chars[..12].iter().collect();
+    let tail: String = chars[chars.len() - 6..].iter().collect();
+    sanitize(&format!("{head}…{tail}"))
+}
+
 /// Prints the vault's history, newest first.
 pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
     let filter = args.path.as_deref().map(super::parse_path).transpose()?;
@@ -19,7 +56,14 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
     let repo = repo::open(&start)?;
     let vault_rel = repo::relative_path(&repo, &ws.vault_path)?;
     let ids = ws.identities()?;
-    let found = history::vault_history(&repo, &vault_rel, &ids.identities, filter.as_ref())?;
+    let mut found = history::vault_history(
+        &repo,
+        &vault_rel,
+        &ids.identities,
+        filter.as_ref(),
+        args.max_count,
+    )?;
+    name_recipients(ws, &mut found);
 
     if args.json {
         output::json(&found.changes)?;
@@ -43,11 +87,13 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
                     text.push_str(&format!("    {label:<9}{p}\n"));
                 }
             }
-            for k in &c.recipients_added {
-                text.push_str(&format!("    recipient added    {}\n", sanitize(k)));
-            }
-            for k in &c.recipients_removed {
-                text.push_str(&format!("    recipient removed  {}\n", sanitize(k)));
+            for (label, list) in [
+                ("recipient added  ", &c.recipients_added),
+                ("recipient removed", &c.recipients_removed),
+            ] {
+                for r in list {
+                    text.push_str(&format!("    {label}  {}\n", shown(r)));
+                }
             }
             if let Some(note) = &c.note {
                 text.push_str(&format!("    ({})\n", sanitize(note)));

@@ -42,6 +42,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
             signing_keys: cli.signing_keys,
         },
     };
+    crate::store::set_lock_policy(crate::store::LockPolicy {
+        wait: lock_wait(cli.wait.as_deref(), cli.no_wait)?,
+        quiet: cli.quiet,
+    });
     check_usage(&cli.command)?;
     match cli.command {
         Command::Init(args) => init::run(&options, &args),
@@ -51,7 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Ls(args) => ls::run(&Workspace::resolve(options)?, &args),
         Command::Get(args) => get::run(&Workspace::resolve(options)?, &args.path),
         Command::Set(args) => set::run(&Workspace::resolve(options)?, &args),
-        Command::Rm(args) => rm::run(&Workspace::resolve(options)?, &args.path),
+        Command::Rm(args) => rm::run(&Workspace::resolve(options)?, &args),
         Command::Edit(args) => edit::run(&Workspace::resolve(options)?, &args),
         Command::Exec(args) => exec::run(&Workspace::resolve(options)?, &args),
         Command::Rotate(args) => rotate::run(&Workspace::resolve(options)?, &args),
@@ -61,9 +65,17 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Audit(cmd) => audit::run(options, cmd),
         Command::Status(args) => status::run(&Workspace::resolve(options)?, args.json),
         Command::Check(args) => check::run(options, &args),
-        Command::Inventory(args) => inventory::run(&Workspace::resolve(options)?, args.format),
+        Command::Inventory(args) => inventory::run(
+            &Workspace::resolve(options)?,
+            if args.json {
+                crate::cli::InventoryFormat::Json
+            } else {
+                args.format
+            },
+        ),
         Command::Completions(args) => completions::completions(args.shell),
-        Command::Man => completions::man(),
+        Command::Man(args) => completions::man(&args),
+        Command::Complete { kind } => completions::complete(options, kind),
         Command::Git(cmd) => git::run(options, cmd),
         Command::Log(args) => log::run(&Workspace::resolve(options)?, &args),
         Command::Scan(args) => scan::run(options, &args),
@@ -75,11 +87,29 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     }
 }
 
+/// `--wait[=DURATION]` / `--no-wait`.
+fn lock_wait(wait: Option<&str>, no_wait: bool) -> Result<crate::store::LockWait> {
+    use crate::store::LockWait;
+    match wait {
+        _ if no_wait => Ok(LockWait::Never),
+        None | Some("forever") => Ok(LockWait::Forever),
+        Some(text) => humantime::parse_duration(text)
+            .map(LockWait::AtMost)
+            .map_err(|e| {
+                crate::Error::Usage(format!(
+                    "--wait={}: {e}; give a duration such as 30s or 2m, or --wait alone to wait as long as it takes",
+                    crate::terminal::sanitize(text)
+                ))
+            }),
+    }
+}
+
 /// Usage errors that need no config or vault are reported before either is looked for,
 /// so they exit 2 whatever the directory holds.
 fn check_usage(command: &Command) -> Result<()> {
     match command {
-        Command::Get(args) | Command::Rm(args) => parse_path(&args.path).map(drop),
+        Command::Get(args) => parse_path(&args.path).map(drop),
+        Command::Rm(args) => parse_path(&args.path).map(drop),
         Command::Set(args) => set::check_usage(args).map(drop),
         Command::Import(args) => import::check_usage(args).map(drop),
         Command::Export(args) => export::check_usage(args).map(drop),
@@ -90,4 +120,44 @@ fn check_usage(command: &Command) -> Result<()> {
 /// Parses a path argument, as a usage error when it is invalid.
 fn parse_path(text: &str) -> Result<crate::secret_path::SecretPath> {
     crate::secret_path::SecretPath::parse(text).map_err(crate::Error::Usage)
+}
+
+/// The error for a path the vault does not hold: names a conflicted path as such, and
+/// offers the closest existing path or namespace when the name looks like a typo.
+fn missing_path(
+    ws: &Workspace,
+    doc: &crate::document::VaultDocument,
+    path: &crate::secret_path::SecretPath,
+) -> crate::Error {
+    let wanted = path.to_string();
+    if crate::git::unresolved_conflicts(doc).contains(&wanted) {
+        return crate::Error::msg(format!(
+            "`{wanted}` has an unresolved merge conflict (both branches changed it; the values wait under \
+             `{}/{wanted}`): run `agevault edit`, set `{wanted}` and delete `{}`",
+            crate::git::merge::CONFLICTS,
+            crate::git::merge::CONFLICTS
+        ));
+    }
+    // With scopes, `doc` holds only the files the path routes to; a typo in the first
+    // segment may point into another one, so suggest from everything readable.
+    let everything = if ws.has_scopes() {
+        ws.read_document().ok()
+    } else {
+        None
+    };
+    let leaves: Vec<String> = everything
+        .as_ref()
+        .unwrap_or(doc)
+        .leaves()
+        .map(|(p, _)| p)
+        .collect();
+    let known = crate::suggest::paths_and_namespaces(&leaves);
+    match crate::suggest::closest(&wanted, known.iter().map(String::as_str)) {
+        Some(near) => crate::Error::msg(format!(
+            "no secret `{wanted}` in the vault; did you mean `{near}`? (list them with `agevault ls`)"
+        )),
+        None => crate::Error::msg(format!(
+            "no secret `{wanted}` in the vault (list them with `agevault ls`)"
+        )),
+    }
 }

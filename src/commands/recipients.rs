@@ -17,11 +17,50 @@ pub fn run(ws: &Workspace, cmd: RecipientsCommand) -> Result<ExitStatus> {
         RecipientsCommand::Add {
             name,
             key,
+            key_file,
             role,
             scopes,
-        } => add(ws, &name, &key, &role, &scopes),
-        RecipientsCommand::Remove { name } => offboard(ws, &name).map(|_| ExitStatus::Success),
+        } => {
+            let key = match (key, key_file) {
+                (Some(key), _) => key,
+                (None, Some(file)) => read_key_file(&file)?,
+                (None, None) => return Err(Error::Usage("give the key, or --key-file FILE".into())),
+            };
+            add(ws, &name, &key, &role, &scopes)
+        }
+        RecipientsCommand::Remove { name, force } => offboard(ws, &name, force).map(|_| ExitStatus::Success),
     }
+}
+
+/// The largest key file read: a public key is one line; an `ssh-rsa` key a few KiB.
+const KEY_FILE_LIMIT: u64 = 64 << 10;
+
+/// The one public key in `file` (`-`: standard input): its first line that is not
+/// empty and not a `#` comment, as `age-keygen -y` and `ssh-keygen` write them.
+fn read_key_file(file: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let (shown, bytes) = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(KEY_FILE_LIMIT)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading", "standard input", e))?;
+        ("standard input".to_owned(), bytes)
+    } else {
+        let bytes = crate::store::read_regular_file(file, "key file", KEY_FILE_LIMIT)?;
+        (file.display().to_string(), bytes)
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("AGE-SECRET-KEY-") || text.contains("PRIVATE KEY-----") {
+        return Err(Error::Usage(format!(
+            "{shown} holds a PRIVATE key; give the public key (`age-keygen -y FILE`, or the .pub file beside an SSH key)"
+        )));
+    }
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Usage(format!("{shown} holds no public key")))
 }
 
 #[derive(Serialize)]
@@ -129,9 +168,34 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
     Ok(ExitStatus::Success)
 }
 
+/// Refuses to remove the caller's own key when no other identity of theirs stays a
+/// recipient: that would lock them out of a vault they still mean to use.
+fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String]) -> Result<()> {
+    let ids = ws.identities()?;
+    let Some(own) = ids.found.iter().find(|f| f.public_keys.iter().any(|k| k == key)) else {
+        return Ok(());
+    };
+    let keeps_another = ids
+        .found
+        .iter()
+        .flat_map(|f| f.public_keys.iter())
+        .any(|k| k != key && remaining.contains(k));
+    if keeps_another {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "`{}` is your own key ({}) and none of your other identities is a recipient: after removing it you \
+         could not decrypt {}; nothing was changed: add another key of yours first \
+         (`agevault recipients add NAME --key-file FILE`), or pass --force if you really mean to lose access",
+        sanitize(name),
+        own.source,
+        ws.vault_path.display()
+    )))
+}
+
 /// Removes recipient `name`, re-encrypts without it, records a keyed fingerprint of every
 /// value it could read (offboarding exposure), and lists those values. Returns them.
-pub(crate) fn offboard(ws: &Workspace, name: &str) -> Result<Vec<String>> {
+pub(crate) fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> {
     let config = ws.require_config()?;
     let Some(entry) = config.file.recipients.get(name) else {
         let names: Vec<String> = config.file.recipients.keys().map(|n| sanitize(n)).collect();
@@ -160,6 +224,9 @@ pub(crate) fn offboard(ws: &Workspace, name: &str) -> Result<Vec<String>> {
         ));
     }
     session.doc.recipients.retain(|k| k != &key);
+    if !force {
+        guard_own_last_key(ws, name, &key, &session.doc.recipients)?;
+    }
     // A new fingerprint key first: the removed recipient knows the old one (from versions
     // it could read) and could otherwise test guesses of new values against `git diff`,
     // or against the fingerprints recorded next.

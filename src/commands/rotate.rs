@@ -119,7 +119,7 @@ fn incident(ws: &Workspace, name: &str, opts: &Options) -> Result<ExitStatus> {
             ))?;
             ws
         } else {
-            super::recipients::offboard(ws, name)?;
+            super::recipients::offboard(ws, name, false)?;
             // The config on disk changed: work from it from now on.
             resolved = Workspace::resolve(ws.options.clone())?;
             &resolved

@@ -120,7 +120,16 @@ fn is_exec_dir(dir: &Path) -> bool {
     named && dir.is_absolute() && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == uid)
 }
 
+/// Blocks until the process `stamp` has ended (polling: no pidfds outside Linux).
+#[cfg(not(target_os = "linux"))]
+fn wait_until_gone(stamp: ProcessStamp) {
+    while stamp.alive() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Blocks until the process `stamp` has ended.
+#[cfg(target_os = "linux")]
 fn wait_until_gone(stamp: ProcessStamp) {
     use rustix::event::{poll, PollFd, PollFlags};
     use rustix::process::{pidfd_open, Pid, PidfdFlags};

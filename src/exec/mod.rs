@@ -11,7 +11,7 @@ pub mod policy;
 pub use mask::Masker;
 pub use plan::{derive_env_name, plan, Delivery, Injection, Mapping, Selection};
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -202,12 +202,23 @@ fn exec_error(program: &std::ffi::OsStr, err: &std::io::Error) -> Error {
     spawn_error(program, err)
 }
 
+/// `--files-as memfd` needs `memfd_create` and file seals, which only Linux has.
+#[cfg(not(target_os = "linux"))]
+fn sealed_memfd(name: &str, _value: &[u8]) -> Result<OwnedFd> {
+    Err(Error::Usage(format!(
+        "--files-as memfd needs Linux (memfd_create and file seals) and cannot deliver {name} here; \
+         use the default --files-as tmpfs"
+    )))
+}
+
 /// An anonymous memory file holding `value`, sealed so nobody can change it,
 /// rewound so the child reads from the start.
+#[cfg(target_os = "linux")]
 fn sealed_memfd(name: &str, value: &[u8]) -> Result<OwnedFd> {
     use nix::fcntl::{fcntl, FcntlArg, SealFlag};
     use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-    let cname = CString::new(format!("agevault-{name}")).map_err(|_| Error::msg("invalid file name"))?;
+    let cname =
+        std::ffi::CString::new(format!("agevault-{name}")).map_err(|_| Error::msg("invalid file name"))?;
     let fd = memfd_create(&cname, MemFdCreateFlag::MFD_ALLOW_SEALING)
         .map_err(|e| Error::msg(format!("cannot create a memory file: {e}")))?;
     let mut file = std::fs::File::from(fd);

@@ -158,6 +158,7 @@ fn env_name_problem(name: &str) -> Option<&'static str> {
 /// Explicit mappings are placed first, so a derived name that an explicit mapping
 /// of the same path already covers is not derived again.
 pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection<'a>>> {
+    refuse_conflicts(doc, sel)?;
     let mut by_name: BTreeMap<String, Injection<'a>> = BTreeMap::new();
     for (list, delivery) in [(&sel.env, Delivery::Env), (&sel.files, Delivery::File)] {
         for m in list {
@@ -232,6 +233,50 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
         )));
     }
     Ok(by_name.into_values().collect())
+}
+
+/// A merge that conflicted moved the path's values under `_conflicts/`: the child would
+/// quietly lack the variable (or, by default, get the `_CONFLICTS_…` copies of every
+/// side). Refused before anything runs when the selection touches a conflicted path.
+fn refuse_conflicts(doc: &VaultDocument, sel: &Selection) -> Result<()> {
+    let conflicts = crate::git::unresolved_conflicts(doc);
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
+    let mut prefixes: Vec<&str> = sel.only.iter().map(String::as_str).collect();
+    if let Some((_, only)) = &sel.profile {
+        prefixes.extend(only.iter().map(String::as_str));
+    }
+    let mapped: Vec<&str> = sel
+        .env
+        .iter()
+        .chain(sel.files.iter())
+        .map(|m| m.path.as_str())
+        .collect();
+    let everything = prefixes.is_empty() && !explicit;
+    let touched: Vec<&String> = conflicts
+        .iter()
+        .filter(|c| {
+            everything
+                || mapped.contains(&c.as_str())
+                || prefixes
+                    .iter()
+                    .any(|p| c.as_str() == *p || c.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+        })
+        .collect();
+    let Some(first) = touched.first() else {
+        return Ok(());
+    };
+    let list: Vec<String> = touched.iter().map(|c| format!("`{c}`")).collect();
+    Err(Error::msg(format!(
+        "{} {} an unresolved merge conflict (both branches changed it; the values wait under `{}/`); \
+         nothing was run: run `agevault edit`, set `{first}` to the right value and delete `{}`, then commit",
+        list.join(", "),
+        if touched.len() == 1 { "has" } else { "have" },
+        crate::git::merge::CONFLICTS,
+        crate::git::merge::CONFLICTS,
+    )))
 }
 
 /// The paths that get derived names, each with what selected it (for messages).

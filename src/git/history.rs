@@ -43,13 +43,32 @@ pub struct VaultChange {
     pub changed: Vec<String>,
     /// Paths gone in this commit.
     pub removed: Vec<String>,
-    /// Recipient keys added.
-    pub recipients_added: Vec<String>,
-    /// Recipient keys removed.
-    pub recipients_removed: Vec<String>,
+    /// Recipients added.
+    pub recipients_added: Vec<RecipientChange>,
+    /// Recipients removed.
+    pub recipients_removed: Vec<RecipientChange>,
     /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// A recipient added or removed in a commit: its key, and its name where one is known
+/// (the config names current recipients, `offboarded` records name removed ones).
+#[derive(Debug, Serialize)]
+pub struct RecipientChange {
+    /// The recipient's name, or null when no config or record names the key.
+    pub name: Option<String>,
+    /// The public key.
+    pub key: String,
+}
+
+impl RecipientChange {
+    fn unnamed(key: &str) -> RecipientChange {
+        RecipientChange {
+            name: None,
+            key: key.to_owned(),
+        }
+    }
 }
 
 /// The walk's result.
@@ -62,6 +81,8 @@ pub struct History {
     pub versions_decrypted: usize,
     /// How many distinct versions could not be decrypted or parsed.
     pub versions_unreadable: usize,
+    /// Names of removed recipients by key, from the `offboarded` records of the versions read.
+    pub former_names: BTreeMap<String, String>,
 }
 
 /// What one vault blob holds, reduced to what a history needs.
@@ -74,12 +95,14 @@ enum Snapshot {
 }
 
 /// Walks the history of the vault at `vault_rel` (a repository-relative path) from HEAD.
-/// With `filter`, only paths at or below it are reported.
+/// With `filter`, only paths at or below it are reported; with `limit`, the walk stops
+/// after that many changes (older versions are then never decrypted).
 pub fn vault_history(
     repo: &Repository,
     vault_rel: &str,
     identities: &[Box<dyn Identity>],
     filter: Option<&SecretPath>,
+    limit: Option<usize>,
 ) -> Result<History> {
     let git_err = |e: git2::Error| Error::msg(format!("cannot read the git history: {}", e.message()));
     let shallow = repo.is_shallow();
@@ -89,6 +112,7 @@ pub fn vault_history(
         shallow,
         versions_decrypted: 0,
         versions_unreadable: 0,
+        former_names: BTreeMap::new(),
     };
     let walk = commits_from_head(repo).map_err(git_err)?;
     let run_key = FingerprintKey::generate();
@@ -111,6 +135,9 @@ pub fn vault_history(
     };
 
     for commit in walk {
+        if limit.is_some_and(|n| history.changes.len() >= n) {
+            break;
+        }
         let oid = commit.id;
         let blob = blob_at(&commit, &mut blob_of)?;
         let mut parent_blobs = Vec::new();
@@ -147,7 +174,7 @@ pub fn vault_history(
         let first_parent = parent_blobs.first().copied().flatten();
         for b in [blob, first_parent].into_iter().flatten() {
             if let std::collections::hash_map::Entry::Vacant(slot) = snapshots.entry(b) {
-                let snap = load(repo, b, identities, &run_key);
+                let snap = load(repo, b, identities, &run_key, &mut history.former_names);
                 match snap {
                     Snapshot::Open { .. } => history.versions_decrypted += 1,
                     Snapshot::Unreadable(_) => history.versions_unreadable += 1,
@@ -180,8 +207,8 @@ pub fn vault_history(
                     }
                 }
                 change.removed = ov.keys().filter(|p| !nv.contains_key(*p)).cloned().collect();
-                change.recipients_added = nr.difference(or).cloned().collect();
-                change.recipients_removed = or.difference(nr).cloned().collect();
+                change.recipients_added = nr.difference(or).map(|k| RecipientChange::unnamed(k)).collect();
+                change.recipients_removed = or.difference(nr).map(|k| RecipientChange::unnamed(k)).collect();
             }
             (_, Snapshot::Unreadable(why)) => change.note = Some(format!("this version {why}")),
             (Snapshot::Unreadable(why), _) => {
@@ -225,7 +252,13 @@ fn describe(commit: &CommitInfo) -> VaultChange {
     }
 }
 
-fn load(repo: &Repository, blob: Oid, identities: &[Box<dyn Identity>], key: &FingerprintKey) -> Snapshot {
+fn load(
+    repo: &Repository,
+    blob: Oid,
+    identities: &[Box<dyn Identity>],
+    key: &FingerprintKey,
+    former_names: &mut BTreeMap<String, String>,
+) -> Snapshot {
     let Ok(blob) = repo.find_blob(blob) else {
         return Snapshot::Unreadable("is missing from this clone".into());
     };
@@ -234,17 +267,35 @@ fn load(repo: &Repository, blob: Oid, identities: &[Box<dyn Identity>], key: &Fi
         Err(failure) => return Snapshot::Unreadable(failure.to_string()),
     };
     match VaultDocument::parse(plaintext.as_slice()) {
-        Ok(doc) => Snapshot::Open {
-            values: doc
-                .leaves()
-                .map(|(p, v)| {
-                    let d = key.digest(v.expose_secret().as_bytes());
-                    (p, d)
-                })
-                .collect(),
-            recipients: doc.recipients.iter().cloned().collect(),
-        },
+        Ok(doc) => {
+            record_offboarded_names(&doc, former_names);
+            Snapshot::Open {
+                values: doc
+                    .leaves()
+                    .map(|(p, v)| {
+                        let d = key.digest(v.expose_secret().as_bytes());
+                        (p, d)
+                    })
+                    .collect(),
+                recipients: doc.recipients.iter().cloned().collect(),
+            }
+        }
         Err(e) => Snapshot::Unreadable(format!("holds an invalid document ({e})")),
+    }
+}
+
+/// The `{name, key}` of every `offboarded` record (written by `recipients remove`).
+fn record_offboarded_names(doc: &VaultDocument, names: &mut BTreeMap<String, String>) {
+    let Some(serde_json::Value::Array(records)) = doc.extra.get("offboarded") else {
+        return;
+    };
+    for record in records {
+        if let (Some(name), Some(key)) = (
+            record.get("name").and_then(serde_json::Value::as_str),
+            record.get("key").and_then(serde_json::Value::as_str),
+        ) {
+            names.insert(key.to_owned(), name.to_owned());
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod fingerprint;
 pub mod history;
+pub mod markers;
 pub mod merge;
 pub mod repo;
 pub mod setup;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the .deb, installs it with dpkg -i, and checks what a Debian host gets: the
+# binary on PATH at the crate's version, every man page `man -w` finds, the bash
+# completion and the systemd unit example; then removes the package. Any mismatch
+# fails (exit 1). Run as root (CI containers) or with sudo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+deb=$(packaging/build-deb.sh)
+[ -f "$deb" ] || { echo "test-deb.sh: no package was built" >&2; exit 1; }
+echo "test-deb.sh: built $deb"
+# Slim container images exclude /usr/share/man from every package; the man pages are
+# what this test checks, so they are let in explicitly.
+$sudo dpkg --path-include='/usr/share/man/man1/agevault*' -i "$deb"
+trap '$sudo dpkg -r agevault >/dev/null 2>&1 || true' EXIT
+want=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+got=$(agevault --version)
+[ "$got" = "agevault $want" ] || { echo "test-deb.sh: agevault --version says '$got', want 'agevault $want'" >&2; exit 1; }
+[ "$(command -v agevault)" = /usr/bin/agevault ] || { echo "test-deb.sh: agevault is not /usr/bin/agevault" >&2; exit 1; }
+for page in agevault agevault-exec agevault-recipients-add; do
+  found=$(man -w "$page") || { echo "test-deb.sh: man -w $page finds nothing" >&2; exit 1; }
+  echo "test-deb.sh: man -w $page: $found"
+done
+for file in /usr/share/bash-completion/completions/agevault /usr/share/doc/agevault/examples/agevault-app.service; do
+  dpkg -L agevault | grep -qx "$file" || { echo "test-deb.sh: the package lacks $file" >&2; exit 1; }
+done
+grep -q '_agevault_dynamic' /usr/share/bash-completion/completions/agevault \
+  || { echo "test-deb.sh: the installed completion is not the dynamic one" >&2; exit 1; }
+echo "test-deb.sh: ok ($got, man pages, completion, systemd example)"
