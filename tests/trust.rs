@@ -48,6 +48,16 @@ fn forge(sb: &Sandbox, secrets: &str, extra_recipients: &[&str]) {
     assert!(status.success());
 }
 
+/// The stock `age -d -i IDENTITY FILE`, as an attacker holding IDENTITY would run it.
+fn age_decrypt_with(identity: &Path, file: &Path) -> Output {
+    std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(identity)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 fn ssh_keygen(path: &Path) -> String {
     let out = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
@@ -123,12 +133,7 @@ fn an_outsider_added_to_the_config_and_the_forged_vault_gets_nothing() {
     let out = run(&sb, &["check"]);
     assert_eq!(out.status.code(), Some(1));
     // Nothing was ever encrypted to mallory after the forgery.
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(&mallory_id)
-        .arg(sb.vault())
-        .output()
-        .unwrap();
+    let out = age_decrypt_with(&mallory_id, &sb.vault());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
 }
 
@@ -154,12 +159,7 @@ fn the_merge_driver_refuses_a_forged_branch_and_signs_a_good_merge() {
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("their version is refused"), "{}", text(&out));
     git_ok(&sb, &["merge", "--abort"]);
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(&mallory_id)
-        .arg(sb.vault())
-        .output()
-        .unwrap();
+    let out = age_decrypt_with(&mallory_id, &sb.vault());
     assert!(
         !out.status.success(),
         "mallory can read the vault after the merge"
@@ -662,12 +662,7 @@ fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding
         text(&out)
     );
     git_ok(&sb, &["merge", "--abort"]);
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(&bob_id)
-        .arg(sb.vault())
-        .output()
-        .unwrap();
+    let out = age_decrypt_with(&bob_id, &sb.vault());
     assert!(!out.status.success(), "bob reads the vault after the merge");
     assert_eq!(sb.get("db/password"), "new-pass-0002");
 }
@@ -691,12 +686,7 @@ fn a_write_on_a_branch_that_restored_an_old_vault_never_reaches_a_removed_recipi
         .unwrap();
     let err = refused(&out, &[&secret]);
     assert!(err.contains("removed"), "{err}");
-    let out = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(&bob_id)
-        .arg(sb.vault())
-        .output()
-        .unwrap();
+    let out = age_decrypt_with(&bob_id, &sb.vault());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
     // Adding them back on purpose is allowed.
     git_ok(&sb, &["checkout", "-q", "main"]);
