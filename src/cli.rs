@@ -54,6 +54,11 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_wait: bool,
 
+    /// Colour the error, hint and warning labels on stderr: `auto` (on a terminal, unless
+    /// NO_COLOR is set; CLICOLOR_FORCE=1 forces it on a pipe), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", help_heading = GLOBAL)]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -613,6 +618,27 @@ pub struct ManArgs {
     /// Write every page (agevault.1, agevault-exec.1, …) into this directory instead.
     #[arg(long, value_name = "DIR", conflicts_with = "command")]
     pub out_dir: Option<PathBuf>,
+}
+
+/// `--color WHEN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always, even on a pipe or with NO_COLOR.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorWhen> for crate::diagnostics::ColorChoice {
+    fn from(when: ColorWhen) -> Self {
+        match when {
+            ColorWhen::Auto => crate::diagnostics::ColorChoice::Auto,
+            ColorWhen::Always => crate::diagnostics::ColorChoice::Always,
+            ColorWhen::Never => crate::diagnostics::ColorChoice::Never,
+        }
+    }
 }
 
 /// What `__complete` lists.

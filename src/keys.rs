@@ -65,9 +65,8 @@ pub fn parse_recipient_kind(key: &str) -> std::result::Result<RecipientKind, Str
 /// Builds encryptors for `keys` (plugin recipients go through their plugin binary).
 pub fn recipients_for(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>> {
     if keys.is_empty() {
-        return Err(Error::msg(
-            "no recipients are configured; add one with `agevault recipients add NAME KEY`",
-        ));
+        return Err(Error::msg("no recipients are configured")
+            .with_hint("add one with `agevault recipients add NAME KEY`"));
     }
     read_recipients_strings(keys)
 }
@@ -271,14 +270,17 @@ impl IdentitySet {
         self.plain += 1;
     }
 
-    /// The last clause of "no identity can decrypt": what to do next. Someone whose
+    /// The hint under "no identity can decrypt": what to do next. Someone whose
     /// passphrase could not be asked for is probably a recipient already.
     pub fn next_step(&self) -> &'static str {
         if no_terminal_for_passphrase() {
-            "; a passphrase-protected identity needs a terminal to ask for its passphrase: run this on one, \
+            "a passphrase-protected identity needs a terminal to ask for its passphrase: run this on one, \
              or give an identity without a passphrase for unattended runs (--identity FILE, $AGEVAULT_IDENTITY_FILE)"
+        } else if self.found.is_empty() {
+            "create an identity with `agevault keygen` and ask a recipient to add its public key with \
+             `agevault recipients add NAME KEY`"
         } else {
-            "; ask a recipient to add your public key with `agevault recipients add`"
+            "ask a recipient to add your public key (`agevault whoami` shows it) with `agevault recipients add NAME KEY`"
         }
     }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod config_keys;
 pub mod crypto;
+pub mod diagnostics;
 pub mod document;
 pub mod error;
 pub mod exec;
@@ -68,17 +69,47 @@ pub fn main_entry() -> ExitCode {
         .and_then(|m| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return report_usage_error(&e),
     };
+    diagnostics::set_color(cli.color.into());
     match commands::run(cli) {
         Ok(status) => status.into(),
-        Err(Error::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.kind(), Error::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("agevault: error: {e}");
+            diagnostics::error(&e.message(), e.hint());
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's verdict on the command line: help and version as clap prints them, a missing
+/// subcommand as the group's help (exit 2), anything else in agevault's error format.
+fn report_usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return code;
+    }
+    // The parse failed, so --color is looked for by hand.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let choice = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--color") {
+            Some(rest) => rest.strip_prefix('=').or_else(|| {
+                rest.is_empty()
+                    .then(|| args.get(i + 1).map(String::as_str))
+                    .flatten()
+            }),
+            None => None,
+        });
+    diagnostics::set_color(match choice {
+        Some("always") => diagnostics::ColorChoice::Always,
+        Some("never") => diagnostics::ColorChoice::Never,
+        _ => diagnostics::ColorChoice::Auto,
+    });
+    let (message, hint) = diagnostics::clap_error_parts(&e.render().to_string());
+    diagnostics::error(&message, hint.as_deref());
+    code
 }

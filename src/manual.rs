@@ -153,6 +153,7 @@ AGEVAULT_SIGNING_KEY: like --signing-key.\n\
 AGEVAULT_TRUST_DIR: the trust store directory.\n\
 AGEVAULT_EXEC_EXPLICIT_ONLY=1: exec injects only explicit mappings (host setting).\n\
 AGEVAULT_SAFE_DIRECTORIES: directories whose config and vault may be owned by another user.\n\
+NO_COLOR (non-empty): no colour on stderr; CLICOLOR_FORCE=1: colour even on a pipe (--color overrides both).\n\
 VISUAL, EDITOR: the editor of edit. XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR, HOME: where keys, \
 the trust store and memory files live.";
 

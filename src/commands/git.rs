@@ -48,7 +48,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "agevault".into());
             warnings.push(format!(
-                "warning: `agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
+                "`agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
                  (the hook blocks commits until it can): install it (e.g. `cargo install --locked --path .` or \
                  `install -m 755 {exe} /usr/local/bin/`), or run `agevault git setup --absolute` to make git \
                  call {exe} directly"
@@ -82,7 +82,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
         }
     }
     for w in &warnings {
-        eprintln!("{w}");
+        crate::diagnostics::warning(w);
     }
     Ok(if refused {
         ExitStatus::Failure

@@ -28,9 +28,10 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         Some(f) => domain_format(f),
         None => migrate::detect(source.as_slice()).ok_or_else(|| {
             Error::msg(format!(
-                "cannot tell the format of {} from its content; pass --format env|json|yaml|sops|gpg",
+                "cannot tell the format of {} from its content",
                 file.display()
             ))
+            .with_hint("pass --format env|json|yaml|sops|gpg")
         })?,
     };
     // A forced plaintext format on a sops file would import ciphertext as values.

@@ -214,14 +214,15 @@ fn policies(ws: &Workspace, args: &PoliciesArgs) -> Result<ExitStatus> {
     for (name, profile) in &config.file.exec {
         match policy::for_profile(name, profile, &target) {
             Ok(p) => list.push(p),
-            Err(why) => eprintln!("agevault: warning: skipped: {why}"),
+            Err(why) => crate::diagnostics::warning(&format!("skipped: {why}")),
         }
     }
     if list.is_empty() {
         return Err(Error::msg(format!(
-            "{} has no exec profile with explicit paths; add [exec.NAME] with env or files first",
+            "{} has no exec profile with explicit paths",
             config.path.display()
-        )));
+        ))
+        .with_hint("add [exec.NAME] with env or files first"));
     }
     let Some(out) = args.out.as_deref().filter(|_| args.apply) else {
         for p in &list {

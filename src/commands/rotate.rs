@@ -65,7 +65,8 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
         let mut targets = Vec::new();
         for path in &paths {
             if !matches!(doc.get(path), Some(Node::Leaf(_))) {
-                return Err(Error::msg(format!("no secret `{path}` in the vault")));
+                return Err(Error::msg(format!("no secret `{path}` in the vault"))
+                    .with_hint("`agevault ls` lists the secrets you can read"));
             }
             let generator = match &flag {
                 Some(g) => Some(g.clone()),
@@ -375,10 +376,14 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
             Ok(()) => succeeded.push((path.clone(), staged_digest(&doc, path))),
             Err(why) => {
                 failed += 1;
-                eprintln!(
-                    "agevault: error: the after_rotate hook of `{path}` {why}: the new value stays staged at \
-                     `{path}{NEXT_SUFFIX}` and `{path}` still holds the old one, so consumers keep working; fix the \
-                     cause and run `agevault rotate --retry-hooks {path}` (make the hook safe to run twice)"
+                crate::diagnostics::error(
+                    &format!(
+                        "the after_rotate hook of `{path}` {why}: the new value stays staged at \
+                         `{path}{NEXT_SUFFIX}` and `{path}` still holds the old one, so consumers keep working"
+                    ),
+                    Some(&format!(
+                        "fix the cause and run `agevault rotate --retry-hooks {path}` (make the hook safe to run twice)"
+                    )),
                 );
             }
         }
@@ -392,7 +397,9 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
     for (path, digest) in &succeeded {
         // Promote only the value the hook was given: another rotation may have staged a newer one.
         if staged_digest(&session.doc, path) != *digest {
-            eprintln!("agevault: warning: `{path}` was staged again while its hook ran; run `agevault rotate --retry-hooks {path}`");
+            crate::diagnostics::warning(&format!(
+                "`{path}` was staged again while its hook ran; run `agevault rotate --retry-hooks {path}`"
+            ));
             failed += 1;
             continue;
         }
@@ -497,11 +504,9 @@ fn read_typed(path: &SecretPath, allow_empty: bool) -> Result<SecretString> {
     super::set::read_value(&format!("New value for {path}: "), path, allow_empty).map_err(|e| match e {
         // Not being asked is the likely story here (a cron job, `</dev/null`):
         // say what rotate needs instead.
-        Error::EmptyValue { path, .. } => Error::EmptyValue {
-            path,
-            next: "it has no generator, so pipe the new value, run `agevault rotate` on a terminal, \
-                   or pass --generate SPEC",
-        },
+        e if matches!(e.kind(), Error::EmptyValue { .. }) => e.with_hint(
+            "it has no generator, so pipe the new value, run `agevault rotate` on a terminal, or pass --generate SPEC",
+        ),
         other => other,
     })
 }

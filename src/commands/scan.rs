@@ -276,7 +276,7 @@ fn vault_needles(
     };
     let ws = match Workspace::resolve(options) {
         Ok(ws) => ws,
-        Err(Error::NoConfig { .. }) => {
+        Err(e) if matches!(e.kind(), Error::NoConfig { .. }) => {
             notes.push(
                 "no .agevault.toml found, so only secret patterns were checked (not vault values)".into(),
             );

@@ -39,10 +39,10 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
             v.expose_secret(),
         );
         if !refusals.is_empty() {
-            return Err(Error::msg(format!(
-                "{}; nothing was changed (pass --force to store it anyway)",
-                refusals.join("; ")
-            )));
+            return Err(
+                Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                    .with_hint("pass --force to store it anyway"),
+            );
         }
     }
     let changed = match (&generator, value) {
@@ -105,8 +105,8 @@ pub fn read_value(prompt: &str, path: &SecretPath, allow_empty: bool) -> Result<
     if bytes.is_empty() && !allow_empty {
         return Err(Error::EmptyValue {
             path: path.to_string(),
-            next: "pipe the value, or pass --allow-empty to store an empty value",
-        });
+        }
+        .with_hint("pipe the value, or pass --allow-empty to store an empty value"));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| {
         Error::msg("the value on standard input is not UTF-8 text; encode binary values (e.g. base64)")
