@@ -47,8 +47,8 @@ pub struct VaultChange {
     pub recipients_added: Vec<RecipientChange>,
     /// Recipients removed.
     pub recipients_removed: Vec<RecipientChange>,
-    /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …); null
+    /// when they are complete.
     pub note: Option<String>,
 }
 
