@@ -24,7 +24,7 @@ pub struct Cli {
     #[arg(short = 'i', long = "identity", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub identities: Vec<PathBuf>,
 
-    /// Print only data and errors, no status lines.
+    /// Print only data and errors: no status lines, no progress bars.
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 

@@ -11,10 +11,11 @@
 //! The message is one line; the hint line is there only when there is something to do.
 //! Colour marks the labels only (`error:` red, `hint:` cyan, `warning:` yellow), never
 //! the text, so a message reads the same coloured or not. It is on only when stderr is
-//! a terminal and `NO_COLOR` is unset or empty (<https://no-color.org>);
+//! a terminal (with `TERM` set, not `dumb`) and `NO_COLOR` is unset or empty
+//! (<https://no-color.org>);
 //! `CLICOLOR_FORCE` turns it on for a pipe, and `--color always|never` overrides both.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The user's choice (`--color`).
@@ -42,7 +43,8 @@ pub fn set_color(choice: ColorChoice) {
 }
 
 /// The automatic choice: `NO_COLOR` (non-empty) wins, then `CLICOLOR_FORCE` (non-empty,
-/// not `0`), then whether stderr is a terminal that is not `TERM=dumb`.
+/// not `0`), then whether stderr is a terminal with `TERM` set and not `dumb` (as git
+/// decides; cron and `env -i` leave TERM unset).
 fn auto_color() -> bool {
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if set("NO_COLOR") {
@@ -51,7 +53,7 @@ fn auto_color() -> bool {
     if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
         return true;
     }
-    std::io::stderr().is_terminal() && std::env::var_os("TERM").map_or(true, |t| t != "dumb")
+    crate::terminal::stderr_is_capable_terminal()
 }
 
 /// Whether stderr is coloured.
@@ -112,7 +114,8 @@ pub fn error_text(message: &str, hint: Option<&str>) -> String {
 
 /// Prints an error (and its hint) on stderr, in one write so the lines stay together.
 pub fn error(message: &str, hint: Option<&str>) {
-    let _ = std::io::stderr().write_all(error_text(message, hint).as_bytes());
+    let text = error_text(message, hint);
+    crate::progress::suspend_active(|| std::io::stderr().write_all(text.as_bytes())).ok();
 }
 
 /// Prints `agevault: warning: TEXT` on stderr. Warnings are printed even with -q: they
@@ -123,7 +126,7 @@ pub fn warning(text: &str) {
         paint(Label::Warning, "warning:"),
         one_line(text)
     );
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    crate::progress::suspend_active(|| std::io::stderr().write_all(line.as_bytes())).ok();
 }
 
 /// A clap parse error in the same format: clap's first line is the message (its indented

@@ -366,7 +366,7 @@ struct TerminalCallbacks;
 
 impl age::Callbacks for TerminalCallbacks {
     fn display_message(&self, message: &str) {
-        eprintln!("{message}");
+        crate::progress::suspend_active(|| eprintln!("{message}"));
     }
 
     fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
@@ -374,7 +374,10 @@ impl age::Callbacks for TerminalCallbacks {
             return None;
         }
         let no = no.unwrap_or("no");
-        let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): ")).ok()?;
+        let answer = crate::progress::suspend_active(|| {
+            rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): "))
+        })
+        .ok()?;
         Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
     }
 
@@ -382,14 +385,16 @@ impl age::Callbacks for TerminalCallbacks {
         if prompts_disabled() {
             return None;
         }
-        rpassword::prompt_password(format!("{description} ")).ok()
+        crate::progress::suspend_active(|| rpassword::prompt_password(format!("{description} "))).ok()
     }
 
     fn request_passphrase(&self, description: &str) -> Option<secrecy::SecretString> {
         if prompts_disabled() {
             return None;
         }
-        let Ok(mut answer) = rpassword::prompt_password(format!("{description}: ")) else {
+        let Ok(mut answer) =
+            crate::progress::suspend_active(|| rpassword::prompt_password(format!("{description}: ")))
+        else {
             NO_TERMINAL_FOR_PASSPHRASE.store(true, std::sync::atomic::Ordering::Relaxed);
             return None;
         };

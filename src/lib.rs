@@ -22,6 +22,7 @@ pub mod migrate;
 pub mod openbao;
 pub mod output;
 pub mod ownership;
+pub mod progress;
 pub mod scan;
 pub mod scopes;
 pub mod secret_buf;

@@ -19,6 +19,12 @@ pub fn sanitize(text: &str) -> String {
     out
 }
 
+/// Whether stderr is a terminal that understands escape codes: `TERM` is set and not
+/// `dumb` (git and the `console` crate decide the same way).
+pub fn stderr_is_capable_terminal() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_some_and(|t| !t.is_empty() && t != "dumb")
+}
+
 /// Whether standard input is a terminal.
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
@@ -26,16 +32,19 @@ pub fn stdin_is_terminal() -> bool {
 
 /// Reads a line from the terminal without echo, wrapping it at once.
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
-    let line = rpassword::prompt_password(prompt)
+    let line = crate::progress::suspend_active(|| rpassword::prompt_password(prompt))
         .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
     Ok(SecretString::from(line))
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
 pub fn confirm(question: &str) -> bool {
-    eprint!("{question} [Y/n] ");
     let mut answer = String::new();
-    if std::io::stdin().read_line(&mut answer).is_err() {
+    let read = crate::progress::suspend_active(|| {
+        eprint!("{question} [Y/n] ");
+        std::io::stdin().read_line(&mut answer)
+    });
+    if read.is_err() {
         return false;
     }
     let answer = answer.trim().to_ascii_lowercase();

@@ -391,6 +391,67 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
 }
 
 #[test]
+fn push_on_a_terminal_shows_progress_and_nothing_extra_on_a_pipe() {
+    let server = shared_server();
+    let s = Setup::new(
+        server,
+        &[("p/one", "bar-v1"), ("p/two", "bar-v2"), ("p/three", "bar-v3")],
+        "",
+    );
+    let trust = s.sb.trust_dir();
+    let audit = s.sb.audit_dir();
+    let env = [
+        ("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()),
+        ("AGEVAULT_AUDIT_DIR", audit.to_str().unwrap()),
+        ("USER", common::USER),
+        ("TERM", "xterm-256color"),
+        ("BAO_ADDR", s.server.addr.as_str()),
+        ("BAO_TOKEN", ROOT_TOKEN),
+    ];
+    let bin = env!("CARGO_BIN_EXE_agevault");
+    let out = common::run_on_tty_with(
+        &format!("'{bin}' openbao push"),
+        &s.sb.home(),
+        &s.sb.repo(),
+        &env,
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("comparing with the server ["), "{text:?}");
+    assert!(text.contains("writing to the server ["), "{text:?}");
+    assert!(text.contains("\x1b[2K"), "{text:?}");
+    // The plan lines are whole lines, not inside a bar.
+    for p in ["p/one", "p/three", "p/two"] {
+        assert!(
+            text.split(['\r', '\n'])
+                .any(|l| l.trim_start_matches("\x1b[2K") == format!("create  {p}")),
+            "{p}: {text:?}"
+        );
+    }
+    assert_eq!(s.server.kv_value(&s.key("p/two")).as_deref(), Some("bar-v2"));
+    // Piped and -q: no bar, no escape code.
+    s.sb.set("p/one", "bar-v1b");
+    let out = s.run(&["openbao", "push"]);
+    ok(&out);
+    assert_eq!(stdout(&out), "update  p/one\n");
+    assert!(
+        !stderr(&out).contains('\x1b') && !stderr(&out).contains("server ["),
+        "{}",
+        stderr(&out)
+    );
+    s.sb.set("p/one", "bar-v1c");
+    let out = common::run_on_tty_with(
+        &format!("'{bin}' -q openbao push"),
+        &s.sb.home(),
+        &s.sb.repo(),
+        &env,
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim(), "update  p/one", "{text:?}");
+}
+
+#[test]
 fn push_prune_deletes_only_what_the_vault_no_longer_holds() {
     let server = shared_server();
     let s = Setup::new(server, &[("a/one", "v1"), ("a/two", "v2"), ("b/three", "v3")], "");

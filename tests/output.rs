@@ -257,6 +257,7 @@ fn on_tty(sb: &Sandbox, args: &str, env: &[(&str, &str)]) -> String {
         ("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()),
         ("AGEVAULT_AUDIT_DIR", audit.to_str().unwrap()),
         ("USER", common::USER),
+        ("TERM", "xterm-256color"),
     ];
     all.extend_from_slice(env);
     let bin = env!("CARGO_BIN_EXE_agevault");
@@ -286,6 +287,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         ("get db/pasword", vec![("NO_COLOR", "1")]),
         ("--color=never get db/pasword", vec![]),
         ("--color never get db/pasword", vec![("CLICOLOR_FORCE", "1")]),
+        ("get db/pasword", vec![("TERM", "dumb")]),
     ] {
         let text = on_tty(&sb, args, &env);
         assert!(

@@ -8,11 +8,16 @@ use crate::document::Node;
 use crate::error::{Error, Result};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::secret_buf::SecretBuf;
 use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
+
+/// Sources from this size on get a progress display on a terminal (parsing, adding and
+/// encrypting many secrets takes seconds); smaller ones are done before a bar could show.
+const PROGRESS_FROM_BYTES: usize = 256 * 1024;
 
 /// The usage errors of `import`, which need no workspace: a bad prefix.
 pub fn check_usage(args: &ImportArgs) -> Result<Option<SecretPath>> {
@@ -24,6 +29,11 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     let prefix = check_usage(args)?;
     let file = &args.file;
     let source = read_source(file)?;
+    let progress = if source.as_slice().len() >= PROGRESS_FROM_BYTES {
+        Progress::spinner(ws.options.quiet, "import")
+    } else {
+        Progress::hidden()
+    };
     let format = match args.format {
         Some(f) => domain_format(f),
         None => migrate::detect(source.as_slice()).ok_or_else(|| {
@@ -42,13 +52,16 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             format.name()
         )));
     }
+    progress.message(format!("parsing {} ({})", file.display(), format.name()));
+    // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
     let entries = match format {
         SourceFormat::Sops => {
-            let plain = decrypt::sops(file, migrate::sops_input_type(source.as_slice()))?;
+            let plain =
+                progress.suspend(|| decrypt::sops(file, migrate::sops_input_type(source.as_slice())))?;
             migrate::parse_plaintext(SourceFormat::Json, &plain)?
         }
         SourceFormat::Gpg => {
-            let plain = decrypt::gpg(file)?;
+            let plain = progress.suspend(|| decrypt::gpg(file))?;
             let inner = std::str::from_utf8(plain.as_slice())
                 .ok()
                 .and_then(migrate::detect_plaintext)
@@ -73,6 +86,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         )));
     }
     if args.dry_run {
+        progress.finish();
         for path in &paths {
             output::line(&sanitize(&path.to_string()))?;
         }
@@ -113,6 +127,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         )));
     }
     let mut changed = 0;
+    progress.message(format!("adding {} secret(s)", paths.len()));
     for (path, entry) in paths.iter().zip(entries) {
         if session
             .doc
@@ -122,7 +137,9 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             changed += 1;
         }
     }
+    progress.message("encrypting and signing the vault");
     ws.commit(session)?;
+    progress.finish();
     status(
         ws.options.quiet,
         &format!(

@@ -4,6 +4,7 @@ use crate::cli::LogArgs;
 use crate::error::Result;
 use crate::git::{history, repo};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -56,13 +57,17 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
     let repo = repo::open(&start)?;
     let vault_rel = repo::relative_path(&repo, &ws.vault_path)?;
     let ids = ws.identities()?;
+    // Every distinct version is decrypted: a long history takes a while.
+    let progress = Progress::spinner(ws.options.quiet, "reading the vault's history");
     let mut found = history::vault_history(
         &repo,
         &vault_rel,
         &ids.identities,
         filter.as_ref(),
         args.max_count,
+        &progress,
     )?;
+    progress.finish();
     name_recipients(ws, &mut found);
 
     if args.json {

@@ -18,6 +18,7 @@ use crate::lifecycle::generate::{Generated, Generator};
 use crate::lifecycle::policy::{best_match, statuses};
 use crate::lifecycle::rotation::{self, NEXT_SUFFIX};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::secret_path::SecretPath;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -255,7 +256,15 @@ fn rotate_targets(
     ws.check_recipient_drift(&session.doc)?;
     let mut rotated = Vec::new();
     let mut hooked = Vec::new();
+    // Key and certificate generators take a moment each: a bar when there are several.
+    let progress = if targets.len() > 1 {
+        Progress::bar(ws.options.quiet, targets.len() as u64, "generating new values")
+    } else {
+        Progress::hidden()
+    };
     for ((path, generator), value) in targets.iter().zip(typed) {
+        progress.inc();
+        progress.message(path.to_string());
         let generated = match (generator, value) {
             (Some(g), _) => g.generate().map_err(Error::msg)?,
             (None, Some(v)) => {
@@ -299,10 +308,10 @@ fn rotate_targets(
                     value.expose_secret(),
                 );
                 if !refusals.is_empty() {
-                    return Err(Error::msg(format!(
-                        "{}; nothing was changed (pass --force to store it anyway)",
-                        refusals.join("; ")
-                    )));
+                    return Err(
+                        Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                            .with_hint("pass --force to store it anyway"),
+                    );
                 }
             }
         }
@@ -315,7 +324,9 @@ fn rotate_targets(
     if rotated.is_empty() && hooked.is_empty() {
         return Ok(Outcome { failed_hooks: 0 });
     }
+    progress.message("encrypting and signing");
     ws.commit(session)?;
+    progress.finish();
     for p in &rotated {
         status(ws.options.quiet, &format!("rotated {p}"));
     }
@@ -362,17 +373,29 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
     let doc = ws.read_document()?;
     let mut succeeded = Vec::new();
     let mut failed = 0;
+    // Hooks restart services and can take a while each: a bar when several run. It is
+    // taken off the screen while a hook runs, since the hook may write to the terminal.
+    let progress = if paths.len() > 1 {
+        Progress::bar(ws.options.quiet, paths.len() as u64, "after_rotate hooks")
+    } else {
+        Progress::hidden()
+    };
     for path in paths {
+        progress.inc();
+        progress.message(path.to_string());
         let Some((pattern, hook)) = hook_for(Some(&config.file), path) else {
             // The hook was removed from the config: nothing to run, the value is ready.
             succeeded.push((path.clone(), staged_digest(&doc, path)));
             continue;
         };
-        status(
-            ws.options.quiet,
-            &format!("running the after_rotate hook of `{path}` ([hooks.\"{pattern}\"])"),
-        );
-        match run_hook(&doc, path, hook) {
+        let result = progress.suspend(|| {
+            status(
+                ws.options.quiet,
+                &format!("running the after_rotate hook of `{path}` ([hooks.\"{pattern}\"])"),
+            );
+            run_hook(&doc, path, hook)
+        });
+        match result {
             Ok(()) => succeeded.push((path.clone(), staged_digest(&doc, path))),
             Err(why) => {
                 failed += 1;
@@ -389,6 +412,7 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
         }
     }
     drop(doc);
+    progress.finish();
     if succeeded.is_empty() {
         return Ok(failed);
     }

@@ -11,6 +11,7 @@ use crate::cli::ScanArgs;
 use crate::error::{Error, Result};
 use crate::git::repo;
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::scan::allow::{AllowList, ALLOW_FILE};
 use crate::scan::needles::VaultNeedles;
 use crate::scan::{sources, Finding, Scanner, Skip};
@@ -68,15 +69,23 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
         Some(r) => {
             let prefixes = sources::repo_prefixes(r, &args.paths)?;
             if args.staged || args.history {
+                // A long history takes a while: a bar on a terminal (never with -q).
+                let progress = if args.history {
+                    Progress::spinner(quiet, "reading commits")
+                } else {
+                    Progress::hidden()
+                };
                 let files = if args.staged {
                     sources::staged_files(r, &prefixes)?
                 } else {
-                    sources::history_files(r, &prefixes)?
+                    sources::history_files(r, &prefixes, &progress)?
                 };
+                progress.restart(files.len() as u64, "scanning file versions");
                 let odb = r
                     .odb()
                     .map_err(|e| Error::msg(format!("cannot read git objects: {}", e.message())))?;
                 for f in &files {
+                    progress.inc();
                     // Skip an oversized blob by its header, without loading it.
                     if odb
                         .read_header(f.blob)

@@ -96,13 +96,15 @@ enum Snapshot {
 
 /// Walks the history of the vault at `vault_rel` (a repository-relative path) from HEAD.
 /// With `filter`, only paths at or below it are reported; with `limit`, the walk stops
-/// after that many changes (older versions are then never decrypted).
+/// after that many changes (older versions are then never decrypted). `progress`
+/// counts the commits walked.
 pub fn vault_history(
     repo: &Repository,
     vault_rel: &str,
     identities: &[Box<dyn Identity>],
     filter: Option<&SecretPath>,
     limit: Option<usize>,
+    progress: &crate::progress::Progress,
 ) -> Result<History> {
     let git_err = |e: git2::Error| Error::msg(format!("cannot read the git history: {}", e.message()));
     let shallow = repo.is_shallow();
@@ -134,10 +136,12 @@ pub fn vault_history(
         Ok(blob)
     };
 
+    progress.restart(walk.len() as u64, "reading the vault's history");
     for commit in walk {
         if limit.is_some_and(|n| history.changes.len() >= n) {
             break;
         }
+        progress.inc();
         let oid = commit.id;
         let blob = blob_at(&commit, &mut blob_of)?;
         let mut parent_blobs = Vec::new();
