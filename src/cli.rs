@@ -107,7 +107,7 @@ pub enum Command {
     Check(CheckArgs),
     /// The secrets inventory: path, owner, class, consumers, policy, last rotation, due.
     Inventory(InventoryArgs),
-    /// Print shell completions (bash also completes secret paths, profiles, recipients and scopes).
+    /// Print shell completions (bash, zsh and fish also complete secret paths, profiles, recipients and scopes).
     Completions(CompletionsArgs),
     /// Print a man page (roff): agevault(1), or a command's (`man exec` is agevault-exec(1)).
     Man(ManArgs),

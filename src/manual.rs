@@ -76,7 +76,7 @@ pub fn examples(path: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "completions" => &[
             ("agevault completions bash > /etc/bash_completion.d/agevault", "bash, with secret paths, profiles, recipients and scopes"),
-            ("agevault completions zsh > ~/.zfunc/_agevault", "zsh (static)"),
+            ("agevault completions zsh > ~/.zfunc/_agevault", "zsh (with ~/.zfunc in fpath), also dynamic"),
         ],
         "man" => &[
             ("agevault man exec | man -l -", "read agevault-exec(1)"),
