@@ -421,3 +421,35 @@ fn zsh_completion_sourced_registers_the_dynamic_function() {
     assert!(text.starts_with("#compdef agevault\n"), "autoloadable from fpath");
     assert!(Path::new(&script).exists());
 }
+
+#[test]
+fn readme_quick_start_try_command_runs_on_the_demo_vault() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // The quick start is on the first screen: within the first 30 lines.
+    let head: Vec<&str> = readme.lines().take(30).collect();
+    let install = head
+        .iter()
+        .position(|l| l.starts_with("cargo install --locked --path ."))
+        .expect("the install command on the first screen");
+    let try_line = head[install + 1];
+    assert!(try_line.starts_with("agevault "), "{try_line}");
+    assert!(
+        head[install + 2].starts_with("cargo test --locked --tests"),
+        "{head:?}"
+    );
+    // The try command, as a newcomer runs it after installing: from the clone's root.
+    let sb = Sandbox::empty();
+    let out = shell(&sb, "sh")
+        .arg("-c")
+        .arg(try_line)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{try_line}: {}", all_output(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "user=smbadmin\nTr0ub4dor&3-demo-only\n",
+        "{}",
+        all_output(&out)
+    );
+}
