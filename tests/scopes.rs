@@ -235,6 +235,48 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("`prod/db/password` still holds"), "{report}");
     assert!(!report.contains("dev/db/password"), "{report}");
+    // status shows the exposure per scope.
+    let out = env.sb.cmd(&["status"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = |path: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(path))
+            .unwrap_or_else(|| panic!("{path} in {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(table.starts_with("PATH"), "{table}");
+    assert!(
+        line("prod/db/password").starts_with("prod/db/password prod "),
+        "{table}"
+    );
+    assert!(
+        line("prod/db/password").contains("exposed to removed `pve1`"),
+        "{table}"
+    );
+    assert!(line("samba/user").starts_with("samba/user main "), "{table}");
+    assert!(
+        line("samba/user").contains("exposed to removed `pve1`"),
+        "{table}"
+    );
+    assert!(
+        line("dev/db/password").starts_with("dev/db/password dev "),
+        "{table}"
+    );
+    assert!(!line("dev/db/password").contains("exposed"), "{table}");
+    let out = env.sb.cmd(&["status", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "prod/api/token")
+        .unwrap();
+    assert_eq!(row["scope"], "prod");
+    assert_eq!(row["exposed_to"][0]["name"], "pve1");
 }
 
 #[test]
