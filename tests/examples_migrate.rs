@@ -3,7 +3,8 @@
 //! the binary prints), `import` takes it from a .env on a memory filesystem, after.sh
 //! hands it to a stub `smbpasswd` through `agevault exec --file`, and `rotate` gives
 //! the account a new one. The password must arrive on smbpasswd's stdin exactly, and
-//! be in no file left behind and in no process's argv.
+//! be in no file left behind and in no process's argv. The README's git-crypt
+//! migration (decrypt in a tmpfs clone, import, remove git-crypt, rotate) runs here too.
 
 mod common;
 mod gitutil;
@@ -15,7 +16,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{all_output, assert_no_leak, Sandbox};
-use gitutil::{git_ok, path_with_agevault};
+use gitutil::{git, git_ok, path_with_agevault};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -460,4 +461,149 @@ fn after_sh_refuses_a_value_smbpasswd_would_split() {
     );
     assert!(report.is_none(), "smbpasswd ran with a split password");
     assert_no_leak(&out, "lines-of-password");
+}
+
+/// `git-crypt ARGS` in `dir`; asserts success. A missing git-crypt fails the test
+/// with how to install it, never skips it.
+fn git_crypt(sb: &Sandbox, dir: &Path, args: &[&str]) {
+    let out = Command::new("git-crypt")
+        .args(args)
+        .env_clear()
+        .env("PATH", path_with_agevault())
+        .env("HOME", sb.home())
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("git-crypt could not run ({e}); install it: apt-get install git-crypt"));
+    assert!(out.status.success(), "git-crypt {args:?}: {}", all_output(&out));
+}
+
+/// The README's "From git-crypt (decrypt, then import)" steps, in order: unlock a
+/// throwaway clone on tmpfs, import from it, remove it, remove git-crypt, rotate.
+#[test]
+fn the_readme_git_crypt_migration_imports_everything_and_leaves_no_plaintext() {
+    let sb = Sandbox::init();
+    git_ok(&sb, &["init", "-q", "-b", "main"]);
+    // The repository before: git-crypt encrypts secrets/ in every commit.
+    git_crypt(&sb, &sb.repo(), &["init"]);
+    let attributes = sb.repo().join(".gitattributes");
+    let mut text = fs::read_to_string(&attributes).unwrap();
+    text.push_str("secrets/** filter=git-crypt diff=git-crypt\n");
+    fs::write(&attributes, text).unwrap();
+    let (db_pw, token, json_pw) = ("gitcrypt-db-pw-5c1", "gitcrypt-token-9e4", "gitcrypt-json-pw-3a7");
+    fs::create_dir_all(sb.repo().join("secrets")).unwrap();
+    fs::write(
+        sb.repo().join("secrets/prod.env"),
+        format!("DB_PASSWORD={db_pw}\nAPI_TOKEN={token}\n"),
+    )
+    .unwrap();
+    fs::write(
+        sb.repo().join("secrets/db.json"),
+        format!("{{\"password\": \"{json_pw}\"}}\n"),
+    )
+    .unwrap();
+    git_ok(&sb, &["add", "-A"]);
+    git_ok(
+        &sb,
+        &["commit", "-q", "--no-verify", "-m", "secrets with git-crypt"],
+    );
+    let blob = git(&sb, &["show", "HEAD:secrets/prod.env"]).stdout;
+    assert!(
+        blob.starts_with(b"\0GITCRYPT"),
+        "git-crypt did not encrypt the commit"
+    );
+    let key = sb.root.path().join("git-crypt.key");
+    git_crypt(&sb, &sb.repo(), &["export-key", key.to_str().unwrap()]);
+
+    // 1. A throwaway clone on a memory filesystem, unlocked there.
+    let tmp = MemDir::new("mig-gitcrypt");
+    let clone = tmp.path.join("infra");
+    let out = gitutil::git_in(
+        &sb,
+        &tmp.path,
+        "Alice",
+        &["clone", "--quiet", sb.repo().to_str().unwrap(), "infra"],
+    );
+    assert!(out.status.success(), "{}", all_output(&out));
+    git_crypt(&sb, &clone, &["unlock", key.to_str().unwrap()]);
+
+    // 2. Import from the tmpfs copy, then remove it.
+    let prod_env = clone.join("secrets/prod.env");
+    let dry = sb
+        .cmd(&[
+            "import",
+            prod_env.to_str().unwrap(),
+            "--prefix",
+            "prod",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", all_output(&dry));
+    let mut listed: Vec<String> = String::from_utf8_lossy(&dry.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["prod/API_TOKEN", "prod/DB_PASSWORD"]);
+    for (file, prefix) in [("secrets/prod.env", "prod"), ("secrets/db.json", "prod/db")] {
+        let out = sb
+            .cmd(&["import", clone.join(file).to_str().unwrap(), "--prefix", prefix])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "import {file}: {}", all_output(&out));
+    }
+    drop(tmp);
+    assert!(!clone.exists());
+    assert_eq!(sb.get("prod/DB_PASSWORD"), db_pw);
+    assert_eq!(sb.get("prod/API_TOKEN"), token);
+    assert_eq!(sb.get("prod/db/password"), json_pw);
+
+    // 3. Remove git-crypt: the files, their filter lines (and .git-crypt/ if there is one).
+    git_ok(
+        &sb,
+        &["rm", "-r", "-q", "--ignore-unmatch", "secrets/", ".git-crypt/"],
+    );
+    let kept: String = fs::read_to_string(&attributes)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("filter=git-crypt"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(&attributes, kept).unwrap();
+    git_ok(
+        &sb,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-am",
+            "secrets: from git-crypt to agevault",
+        ],
+    );
+    let out = sb.cmd(&["scan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(git_ok(&sb, &["ls-files"])
+        .lines()
+        .all(|f| !f.starts_with("secrets/")));
+    assert!(!fs::read_to_string(&attributes).unwrap().contains("git-crypt"));
+
+    // 4. Rotate everything the git-crypt key could read.
+    for path in ["prod/DB_PASSWORD", "prod/API_TOKEN", "prod/db/password"] {
+        let out = sb
+            .cmd(&["rotate", path, "--generate", "password:32"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "rotate {path}: {}", all_output(&out));
+    }
+    for (path, old) in [
+        ("prod/DB_PASSWORD", db_pw),
+        ("prod/API_TOKEN", token),
+        ("prod/db/password", json_pw),
+    ] {
+        assert_ne!(sb.get(path), old);
+        // No plaintext copy in any file of the sandbox (working tree, $HOME, trust
+        // store); git's objects hold only git-crypt's ciphertext (checked above).
+        let files = files_containing(sb.root.path(), old);
+        assert!(files.is_empty(), "{old} is still in {files:?}");
+    }
 }
