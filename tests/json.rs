@@ -173,6 +173,7 @@ fn log_json_has_one_object_per_commit_with_named_recipients() {
                 ("removed", "[string]"),
                 ("recipients_added", "[object]"),
                 ("recipients_removed", "[object]"),
+                ("files", "[string]"),
                 ("note", "string|null"),
             ],
         );
@@ -211,9 +212,17 @@ fn status_json_has_age_policy_due_generator_and_exposure() {
                 ("overdue", "boolean"),
                 ("generator", "string|null"),
                 ("exposed_to", "[object]"),
+                ("scope", "string|null"),
             ],
         );
     }
+    // The sandbox has a scope: every row names where its secret lives.
+    let api = rows.iter().find(|r| r["path"] == "prod/api").unwrap();
+    assert_eq!(api["scope"], "prod");
+    assert_eq!(
+        rows.iter().find(|r| r["path"] == "db/user").unwrap()["scope"],
+        "main"
+    );
     let user = rows.iter().find(|r| r["path"] == "db/user").unwrap();
     assert_eq!(user["generator"], "alnum:12");
     assert_eq!(user["policy"], "30d");
