@@ -53,7 +53,7 @@ fn auto_color() -> bool {
     if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
         return true;
     }
-    crate::terminal::stderr_is_capable_terminal()
+    crate::progress::stderr_is_capable_terminal()
 }
 
 /// Whether stderr is coloured.

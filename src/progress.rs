@@ -7,6 +7,7 @@
 //! stays on the screen is the command's own output. Nothing a bar shows is a secret:
 //! messages are counts, stage names and secret paths at most.
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -50,7 +51,13 @@ pub struct Progress {
 /// Whether a bar may be drawn: stderr is a terminal that can redraw a line (`TERM` set,
 /// not `dumb`) and not `-q`.
 pub fn visible(quiet: bool) -> bool {
-    !quiet && crate::terminal::stderr_is_capable_terminal()
+    !quiet && stderr_is_capable_terminal()
+}
+
+/// Whether stderr is a terminal that understands escape codes: `TERM` is set and not
+/// `dumb` (git and the `console` crate decide the same way). Colour uses the same test.
+pub fn stderr_is_capable_terminal() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_some_and(|t| !t.is_empty() && t != "dumb")
 }
 
 impl Progress {
@@ -101,6 +108,8 @@ impl Progress {
             bar.set_prefix(what.to_owned());
             bar.set_length(len);
             bar.set_style(bar_style());
+            // Each phase is shown at least once, however quickly the previous one went.
+            bar.force_draw();
         }
     }
 
@@ -111,10 +120,11 @@ impl Progress {
         }
     }
 
-    /// The text after the counter (a stage, or the item being worked on).
+    /// The text after the counter (a stage, or the item being worked on). Untrusted
+    /// names in it must be escaped by the caller (`terminal::sanitize`).
     pub fn message(&self, text: impl Into<String>) {
         if let Some(bar) = &self.bar {
-            bar.set_message(crate::terminal::sanitize(&text.into()));
+            bar.set_message(text.into());
         }
     }
 

@@ -52,7 +52,11 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             format.name()
         )));
     }
-    progress.message(format!("parsing {} ({})", file.display(), format.name()));
+    progress.message(format!(
+        "parsing {} ({})",
+        sanitize(&file.display().to_string()),
+        format.name()
+    ));
     // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
     let entries = match format {
         SourceFormat::Sops => {
