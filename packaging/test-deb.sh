@@ -32,4 +32,16 @@ for file in $completions; do
   grep -q '_agevault_dynamic' "$file" \
     || { echo "test-deb.sh: the installed completion $file is not the dynamic one" >&2; exit 1; }
 done
+# The shells find the installed scripts where they look by themselves (no sourcing).
+if command -v fish >/dev/null 2>&1; then
+  # (Not --no-config: that also empties fish_complete_path; a fresh HOME keeps user config out.)
+  found=$(cd /tmp && HOME=$(mktemp -d) fish -c 'complete -C "agevault recip"' | cut -f1)
+  [ "$found" = recipients ] || { echo "test-deb.sh: fish does not load the installed completion (got '$found')" >&2; exit 1; }
+  echo "test-deb.sh: fish completes 'agevault recip' to $found"
+fi
+if command -v zsh >/dev/null 2>&1; then
+  found=$(cd /tmp && zsh -f -c 'autoload -U compinit; compinit -u -D; print -r -- $_comps[agevault]')
+  [ "$found" = _agevault ] || { echo "test-deb.sh: zsh's compinit does not find _agevault (got '$found')" >&2; exit 1; }
+  echo "test-deb.sh: zsh's compinit registers $found from /usr/share/zsh/vendor-completions"
+fi
 echo "test-deb.sh: ok ($got, man pages, bash/zsh/fish completions, systemd example)"
