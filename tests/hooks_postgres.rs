@@ -204,8 +204,8 @@ impl Drop for Cluster {
 fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
     let pg = Cluster::start();
     let sb = Sandbox::init();
-    sb.cmd(&["set", "db/password", "--generate", "password:24"])
-        .assert()
+    sb.test(&["set", "db/password", "--generate", "password:24"])
+        .run()
         .success();
     let old = sb.get("db/password");
     // Create the role with the vault's value, the way a provisioning script would:
@@ -224,10 +224,9 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
     )
     .unwrap();
     let out = sb
-        .cmd(&["exec", "--file", "PW_FILE=db/password", "--", "sh"])
+        .test(&["exec", "--file", "PW_FILE=db/password", "--", "sh"])
         .arg(&script)
-        .output()
-        .unwrap();
+        .run();
     ok(&out, "create role");
     ok(
         &pg.psql("app", Some(&old), "select current_user;"),
@@ -247,7 +246,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
         sock = pg.socket.display(),
         port = pg.port
     ));
-    let out = sb.cmd(&["rotate", "db/password"]).output().unwrap();
+    let out = sb.test(&["rotate", "db/password"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("rotated db/password (hook succeeded)"),
@@ -273,7 +272,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
 
     // A consumer through `exec` gets the new value and logs in.
     let out = sb
-        .cmd(&[
+        .test(&[
             "exec",
             "--env",
             "PGPASSWORD=db/password",
@@ -295,8 +294,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
             "-c",
             "select 42",
         ])
-        .output()
-        .unwrap();
+        .run();
     ok(&out, "exec psql");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
 
@@ -307,7 +305,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
         .args(["-m", "fast", "stop"])
         .output()
         .unwrap();
-    let out = sb.cmd(&["rotate", "db/password"]).output().unwrap();
+    let out = sb.test(&["rotate", "db/password"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("agevault rotate --retry-hooks db/password"),

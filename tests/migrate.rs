@@ -8,11 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{all_output, assert_no_leak, run_on_tty_with, stderr, unique, Sandbox};
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{all_output, assert_no_leak, stderr, unique, Outcome, Sandbox};
 
 /// Writes `text` into the sandbox root (outside the repo) and returns its path.
 fn source(sb: &Sandbox, name: &str, text: &[u8]) -> PathBuf {
@@ -22,10 +18,10 @@ fn source(sb: &Sandbox, name: &str, text: &[u8]) -> PathBuf {
 }
 
 /// `agevault import ARGS…`, output captured.
-fn import(sb: &Sandbox, file: &Path, extra: &[&str]) -> Output {
+fn import(sb: &Sandbox, file: &Path, extra: &[&str]) -> Outcome {
     let mut args = vec!["import", file.to_str().unwrap()];
     args.extend_from_slice(extra);
-    sb.cmd(&args).output().unwrap()
+    sb.test(&args).run()
 }
 
 fn assert_ok(out: &Output, what: &str) {
@@ -75,11 +71,11 @@ fn env_import_maps_names_to_single_segments_and_exports_back() {
         sb.get("app/TLS_KEY"),
         "-----BEGIN KEY-----\nMIIEmultiline-4a8\n-----END KEY-----"
     );
-    let ls = stdout(&sb.cmd(&["ls"]).output().unwrap());
+    let ls = sb.test(&["ls"]).run().stdout();
     assert!(!ls.contains("EMPTY"), "empty values are skipped: {ls}");
 
     // export → import into a second vault gives the same values.
-    let exported = sb.cmd(&["export", "app", "--format", "env"]).output().unwrap();
+    let exported = sb.test(&["export", "app", "--format", "env"]).run();
     assert_ok(&exported, "export env");
     let other = Sandbox::init();
     let file2 = source(&other, "back.env", &exported.stdout);
@@ -112,7 +108,7 @@ fn json_and_yaml_nest_into_namespaces_and_round_trip() {
     assert_eq!(sb.get("prod/cert"), "-----BEGIN-----\nabc\n");
 
     for format in ["json", "yaml"] {
-        let out = sb.cmd(&["export", "--format", format]).output().unwrap();
+        let out = sb.test(&["export", "--format", format]).run();
         assert_ok(&out, format);
         let other = Sandbox::init();
         let file = source(&other, &format!("all.{format}"), &out.stdout);
@@ -128,11 +124,8 @@ fn json_and_yaml_nest_into_namespaces_and_round_trip() {
             assert_eq!(other.get(path), sb.get(path), "{format}: {path}");
         }
     }
-    let sub = sb
-        .cmd(&["export", "prod/smtp", "--format", "json"])
-        .output()
-        .unwrap();
-    let text = stdout(&sub);
+    let sub = sb.test(&["export", "prod/smtp", "--format", "json"]).run();
+    let text = sub.stdout();
     assert!(
         text.contains("\"user\": \"mailer\"") && !text.contains("json-pw-31"),
         "{text}"
@@ -181,7 +174,7 @@ fn dry_run_lists_paths_only_and_changes_nothing() {
     let before = sb.vault_bytes();
     let out = import(&sb, &file, &["--dry-run", "--prefix", "stage"]);
     assert_ok(&out, "dry run");
-    assert_eq!(stdout(&out), "stage/a/b\nstage/c\n");
+    assert_eq!(out.stdout(), "stage/a/b\nstage/c\n");
     assert_no_leak(&out, "dry-value-66");
     assert_no_leak(&out, "dry-value-77");
     assert_eq!(sb.vault_bytes(), before);
@@ -285,10 +278,9 @@ fn sops_files_are_decrypted_by_the_real_sops_with_an_age_key() {
         assert!(stderr(&out).contains("SOPS_AGE_KEY_FILE"), "{}", stderr(&out));
 
         let out = sb
-            .cmd(&["import", enc_path.to_str().unwrap(), "--prefix", input_type])
+            .test(&["import", enc_path.to_str().unwrap(), "--prefix", input_type])
             .env("SOPS_AGE_KEY_FILE", &key)
-            .output()
-            .unwrap();
+            .run();
         assert_ok(&out, name);
         assert!(stderr(&out).contains("(sops)"), "{}", stderr(&out));
         assert_no_leak(&out, "sops-");
@@ -397,10 +389,9 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
         home.encrypt(&plain, &enc, armor);
         let prefix = if armor { "armored" } else { "binary" };
         let out = sb
-            .cmd(&["import", enc.to_str().unwrap(), "--prefix", prefix])
+            .test(&["import", enc.to_str().unwrap(), "--prefix", prefix])
             .env("GNUPGHOME", home.dir.path())
-            .output()
-            .unwrap();
+            .run();
         assert_ok(&out, name);
         assert!(stderr(&out).contains("(gpg)"), "{}", stderr(&out));
         assert_no_leak(&out, "gpg-json-pw-91");
@@ -410,15 +401,14 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
     let stranger = tempfile::Builder::new().prefix("avg").tempdir_in("/tmp").unwrap();
     fs::set_permissions(stranger.path(), fs::Permissions::from_mode(0o700)).unwrap();
     let out = sb
-        .cmd(&[
+        .test(&[
             "import",
             sb.root.path().join("secrets.json.gpg").to_str().unwrap(),
             "--prefix",
             "x",
         ])
         .env("GNUPGHOME", stranger.path())
-        .output()
-        .unwrap();
+        .run();
     let _ = std::process::Command::new("gpgconf")
         .args(["--kill", "gpg-agent"])
         .env("GNUPGHOME", stranger.path())
@@ -432,28 +422,14 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
 fn export_refuses_a_terminal_unless_forced() {
     let sb = Sandbox::with_secrets(&[("tty/secret", "tty-value-12")]);
     let bin = env!("CARGO_BIN_EXE_agevault");
-    let trust = sb.trust_dir();
-    let env = [("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()), ("USER", "alice")];
-    let out = run_on_tty_with(
-        &format!("{bin} export --format env"),
-        &sb.home(),
-        &sb.repo(),
-        &env,
-        &[],
-    );
+    let out = sb.run_on_tty(&format!("{bin} export --format env"), &[], &[]);
     let text = all_output(&out);
     assert!(
         text.contains("refusing to print secret values to a terminal"),
         "{text}"
     );
     assert!(!text.contains("tty-value-12"), "{text}");
-    let out = run_on_tty_with(
-        &format!("{bin} export --format env --force"),
-        &sb.home(),
-        &sb.repo(),
-        &env,
-        &[],
-    );
+    let out = sb.run_on_tty(&format!("{bin} export --format env --force"), &[], &[]);
     assert!(
         all_output(&out).contains("TTY_SECRET=\"tty-value-12\""),
         "{}",
@@ -469,7 +445,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     ]);
     let dir = PathBuf::from("/dev/shm").join(unique("agevault-export"));
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "web",
             "--format",
@@ -477,8 +453,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             "--out",
             dir.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "docker-secrets");
     assert_no_leak(&out, "docker-pw-13");
     let file = dir.join("db/password");
@@ -488,7 +463,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
 
     // Exporting again refuses to replace the files.
     let again = sb
-        .cmd(&[
+        .test(&[
             "export",
             "web",
             "--format",
@@ -496,8 +471,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             "--out",
             dir.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exist"), "{}", stderr(&again));
     let _ = fs::set_permissions(&file, fs::Permissions::from_mode(0o600));
@@ -506,20 +480,19 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     // A directory on a disk is refused unless --force.
     let disk = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("export"));
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "--format",
             "docker-secrets",
             "--out",
             disk.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("memory filesystem"), "{}", stderr(&out));
     assert!(!disk.exists(), "nothing is created on a refused export");
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "--format",
             "docker-secrets",
@@ -527,8 +500,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             disk.to_str().unwrap(),
             "--force",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "forced");
     assert_eq!(
         fs::read_to_string(disk.join("web/token")).unwrap(),
@@ -537,15 +509,11 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     fs::remove_dir_all(&disk).unwrap();
 
     // --out belongs to docker-secrets only; docker-secrets needs it.
-    let out = sb
-        .cmd(&["export", "--format", "docker-secrets"])
-        .output()
-        .unwrap();
+    let out = sb.test(&["export", "--format", "docker-secrets"]).run();
     assert_eq!(out.status.code(), Some(2));
     let out = sb
-        .cmd(&["export", "--format", "json", "--out", "/dev/shm"])
-        .output()
-        .unwrap();
+        .test(&["export", "--format", "json", "--out", "/dev/shm"])
+        .run();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -553,7 +521,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
 fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
     let sb = Sandbox::init();
     let out = sb
-        .cmd(&[
+        .test(&[
             "scopes",
             "add",
             "prod",
@@ -562,8 +530,7 @@ fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
             "--readers",
             "alice",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "scopes add");
     let file = source(&sb, "prod.env", b"DB_PASSWORD=scoped-pw-15\n");
     let main_before = sb.vault_bytes();
@@ -578,7 +545,7 @@ fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&plain.stdout).contains("scoped-pw-15"));
-    let check = sb.cmd(&["check"]).output().unwrap();
+    let check = sb.test(&["check"]).run();
     assert_ok(&check, "check after import (signatures verify)");
 }
 
@@ -602,10 +569,9 @@ fn a_missing_sops_or_gpg_is_named_with_how_to_install_it() {
         (&gpg_file, "gpg", "apt-get install gpg"),
     ] {
         let out = sb
-            .cmd(&["import", file.to_str().unwrap()])
+            .test(&["import", file.to_str().unwrap()])
             .env("PATH", &empty_path)
-            .output()
-            .unwrap();
+            .run();
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(
