@@ -76,6 +76,20 @@ pub struct VaultDocument {
     pub extra: BTreeMap<String, Value>,
 }
 
+/// The top-level field holding the vault's fingerprint key (see `git::fingerprint`).
+pub const FINGERPRINT_KEY_FIELD: &str = "fingerprint_key";
+
+impl Drop for VaultDocument {
+    /// The fingerprint key is kept as JSON text among the fields this type does not
+    /// model, and a `serde_json::Value` does not zeroize itself: wipe the key here, so
+    /// every copy a document holds (a parsed one, a merged one) goes with the document.
+    fn drop(&mut self) {
+        if let Some(Value::String(key)) = self.extra.get_mut(FINGERPRINT_KEY_FIELD) {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
+}
+
 impl VaultDocument {
     /// An empty document encrypted to `recipients`.
     pub fn new(recipients: Vec<String>) -> Self {

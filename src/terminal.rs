@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use secrecy::SecretString;
+use zeroize::Zeroize;
 
 /// Escapes control and bidi characters so an untrusted name cannot rewrite
 /// the terminal (names come from files anyone with write access can craft).
@@ -28,7 +29,16 @@ pub fn stdin_is_terminal() -> bool {
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
     let line = rpassword::prompt_password(prompt)
         .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
-    Ok(SecretString::from(line))
+    Ok(wrap_secret(line))
+}
+
+/// Moves a plain `String` into a `SecretString` and zeroizes the original.
+/// `SecretString::from(String)` shrinks the buffer into a `Box<str>`, which can
+/// reallocate and free the old bytes without zeroizing them.
+fn wrap_secret(mut line: String) -> SecretString {
+    let secret = SecretString::from(line.as_str());
+    line.zeroize();
+    secret
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
@@ -51,5 +61,20 @@ mod tests {
         assert_eq!(sanitize("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(sanitize("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(sanitize("plain/path-1"), "plain/path-1");
+    }
+
+    #[test]
+    fn a_prompted_line_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        use secrecy::ExposeSecret;
+        // rpassword grows its String as keys arrive, so it has spare capacity.
+        let mut line = String::with_capacity(64);
+        line.push_str("typed-passphrase-Jx4");
+        let mut secret = None;
+        assert_eq!(
+            freed_copies(b"typed-passphrase-Jx4", || secret = Some(wrap_secret(line))),
+            0
+        );
+        assert_eq!(secret.unwrap().expose_secret(), "typed-passphrase-Jx4");
     }
 }

@@ -9,12 +9,12 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde_json::Value;
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::document::VaultDocument;
 
 /// The top-level document field holding the key (base64 of 32 random bytes).
-pub const KEY_FIELD: &str = "fingerprint_key";
+pub const KEY_FIELD: &str = crate::document::FINGERPRINT_KEY_FIELD;
 
 /// How many hex characters of the HMAC a fingerprint shows (48 bits).
 const FINGERPRINT_HEX: usize = 12;
@@ -28,8 +28,8 @@ impl FingerprintKey {
         let Some(Value::String(text)) = doc.extra.get(KEY_FIELD) else {
             return None;
         };
-        let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
-        (bytes.len() >= 16).then(|| FingerprintKey(Zeroizing::new(bytes)))
+        let bytes = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(text).ok()?);
+        (bytes.len() >= 16).then(|| FingerprintKey(bytes))
     }
 
     /// A fresh random key.
@@ -62,6 +62,7 @@ impl FingerprintKey {
     }
 
     fn to_field(&self) -> Value {
+        // The document wipes this string when it is dropped (`VaultDocument`'s `Drop`).
         Value::String(base64::engine::general_purpose::STANDARD.encode(self.0.as_slice()))
     }
 }
@@ -69,7 +70,9 @@ impl FingerprintKey {
 /// Adds a fresh key to `doc` unless it has a valid one; returns whether it added one.
 /// Replaces the key with a fresh one (offboarding, or content nobody signed).
 pub fn renew_key(doc: &mut VaultDocument) {
-    doc.extra.remove(KEY_FIELD);
+    if let Some(Value::String(mut old)) = doc.extra.remove(KEY_FIELD) {
+        old.zeroize();
+    }
     ensure_key(doc);
 }
 
@@ -113,5 +116,21 @@ mod tests {
             FingerprintKey::of(&parsed).unwrap().fingerprint(b"v"),
             key.fingerprint(b"v")
         );
+    }
+
+    #[test]
+    fn the_key_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        let text = "Zmluz2VycHJpbnQta2V5LWNhbmFyeS0xMjM0NTY3ODk=";
+        let doc = || {
+            let mut d = VaultDocument::new(vec![]);
+            d.extra.insert(KEY_FIELD.into(), Value::String(text.to_owned()));
+            d
+        };
+        let mut d = doc();
+        assert!(FingerprintKey::of(&d).is_some());
+        assert_eq!(freed_copies(text.as_bytes(), || renew_key(&mut d)), 0);
+        let d = doc();
+        assert_eq!(freed_copies(text.as_bytes(), move || drop(d)), 0);
     }
 }

@@ -291,6 +291,7 @@ fn merge_value(key: &str, b: Option<&Value>, o: Option<&Value>, t: Option<&Value
             }
             Some(Value::Array(out))
         }
+        // The copy goes into the merged document, which wipes its key when dropped.
         (_, Some(Value::String(ov)), Some(Value::String(tv))) if key == KEY_FIELD => {
             Some(Value::String(ov.min(tv).clone()))
         }
