@@ -329,12 +329,12 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
 fn the_compose_example_hook_sets_the_role_password_over_stdin() {
     let pg = Cluster::start();
     let sb = Sandbox::init();
-    sb.cmd(&["set", "compose/postgres/password", "--generate", "password:32"])
-        .assert()
+    sb.test(&["set", "compose/postgres/password", "--generate", "password:32"])
+        .run()
         .success();
     let old = sb.get("compose/postgres/password");
     let create = sb
-        .cmd(&[
+        .test(&[
             "exec",
             "--file",
             "PW_FILE=compose/postgres/password",
@@ -350,8 +350,7 @@ fn the_compose_example_hook_sets_the_role_password_over_stdin() {
             sock = pg.socket.display(),
             port = pg.port
         ))
-        .output()
-        .unwrap();
+        .run();
     ok(&create, "create role");
 
     let readme =
@@ -398,10 +397,9 @@ fn the_compose_example_hook_sets_the_role_password_over_stdin() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
 
     let out = sb
-        .cmd(&["rotate", "compose/postgres/password"])
+        .test(&["rotate", "compose/postgres/password"])
         .env("PATH", &path)
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("rotated compose/postgres/password (hook succeeded)"),

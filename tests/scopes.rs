@@ -232,7 +232,7 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
     assert!(report.contains("`prod/db/password` still holds"), "{report}");
     assert!(!report.contains("dev/db/password"), "{report}");
     // status shows the exposure per scope.
-    let out = env.sb.cmd(&["status"]).output().unwrap();
+    let out = env.sb.test(&["status"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = |path: &str| {
@@ -263,7 +263,7 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
         "{table}"
     );
     assert!(!line("dev/db/password").contains("exposed"), "{table}");
-    let out = env.sb.cmd(&["status", "--json"]).output().unwrap();
+    let out = env.sb.test(&["status", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = rows
         .as_array()
@@ -358,11 +358,10 @@ fn check_with_a_key_that_reads_only_some_scopes() {
     // CI without any key (`--no-decrypt`) verifies every scope file's signature too.
     let out = env
         .sb
-        .cmd(&["check", "--no-decrypt"])
+        .test(&["check", "--no-decrypt"])
         .env("HOME", env.sb.root.path().join("nobody"))
         .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(all_output(&out).contains("scope `dev`"), "{}", all_output(&out));
 }
@@ -372,11 +371,10 @@ fn check_no_decrypt_verifies_every_scope_file() {
     let env = Env::new();
     let ci = |env: &Env| {
         env.sb
-            .cmd(&["check", "--no-decrypt"])
+            .test(&["check", "--no-decrypt"])
             .env("HOME", env.sb.root.path().join("nobody"))
             .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
-            .output()
-            .unwrap()
+            .run()
     };
     let out = ci(&env);
     assert!(out.status.success(), "{}", all_output(&out));
@@ -491,7 +489,7 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     let env = Env::new();
     let sb = &env.sb;
     git_ok(sb, &["init", "-q", "-b", "main"]);
-    agevault(sb, &["git", "setup"]).assert().success();
+    agevault(sb, &["git", "setup"]).run().success();
     git_ok(sb, &["add", "-A"]);
     git_ok(sb, &["commit", "-q", "-m", "scoped"]);
     sb.set("prod/db/password", "prod-db-secret-2");
@@ -501,8 +499,8 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     git_ok(sb, &["commit", "-qam", "dev only"]);
 
     // alice reads every file: one entry per commit, with the paths of every file it changed.
-    let out = agevault(sb, &["log", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    let out = agevault(sb, &["log", "--json"]).run();
+    assert!(out.status.success(), "{}", all_output(&out));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let entries = log.as_array().unwrap();
     assert_eq!(entries[0]["summary"], "dev only");
@@ -520,13 +518,13 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     assert_eq!(entries[2]["summary"], "scoped");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-2"));
     // -n counts commits across all files.
-    let out = agevault(sb, &["log", "-n", "2", "--json"]).output().unwrap();
+    let out = agevault(sb, &["log", "-n", "2", "--json"]).run();
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(log.as_array().unwrap().len(), 2);
 
     // The host cannot read dev: its commits are not listed, and the scope is named once.
     let out = env.host(&["log"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_output(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(!shown.contains("dev only"), "{shown}");
     assert!(!shown.contains("dev/db/password"), "{shown}");
@@ -534,6 +532,6 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("your identities cannot read these scopes: dev"),
         "{}",
-        text(&out)
+        all_output(&out)
     );
 }
