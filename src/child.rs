@@ -16,17 +16,14 @@ use crate::error::{Error, Result};
 /// Signals passed on to the child (SPEC §5).
 pub const FORWARDED: [i32; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
-/// The executable `name` resolves to in `PATH`, as a shell would find it.
+/// The executable `name` resolves to in `PATH`, as a shell would find it, except that
+/// an empty `PATH` entry does not stand for the current directory (a repository
+/// must not be able to plant the program that is run).
 pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    let dirs = std::env::split_paths(&path).filter(|d| !d.as_os_str().is_empty());
+    let path = std::env::join_paths(dirs).ok()?;
+    which::which_in_global(name, Some(path)).ok()?.next()
 }
 
 /// How a child ended.

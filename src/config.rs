@@ -459,13 +459,7 @@ impl ConfigFile {
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
         crate::config_keys::check(text)?;
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| {
-                text.as_bytes()[..s.start.min(text.len())]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1
-            });
+            let line = e.span().map(|s| crate::config_keys::line_of(text, &s));
             match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_owned(),
@@ -572,28 +566,19 @@ pub fn security_digest(text: &str) -> String {
     crate::trust::sigfile::sha256_hex(canonical.as_bytes())
 }
 
-/// `line N: ` for `key` inside `[table]`, found by scanning the text (toml keeps no spans after deserializing).
+/// `line N: ` for `key` inside `[table]`, where the TOML parser saw the key (empty
+/// when the text does not parse or has no such key).
 fn line_prefix(text: &str, table: &str, key: &str) -> String {
-    let header = format!("[{table}]");
-    let mut in_table = false;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            in_table = t == header;
-            continue;
-        }
-        let k = t
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"')
-            .trim_matches('\'');
-        if in_table && k == key {
-            return format!("line {}: ", i + 1);
-        }
-    }
-    String::new()
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return String::new();
+    };
+    doc.get(table)
+        .and_then(toml_edit::Item::as_table_like)
+        .and_then(|t| t.get_key_value(key))
+        .and_then(|(k, _)| k.span())
+        .map_or_else(String::new, |span| {
+            format!("line {}: ", crate::config_keys::line_of(text, &span))
+        })
 }
 
 #[cfg(test)]
@@ -633,6 +618,11 @@ files = {{ JWT_KEY_FILE = "logos/jwt-key" }}
         assert!(e.starts_with("line 2: [rotation] `a/*`"), "{e}");
         let e = ConfigFile::parse("# c\n[validate]\n\"tls/key\" = \"regex:(\"\n").unwrap_err();
         assert!(e.starts_with("line 3: [validate] `tls/key`"), "{e}");
+        // The parser's position, also where scanning lines for `key =` found nothing.
+        let e = ConfigFile::parse("vault = \"x\"\nvalidate.\"b\" = \"regex:(\"\n").unwrap_err();
+        assert!(e.starts_with("line 2: [validate] `b`"), "{e}");
+        let e = ConfigFile::parse("[rotation]\n'a/*' = \"1d\"\n  \"b/*\"  =  \"1y\"\n").unwrap_err();
+        assert!(e.starts_with("line 3: [rotation] `b/*`"), "{e}");
         let (_, k) = crate::keys::generate_identity();
         let dup = format!("[recipients.a]\nkey = \"{k}\"\n[recipients.b]\nkey = \"{k}\"\n");
         assert!(ConfigFile::parse(&dup).unwrap_err().contains("same key"));

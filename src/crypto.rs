@@ -115,7 +115,8 @@ fn framing_problem(bytes: &[u8]) -> Option<&'static str> {
         Some("it is empty")
     } else if text.starts_with(ARMOR_BEGIN.as_bytes()) {
         let end = b"-----END AGE ENCRYPTED FILE-----";
-        (!text.windows(end.len()).any(|w| w == end))
+        memchr::memmem::find(text, end)
+            .is_none()
             .then_some("it is truncated (its -----END AGE ENCRYPTED FILE----- line is missing)")
     } else if text.starts_with(b"age-encryption.org/") {
         None

@@ -194,7 +194,7 @@ fn trusted_version(
     let sig = crate::trust::read_sig(vault)
         .ok()
         .flatten()
-        .filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .filter(|b| memchr::memmem::find(b, needle.as_bytes()).is_some())
         .or_else(|| {
             let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok()?;
             let rel = match repo_rel {

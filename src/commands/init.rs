@@ -50,27 +50,7 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
 
     let public = first_public_key(options)?;
     let signing_key = first_signing_key(options)?;
-    // A dotted name (`john.doe`) must be quoted or TOML reads nested tables.
-    let table_key = if name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        name.clone()
-    } else {
-        format!("\"{name}\"")
-    };
-    let vault_text = vault_rel
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    let config_text = format!(
-        "# agevault configuration: holds no secret; commit it.\n\
-         vault = \"{vault_text}\"\n\n\
-         [recipients.{table_key}]\nkey = \"{public}\"\nrole = \"developer\"\n\n\
-         # Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n\
-         [writers]\n{table_key} = \"{signing_key}\"\n"
-    );
+    let config_text = initial_config(&vault_rel.display().to_string(), &name, &public, &signing_key);
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
 
     // The config goes first: the first signature covers it.
@@ -212,4 +192,61 @@ fn add_line(path: &Path, line: &str) -> Result<()> {
     text.push_str(line);
     text.push('\n');
     store::replace_atomically(path, text.as_bytes())
+}
+
+/// The text of a new `.agevault.toml`: the vault, its first recipient and writer.
+/// Built with toml_edit, which quotes keys and values as TOML needs (a dotted name
+/// such as `john.doe` is one key, not nested tables).
+fn initial_config(vault: &str, name: &str, public: &str, signing_key: &str) -> String {
+    use toml_edit::{value, DocumentMut, Item, Table};
+    let mut doc = DocumentMut::new();
+    doc.insert("vault", value(vault));
+    if let Some(mut key) = doc.key_mut("vault") {
+        key.leaf_decor_mut()
+            .set_prefix("# agevault configuration: holds no secret; commit it.\n");
+    }
+    let mut recipient = Table::new();
+    recipient.insert("key", value(public));
+    recipient.insert("role", value("developer"));
+    recipient.decor_mut().set_prefix("\n");
+    let mut recipients = Table::new();
+    recipients.set_implicit(true);
+    recipients.insert(name, Item::Table(recipient));
+    doc.insert("recipients", Item::Table(recipients));
+    let mut writers = Table::new();
+    writers.insert(name, value(signing_key));
+    writers.decor_mut().set_prefix(
+        "\n# Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n",
+    );
+    doc.insert("writers", Item::Table(writers));
+    doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_initial_config_is_the_text_it_always_was() {
+        assert_eq!(
+            initial_config(
+                "secrets.json.age",
+                "alice",
+                "age1xyz",
+                "ssh-ed25519 AAAAC3 alice@host"
+            ),
+            "# agevault configuration: holds no secret; commit it.\n\
+             vault = \"secrets.json.age\"\n\n\
+             [recipients.alice]\nkey = \"age1xyz\"\nrole = \"developer\"\n\n\
+             # Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n\
+             [writers]\nalice = \"ssh-ed25519 AAAAC3 alice@host\"\n"
+        );
+        // A dotted name is quoted; a path with a quote or backslash is escaped.
+        let text = initial_config("a\\b\"c.age", "john.doe", "age1xyz", "ssh-ed25519 K");
+        assert!(text.contains("[recipients.\"john.doe\"]\n"), "{text}");
+        assert!(text.contains("\n\"john.doe\" = \"ssh-ed25519 K\"\n"), "{text}");
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(parsed["vault"].as_str(), Some("a\\b\"c.age"));
+        assert_eq!(parsed["recipients"]["john.doe"]["key"].as_str(), Some("age1xyz"));
+    }
 }

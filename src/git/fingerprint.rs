@@ -42,12 +42,10 @@ impl FingerprintKey {
     /// `fp:` and the first 12 hex characters of HMAC-SHA256(key, value).
     pub fn fingerprint(&self, value: &[u8]) -> String {
         let digest = self.digest(value);
-        let mut out = String::with_capacity(3 + FINGERPRINT_HEX);
-        out.push_str("fp:");
-        for byte in &digest[..FINGERPRINT_HEX / 2] {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        out
+        format!(
+            "fp:{}",
+            base16ct::lower::encode_string(&digest[..FINGERPRINT_HEX / 2])
+        )
     }
 
     /// The full HMAC-SHA256 of `value` (for in-memory comparisons only).

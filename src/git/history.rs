@@ -419,7 +419,9 @@ pub fn format_time(time: git2::Time) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
+/// (Howard Hinnant's algorithm). Not humantime (the one date crate in the tree): it
+/// formats only UTC and only 1970 to 9999, and panics beyond; a commit's local time
+/// can be any of ±2^40 seconds.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -82,13 +82,9 @@ fn records(doc: &VaultDocument) -> Vec<Record> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A short identifier of the fingerprint key, so records know which key made them.
 fn key_id(key: &FingerprintKey) -> String {
-    hex(&key.digest(b"agevault exposure key id")[..8])
+    base16ct::lower::encode_string(&key.digest(b"agevault exposure key id")[..8])
 }
 
 /// Exposure per secret path (only paths with at least one), for the document as it is now.
@@ -110,7 +106,7 @@ pub fn exposures(
         }
         let digest = key
             .as_ref()
-            .map(|k| hex(&k.digest(value.expose_secret().as_bytes())));
+            .map(|k| base16ct::lower::encode_string(&k.digest(value.expose_secret().as_bytes())));
         let updated = doc
             .meta
             .get(&path)
@@ -185,7 +181,9 @@ pub fn record_offboarding(
         }
         fingerprints.insert(
             path.clone(),
-            Value::String(hex(&fp_key.digest(value.expose_secret().as_bytes()))),
+            Value::String(base16ct::lower::encode_string(
+                &fp_key.digest(value.expose_secret().as_bytes()),
+            )),
         );
         exposed.push(path);
     }
@@ -219,7 +217,10 @@ pub fn renew_fingerprint_key(doc: &mut VaultDocument) {
     let mut rekeyed: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (path, value) in doc.leaves() {
         let v = value.expose_secret().as_bytes();
-        rekeyed.insert(hex(&old.digest(v)), (path, hex(&new.digest(v))));
+        rekeyed.insert(
+            base16ct::lower::encode_string(&old.digest(v)),
+            (path, base16ct::lower::encode_string(&new.digest(v))),
+        );
     }
     let Some(Value::Array(list)) = doc.extra.get_mut(FIELD) else {
         return;

@@ -524,7 +524,7 @@ pub fn new_vault_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    sigfile::hex(&bytes)
+    base16ct::lower::encode_string(&bytes)
 }
 
 /// Picks the signing key for a write that moves from `prior` writers to `writers`.
