@@ -13,7 +13,7 @@ use signal_hook::low_level::siginfo::Cause;
 
 use crate::error::{Error, Result};
 
-/// Signals passed on to the child (SPEC §5).
+/// Signals passed on to the child (README, *exec*).
 pub const FORWARDED: [i32; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
 /// The executable `name` resolves to in `PATH`, as a shell would find it, except that

@@ -96,7 +96,7 @@ impl Error {
         }
     }
 
-    /// The process exit code this error maps to (SPEC §3).
+    /// The process exit code this error maps to (the README's *Exit codes*).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,

@@ -87,7 +87,7 @@ pub struct FoundIdentity {
     pub note: Option<String>,
 }
 
-/// Every identity discovered, in SPEC §2 order.
+/// Every identity discovered, in discovery order (see [`discover`]).
 #[derive(Default)]
 pub struct IdentitySet {
     /// The identities in the order they are tried: those that never prompt first

@@ -5,7 +5,7 @@ use zeroize::Zeroize;
 
 /// Plaintext bytes. Growing moves the contents into a bigger allocation
 /// and zeroizes the old one, which a plain `Vec` reallocation would leave
-/// behind in freed memory (FIELD-NOTES: zeroize cannot erase those copies).
+/// behind in freed memory, where `zeroize` cannot reach them.
 #[derive(Default)]
 pub struct SecretBuf {
     bytes: Vec<u8>,

@@ -33,6 +33,7 @@ pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
 }
 
 /// Moves a plain `String` into a `SecretString` and zeroizes the original.
+///
 /// `SecretString::from(String)` shrinks the buffer into a `Box<str>`, which can
 /// reallocate and free the old bytes without zeroizing them.
 fn wrap_secret(mut line: String) -> SecretString {
@@ -41,7 +42,8 @@ fn wrap_secret(mut line: String) -> SecretString {
     secret
 }
 
-/// Asks a yes/no question on the terminal; anything but y/yes is no.
+/// Asks a yes/no question on the terminal: Enter (the `Y` default), `y` or `yes` is
+/// yes; anything else, or no answer to read, is no.
 pub fn confirm(question: &str) -> bool {
     eprint!("{question} [Y/n] ");
     let mut answer = String::new();

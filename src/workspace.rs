@@ -78,7 +78,7 @@ impl Workspace {
         })
     }
 
-    /// Discovers identities as SPEC §2 orders them.
+    /// Discovers identities in the order of the README's *Identities: where agevault looks*.
     pub fn identities(&self) -> Result<IdentitySet> {
         keys::discover(&self.options.identities)
     }

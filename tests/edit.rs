@@ -1,4 +1,4 @@
-//! `agevault edit` driven by real `$EDITOR` scripts (SPEC §4).
+//! `agevault edit` driven by real `$EDITOR` scripts.
 
 mod common;
 

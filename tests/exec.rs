@@ -1,4 +1,4 @@
-//! `agevault exec` (SPEC §5), driven through the real binary.
+//! `agevault exec`, driven through the real binary.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Every failure is one clear line on stderr, a non-zero exit, an untouched vault,
-//! no secret in the output and no panic (SPEC §4, §7).
+//! no secret in the output and no panic.
 
 mod common;
 

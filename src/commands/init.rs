@@ -195,6 +195,7 @@ fn add_line(path: &Path, line: &str) -> Result<()> {
 }
 
 /// The text of a new `.agevault.toml`: the vault, its first recipient and writer.
+///
 /// Built with toml_edit, which quotes keys and values as TOML needs (a dotted name
 /// such as `john.doe` is one key, not nested tables).
 fn initial_config(vault: &str, name: &str, public: &str, signing_key: &str) -> String {

@@ -325,7 +325,6 @@ fn vault_needles(
     Ok((needles, skip))
 }
 
-/// A file's bytes; None when it vanished meanwhile.
 /// A file's content, or `Err(Skip::TooLarge)` without reading a file that is too
 /// large to scan; `None` when it vanished since it was listed.
 fn read_file(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, Skip>>> {

@@ -65,7 +65,6 @@ impl FingerprintKey {
     }
 }
 
-/// Adds a fresh key to `doc` unless it has a valid one; returns whether it added one.
 /// Replaces the key with a fresh one (offboarding, or content nobody signed).
 pub fn renew_key(doc: &mut VaultDocument) {
     if let Some(Value::String(mut old)) = doc.extra.remove(KEY_FIELD) {
@@ -74,6 +73,7 @@ pub fn renew_key(doc: &mut VaultDocument) {
     ensure_key(doc);
 }
 
+/// Adds a fresh key to `doc` unless it has a valid one; returns whether it added one.
 pub fn ensure_key(doc: &mut VaultDocument) -> bool {
     if FingerprintKey::of(doc).is_some() {
         return false;

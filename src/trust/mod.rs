@@ -274,6 +274,7 @@ fn verify_signature_inner(
 /// changes) to `to`: every later change, in order, must name the set before it and be
 /// signed by one of its writers, and the chain must end at `to`. A chain shorter than
 /// what was accepted, or a skipped or reordered change, is refused.
+///
 /// A version from before writer changes already accepted here (an older branch) has a
 /// shorter chain; it is accepted only when `signer` is still a trusted writer, so a
 /// removed writer cannot sign "old" versions.
