@@ -83,7 +83,7 @@ pub fn run_supervised_with(
 ) -> Result<ChildExit> {
     // Register before spawning so a signal arriving in between is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
-        .map_err(|e| Error::msg(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::with_source("cannot install signal handlers", e))?;
     let handle = signals.handle();
     let program = cmd.get_program().to_owned();
     let mut child = cmd.spawn().map_err(|e| spawn_error(&program, &e))?;
@@ -121,7 +121,7 @@ fn wait_for(pid: Pid) -> Result<ChildExit> {
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(ChildExit::Code(code)),
             Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(ChildExit::Signal(sig as i32)),
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::msg(format!("cannot wait for the child process: {e}"))),
+            Err(e) => return Err(Error::with_source("cannot wait for the child process", e)),
         }
     }
 }

@@ -4,6 +4,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::lifecycle::generate::Generator;
+use crate::secret_path::SecretPath;
+
+/// A secret path argument, parsed once as clap reads the command line. A bad one is a
+/// usage error in agevault's own words (`main_entry` prints it, exit 2), before any
+/// config or vault is looked for.
+fn secret_path(text: &str) -> Result<SecretPath, crate::Error> {
+    SecretPath::parse(text).map_err(crate::Error::Usage)
+}
+
+/// A `--generate SPEC` argument, parsed once as clap reads the command line.
+fn generator(text: &str) -> Result<Generator, crate::Error> {
+    Generator::parse(text).map_err(crate::Error::Usage)
+}
+
 /// The help heading of the options every command accepts.
 const GLOBAL: &str = "Global options";
 
@@ -380,7 +395,8 @@ pub enum RecipientsCommand {
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Only paths at or below this prefix.
-    pub prefix: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
@@ -393,14 +409,16 @@ pub struct LsArgs {
 #[derive(Debug, Args)]
 pub struct PathArg {
     /// A secret path such as samba/password.
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
 }
 
 /// `rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// A secret path such as samba/password, or a namespace such as samba (needs -r).
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
     /// Remove a namespace and every secret under it.
     #[arg(short, long)]
     pub recursive: bool,
@@ -410,7 +428,8 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct SetArgs {
     /// A secret path such as samba/password.
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
     /// Refused: values on the command line leak through /proc and shell history.
     #[arg(hide = true)]
     pub value: Option<String>,
@@ -419,8 +438,8 @@ pub struct SetArgs {
     /// x509:CN=NAME,days=N[,san=NAME]…[,key=p256|rsa:BITS][,csr]. Key pairs store the
     /// public half at PATH.pub; x509 stores the certificate at PATH.crt (PATH.csr with csr).
     /// Remembered for `rotate`.
-    #[arg(long, value_name = "SPEC")]
-    pub generate: Option<String>,
+    #[arg(long, value_name = "SPEC", value_parser = generator)]
+    pub generate: Option<Generator>,
     /// Store an empty value read from standard input (refused by default: an empty
     /// pipe is usually an unset variable or a closed stdin, not a value).
     #[arg(long)]
@@ -434,8 +453,12 @@ pub struct SetArgs {
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// Secret paths to rotate (with --retry-hooks: the staged paths to retry; default all).
-    #[arg(required_unless_present_any = ["due", "exposed_to", "retry_hooks"], conflicts_with_all = ["due", "exposed_to"])]
-    pub paths: Vec<String>,
+    #[arg(
+        required_unless_present_any = ["due", "exposed_to", "retry_hooks"],
+        conflicts_with_all = ["due", "exposed_to"],
+        value_parser = secret_path
+    )]
+    pub paths: Vec<SecretPath>,
     /// Incident response: remove recipient NAME if it still is one (re-encrypting without
     /// it), rotate every generator-backed secret it could read, run their hooks, and list
     /// the ones that need a human. Exits 1 while any value NAME could read is still in use.
@@ -454,8 +477,8 @@ pub struct RotateArgs {
     pub force: bool,
     /// Generator to use (and remember); default: the one remembered in the secret's meta,
     /// else the value is read like `set` reads it.
-    #[arg(long, value_name = "SPEC")]
-    pub generate: Option<String>,
+    #[arg(long, value_name = "SPEC", value_parser = generator)]
+    pub generate: Option<Generator>,
     /// Rotate every overdue or exposed secret that has a generator; list those that need a human (exit 1).
     #[arg(long)]
     pub due: bool,
@@ -689,7 +712,8 @@ pub struct GitSetupArgs {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Only changes at or below this secret path or namespace.
-    pub path: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub path: Option<SecretPath>,
     /// Show at most the N newest commits that changed the vault (like `git log -n`).
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     pub max_count: Option<usize>,
@@ -723,8 +747,8 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub format: Option<ImportFormat>,
     /// Put every imported path under this namespace (e.g. `prod`).
-    #[arg(long, value_name = "PATH")]
-    pub prefix: Option<String>,
+    #[arg(long, value_name = "PATH", value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// List the paths that would be imported, change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -752,7 +776,8 @@ pub enum ImportFormat {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Only secrets under this namespace; exported paths are relative to it.
-    pub prefix: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// The output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,

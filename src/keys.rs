@@ -74,7 +74,7 @@ pub fn recipients_for(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>>
 
 fn read_recipients_strings(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>> {
     age::cli_common::read_recipients(keys.to_vec(), vec![], vec![], None, &mut StdinGuard::new(false))
-        .map_err(|e| Error::msg(format!("cannot use the configured recipients: {e}")))
+        .map_err(|e| Error::with_source("cannot use the configured recipients", e))
 }
 
 /// One identity source that was found, for reporting.

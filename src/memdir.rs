@@ -81,7 +81,7 @@ impl MemDir {
         for _ in 0..16 {
             let mut random = [0u8; 8];
             rand::RngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut random)
-                .map_err(|e| Error::msg(format!("cannot get random bytes from the system: {e}")))?;
+                .map_err(|e| Error::with_source("cannot get random bytes from the system", e))?;
             let suffix = u64::from_le_bytes(random);
             let path = base.join(format!("agevault-{kind}-{pid}-{suffix:016x}"));
             match fs::DirBuilder::new().mode(0o700).create(&path) {

@@ -28,7 +28,7 @@ pub fn stdin_is_terminal() -> bool {
 /// Reads a line from the terminal without echo, wrapping it at once.
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
     let line = rpassword::prompt_password(prompt)
-        .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
+        .map_err(|e| crate::Error::with_source("cannot read from the terminal", e))?;
     Ok(wrap_secret(line))
 }
 

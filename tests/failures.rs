@@ -409,6 +409,42 @@ fn path_traversal_is_a_usage_error_before_anything_is_read() {
 }
 
 #[test]
+fn a_bad_path_or_generator_is_a_usage_error_on_every_command_before_any_config() {
+    // No config anywhere: the argument is checked as the command line is read.
+    let sb = Sandbox::empty();
+    let bad_path = "agevault: error: invalid secret path `a//b`: it has an empty segment\n";
+    for args in [
+        &["get", "a//b"][..],
+        &["rm", "a//b"],
+        &["set", "a//b"],
+        &["ls", "a//b"],
+        &["log", "a//b"],
+        &["rotate", "ok", "a//b"],
+        &["export", "a//b", "--format", "env"],
+        &["import", "x.env", "--prefix", "a//b"],
+    ] {
+        sb.test(args).run().code(2).stdout_is("").stderr_is(bad_path);
+    }
+    for args in [
+        &["set", "a", "--generate", "hex:0"][..],
+        &["rotate", "a", "--generate", "hex:0"],
+    ] {
+        let out = sb.test(args).run();
+        out.code(2).stdout_is("");
+        assert!(
+            out.stderr().starts_with("agevault: error: ") && out.stderr().lines().count() == 1,
+            "{args:?}: {}",
+            out.stderr()
+        );
+    }
+    // clap's own usage errors keep clap's text.
+    sb.test(&["get"])
+        .run()
+        .code(2)
+        .stderr_has("required arguments were not provided");
+}
+
+#[test]
 fn a_value_in_argv_is_refused_and_not_echoed() {
     let value = unique("argv-secret");
     let sb = Sandbox::with_secrets(&[("a", "initial-argv-value")]);

@@ -113,7 +113,7 @@ fn editor_command() -> Result<Vec<String>> {
         .find(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "vi".to_owned());
     let words = shell_words::split(&raw)
-        .map_err(|e| Error::msg(format!("cannot parse the editor command `{raw}`: {e}")))?;
+        .map_err(|e| Error::with_source(format!("cannot parse the editor command `{raw}`"), e))?;
     if words.is_empty() {
         return Err(Error::msg("the editor command is empty; set $EDITOR"));
     }

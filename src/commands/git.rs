@@ -40,7 +40,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
     let mut warnings = Vec::new();
     let program = if args.absolute {
         let exe = std::env::current_exe()
-            .map_err(|e| Error::msg(format!("cannot find this program's own path: {e}")))?;
+            .map_err(|e| Error::with_source("cannot find this program's own path", e))?;
         setup::shell_quote(&exe.to_string_lossy())
     } else {
         if crate::child::find_on_path("agevault").is_none() {
@@ -396,7 +396,7 @@ fn run_merge_driver(
     // %A is git's temporary file; git reads the result back from it. The signature
     // goes to a stash that the signature file's merge driver picks up.
     let ciphertext = crate::workspace::encrypt_vault(&mut outcome.doc)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
+        .map_err(|e| Error::with_source(format!("cannot merge {name}"), e))?;
     let (writers, digest) = merged_config(
         &ws,
         base_manifest.as_ref(),
@@ -413,9 +413,10 @@ fn run_merge_driver(
         &options.trust,
     )
     .map_err(|e| {
-        Error::msg(format!(
-            "cannot merge {name}: the merged vault cannot be signed: {e}"
-        ))
+        Error::with_source(
+            format!("cannot merge {name}: the merged vault cannot be signed"),
+            e,
+        )
     })?;
     match &stash {
         Some(stash) => {

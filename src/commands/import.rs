@@ -9,19 +9,13 @@ use crate::error::{Error, Result};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
 use crate::secret_buf::SecretBuf;
-use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
-/// The usage errors of `import`, which need no workspace: a bad prefix.
-pub fn check_usage(args: &ImportArgs) -> Result<Option<SecretPath>> {
-    args.prefix.as_deref().map(super::parse_path).transpose()
-}
-
 /// Imports every secret of `args.file`.
 pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
-    let prefix = check_usage(args)?;
+    let prefix = args.prefix.as_ref();
     let file = &args.file;
     let source = read_source(file)?;
     let format = match args.format {
@@ -62,8 +56,8 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         plain => migrate::parse_plaintext(plain, &source)?,
     };
     drop(source);
-    let paths = migrate::with_prefix(prefix.as_ref(), &entries)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let paths =
+        migrate::with_prefix(prefix, &entries).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     if paths.is_empty() {
         return Err(Error::msg(format!(
             "{} ({} format) holds no secrets; nothing was imported",

@@ -6,7 +6,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::SetArgs;
 use crate::error::{Error, Result};
-use crate::lifecycle::generate::Generator;
 use crate::output::status;
 use crate::secret_buf::SecretBuf;
 use crate::secret_path::SecretPath;
@@ -19,13 +18,14 @@ const MAX_VALUE: u64 = 16 << 20;
 
 /// Sets one secret.
 pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
-    let path = check_usage(args)?;
-    let generator = Generator::from_flag(args.generate.as_deref())?;
+    check_usage(args)?;
+    let path = &args.path;
+    let generator = args.generate.clone();
     // Read before locking: a prompt must not hold other writers up.
     let value = match generator {
         None => Some(read_value(
             &format!("Value for {path}: "),
-            &path,
+            path,
             args.allow_empty,
         )?),
         Some(_) => None,
@@ -47,10 +47,10 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     }
     let changed = match (&generator, value) {
         (Some(g), _) => {
-            super::rotate::apply_generated(&mut session.doc, &path, g)?;
+            super::rotate::apply_generated(&mut session.doc, path, g)?;
             true
         }
-        (None, Some(value)) => session.doc.set(&path, value).map_err(Error::msg)?,
+        (None, Some(value)) => session.doc.set(path, value).map_err(Error::msg)?,
         (None, None) => false,
     };
     let written = ws.commit(session)?;
@@ -59,8 +59,9 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// The usage errors of `set`, which need no workspace: a value in argv, a bad path.
-pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
+/// The usage error of `set` clap cannot express (the path and `--generate` are parsed
+/// by clap): a value in argv.
+pub fn check_usage(args: &SetArgs) -> Result<()> {
     if args.value.is_some() {
         return Err(Error::Usage(
             "refusing a value on the command line: argv is visible to every user in /proc and lands in shell \
@@ -68,10 +69,7 @@ pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
                 .into(),
         ));
     }
-    if let Some(spec) = &args.generate {
-        Generator::parse(spec).map_err(Error::Usage)?;
-    }
-    super::parse_path(&args.path)
+    Ok(())
 }
 
 /// Reads a value: stdin when it is not a terminal, else a hidden prompt.

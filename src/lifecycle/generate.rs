@@ -105,13 +105,6 @@ impl Generator {
         })
     }
 
-    /// Parses an optional `--generate SPEC` flag; a bad spec is a usage error.
-    pub fn from_flag(spec: Option<&str>) -> crate::Result<Option<Generator>> {
-        spec.map(Generator::parse)
-            .transpose()
-            .map_err(crate::Error::Usage)
-    }
-
     /// Makes a new value. Only certificate building can fail (a name the encoder refuses).
     pub fn generate(&self) -> Result<Generated, String> {
         let plain = |s: Zeroizing<String>| Generated {

@@ -100,9 +100,9 @@ fn run(
     };
     let status = child
         .wait()
-        .map_err(|e| Error::msg(format!("waiting for `{tool}`: {e}")))?;
+        .map_err(|e| Error::with_source(format!("waiting for `{tool}`"), e))?;
     let stderr = String::from_utf8_lossy(&stderr_reader.join().unwrap_or_default()).into_owned();
-    let plaintext = plaintext.map_err(|e| Error::msg(format!("reading `{tool}`'s output: {e}")))?;
+    let plaintext = plaintext.map_err(|e| Error::with_source(format!("reading `{tool}`'s output"), e))?;
     if !status.success() {
         let why = diagnose(&stderr).map(|w| format!(": {w}")).unwrap_or_default();
         let code = status
