@@ -186,7 +186,9 @@ impl ProcessStamp {
         match read_stat(self.pid) {
             Some((start, state)) => start == self.start && !matches!(state, 'Z' | 'X'),
             // Without /proc nothing tells processes apart: a live PID counts.
-            None if !Path::new("/proc/self/stat").exists() => pid_alive(self.pid as i32),
+            // A recorded PID beyond i32 is no process (and must not wrap to -1, "every
+            // process", for kill(2)).
+            None if !Path::new("/proc/self/stat").exists() => i32::try_from(self.pid).is_ok_and(pid_alive),
             None => false,
         }
     }
@@ -203,7 +205,7 @@ fn read_stat(pid: u32) -> Option<(u64, char)> {
 fn parse_stat(stat: &[u8]) -> Option<(u64, char)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat[close + 1..]
-        .split(|b| b.is_ascii_whitespace())
+        .split(u8::is_ascii_whitespace)
         .filter(|f| !f.is_empty());
     let state = char::from(*fields.next()?.first()?);
     // After the state (field 3), the start time is field 22: 18 fields further.
@@ -305,7 +307,7 @@ fn rand_suffix() -> u64 {
     if getrandom_fill(&mut bytes).is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         return t ^ u64::from(std::process::id()).rotate_left(32);
     }
     u64::from_le_bytes(bytes)

@@ -1,7 +1,7 @@
 //! The `.agevault.toml` parser (unknown-key check, rules, durations, recipients, writers).
 #![no_main]
 
-use agevault::config::{security_digest, ConfigFile};
+use agevault::fuzzing::{security_digest, ConfigFile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

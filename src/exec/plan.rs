@@ -195,10 +195,10 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                 "`{path}` would get the derived name {name} ({via}), but {why} accepts only explicit \
                  mappings; {fix} or in a profile's env"
             );
-            return Err(if !via.starts_with("profile") {
-                Error::Usage(err)
-            } else {
+            return Err(if via.starts_with("profile") {
                 Error::msg(err)
+            } else {
+                Error::Usage(err)
             });
         }
         let value = leaf(doc, &path)?;
