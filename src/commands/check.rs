@@ -150,6 +150,9 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         report.record("generation", generation_problems(ws, verified));
     }
     if no_decrypt {
+        if ws.has_scopes() {
+            report.record("scopes", ws.verify_scope_files(&bytes));
+        }
         for name in DECRYPT_CHECKS {
             report.skip(name, "not run (--no-decrypt)");
         }
