@@ -39,8 +39,9 @@ impl ChildExit {
     /// The shell convention: the code, or 128+N for signal N.
     pub fn shell_code(self) -> u8 {
         match self {
-            ChildExit::Code(c) => (c & 0xff) as u8,
-            ChildExit::Signal(s) => (128 + s).clamp(0, 255) as u8,
+            // The low byte, as wait(2) reports it.
+            ChildExit::Code(c) => c.to_le_bytes()[0],
+            ChildExit::Signal(s) => u8::try_from(s.saturating_add(128).clamp(0, 255)).unwrap_or(u8::MAX),
         }
     }
 
@@ -88,7 +89,7 @@ pub fn run_supervised_with(
     let program = cmd.get_program().to_owned();
     let mut child = cmd.spawn().map_err(|e| spawn_error(&program, &e))?;
     let threads = on_spawn(&mut child);
-    let pid = Pid::from_raw(child.id() as i32);
+    let pid = pid_of(&child);
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             // The terminal already sent Ctrl-C, Ctrl-\ and resizes to the whole
@@ -124,6 +125,13 @@ fn wait_for(pid: Pid) -> Result<ChildExit> {
             Err(e) => return Err(Error::with_source("cannot wait for the child process", e)),
         }
     }
+}
+
+/// The process ID of a child we spawned, as nix takes it. Linux PIDs stay below 2^22
+/// (`pid_max`), so it always fits; if it ever did not, `i32::MAX` names no process,
+/// where a wrapped value could be -1, "every process", to kill(2).
+pub fn pid_of(child: &std::process::Child) -> Pid {
+    Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
 }
 
 #[cfg(test)]

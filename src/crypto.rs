@@ -211,24 +211,6 @@ fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<
     read_payload(reader, ciphertext)
 }
 
-/// Decrypts a passphrase-encrypted (scrypt) age file.
-pub fn decrypt_with_passphrase(
-    ciphertext: &[u8],
-    passphrase: secrecy::SecretString,
-) -> Result<SecretBuf, DecryptFailure> {
-    let decryptor = open(ciphertext)?;
-    let identity = age::scrypt::Identity::new(passphrase);
-    let reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn Identity))
-        .map_err(|e| match e {
-            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
-                DecryptFailure::WrongPassphrase
-            }
-            other => classify(other),
-        })?;
-    read_payload(reader, ciphertext)
-}
-
 /// Encrypts `plaintext` with a passphrase (age scrypt), armored.
 pub fn encrypt_with_passphrase(
     plaintext: &[u8],

@@ -532,19 +532,6 @@ pub fn tree_to_json(tree: &Tree) -> SecretBuf {
     buf
 }
 
-/// Whether two trees hold the same paths and values.
-pub fn trees_equal(a: &Tree, b: &Tree) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b.iter()).all(|((ka, na), (kb, nb))| {
-            ka == kb
-                && match (na, nb) {
-                    (Node::Leaf(x), Node::Leaf(y)) => x.expose_secret() == y.expose_secret(),
-                    (Node::Tree(x), Node::Tree(y)) => trees_equal(x, y),
-                    _ => false,
-                }
-        })
-}
-
 // ---------------------------------------------------------------- parsing
 
 /// What a tree value was before validation: invalid kinds are kept as a
@@ -814,6 +801,19 @@ impl Serialize for VaultDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether two trees hold the same paths and values.
+    fn trees_equal(a: &Tree, b: &Tree) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b.iter()).all(|((ka, na), (kb, nb))| {
+                ka == kb
+                    && match (na, nb) {
+                        (Node::Leaf(x), Node::Leaf(y)) => x.expose_secret() == y.expose_secret(),
+                        (Node::Tree(x), Node::Tree(y)) => trees_equal(x, y),
+                        _ => false,
+                    }
+            })
+    }
 
     fn parse(s: &str) -> Result<VaultDocument, DocumentError> {
         VaultDocument::parse(s.as_bytes())

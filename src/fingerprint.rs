@@ -51,9 +51,8 @@ impl FingerprintKey {
     /// The full HMAC-SHA256 of `value` (for in-memory comparisons only).
     pub fn digest(&self, value: &[u8]) -> [u8; 32] {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => return [0; 32],
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) else {
+            return [0; 32];
         };
         mac.update(value);
         mac.finalize().into_bytes().into()

@@ -189,7 +189,9 @@ impl ProcessStamp {
         match read_stat(self.pid) {
             Some((start, state)) => start == self.start && !matches!(state, 'Z' | 'X'),
             // Without /proc nothing tells processes apart: a live PID counts.
-            None if !Path::new("/proc/self/stat").exists() => pid_alive(self.pid as i32),
+            // A recorded PID beyond i32 is no process (and must not wrap to -1, "every
+            // process", for kill(2)).
+            None if !Path::new("/proc/self/stat").exists() => i32::try_from(self.pid).is_ok_and(pid_alive),
             None => false,
         }
     }
@@ -206,7 +208,7 @@ fn read_stat(pid: u32) -> Option<(u64, char)> {
 fn parse_stat(stat: &[u8]) -> Option<(u64, char)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat[close + 1..]
-        .split(|b| b.is_ascii_whitespace())
+        .split(u8::is_ascii_whitespace)
         .filter(|f| !f.is_empty());
     let state = char::from(*fields.next()?.first()?);
     // After the state (field 3), the start time is field 22: 18 fields further.

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::secret_buf::SecretBuf;
 
 /// The largest value `set` and `rotate` accept (age itself limits some inputs to 16 MiB).
-const MAX_VALUE: u64 = 16 << 20;
+const MAX_VALUE: usize = 16 << 20;
 
 /// Escapes control and bidi characters so an untrusted name cannot rewrite
 /// the terminal (names come from files anyone with write access can craft).
@@ -63,9 +63,9 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
         return Ok(v);
     }
     // One byte over the limit tells a too-long value from one that just fits.
-    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE + 1), 256)
+    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE as u64 + 1), 256)
         .map_err(|e| Error::io("reading", "standard input", e))?;
-    if buf.as_slice().len() > MAX_VALUE as usize {
+    if buf.as_slice().len() > MAX_VALUE {
         return Err(Error::msg(
             "the value on standard input is over 16 MiB; nothing was changed",
         ));

@@ -494,7 +494,7 @@ impl Workspace {
             .as_ref()
             .filter(|c| !c.file.scopes.is_empty() || !session.parts.is_empty())
         {
-            return self.commit_scoped(session, c.clone());
+            return self.commit_scoped(session, c);
         }
         let plaintext = session.doc.to_plaintext();
         if plaintext == session.original {

@@ -362,12 +362,10 @@ fn a_missing_editor_is_one_clear_error() {
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name.starts_with("agevault-edit-")
-                && fs::read_dir(e.path())
-                    .map(|d| {
-                        d.flatten()
-                            .any(|f| fs::read_to_string(f.path()).is_ok_and(|t| t.contains(&value)))
-                    })
-                    .unwrap_or(false)
+                && fs::read_dir(e.path()).is_ok_and(|d| {
+                    d.flatten()
+                        .any(|f| fs::read_to_string(f.path()).is_ok_and(|t| t.contains(&value)))
+                })
         })
         .collect();
     assert!(leftovers.is_empty(), "plaintext left in /dev/shm: {leftovers:?}");

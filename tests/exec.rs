@@ -800,7 +800,7 @@ fn argv_and_agevault_environ_hold_no_secret() {
             &[
                 "sh",
                 "-c",
-                r#"cat /proc/$PPID/cmdline; echo; cat /proc/$$/cmdline; echo; cat /proc/$PPID/environ; echo; ls -l /proc/$PPID/fd /proc/$$/fd"#,
+                r"cat /proc/$PPID/cmdline; echo; cat /proc/$$/cmdline; echo; cat /proc/$PPID/environ; echo; ls -l /proc/$PPID/fd /proc/$$/fd",
             ],
         ))
         .env("XDG_RUNTIME_DIR", rt.path())

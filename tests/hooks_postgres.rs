@@ -47,8 +47,7 @@ fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false)
+        .is_ok_and(|o| o.stdout == b"0\n")
 }
 
 /// Runs a PostgreSQL server binary as the cluster's user.
@@ -69,8 +68,7 @@ fn ensure_pg_user() {
     let exists = Command::new("id")
         .arg(PG_USER)
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     if !exists {
         let out = Command::new("useradd")
             .args([

@@ -8,7 +8,9 @@ use common::Sandbox;
 #[test]
 fn textconv_of_a_large_vault_peaks_under_three_times_its_size() {
     let sb = Sandbox::init();
-    let value: String = (0..1 << 20).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let value: String = (0..1u32 << 20)
+        .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap()))
+        .collect();
     let secrets: Vec<String> = (0..8).map(|i| format!("\"v{i}\":\"{value}\"")).collect();
     let doc = format!(
         "{{\"version\":1,\"secrets\":{{{}}},\"fingerprint_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}}",

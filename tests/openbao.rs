@@ -55,7 +55,7 @@ fn wheel_binary() -> Option<PathBuf> {
 struct BaoServer {
     child: Child,
     addr: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl BaoServer {
@@ -71,7 +71,7 @@ impl BaoServer {
     }
 
     fn audit_log(&self) -> PathBuf {
-        self._dir.path().join("audit.log")
+        self.dir.path().join("audit.log")
     }
 
     fn start_with(audit: Option<()>) -> BaoServer {
@@ -121,7 +121,7 @@ impl BaoServer {
                     return BaoServer {
                         child,
                         addr: format!("http://127.0.0.1:{port}"),
-                        _dir: dir,
+                        dir,
                     };
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -143,7 +143,7 @@ impl BaoServer {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self._dir.path())
+            .env("HOME", self.dir.path())
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", token)
             .output()

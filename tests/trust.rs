@@ -31,7 +31,7 @@ fn refused(out: &Output, values: &[&str]) -> String {
 /// config with the stock age CLI, and put it in place of the vault.
 fn forge(sb: &Sandbox, secrets: &str, extra_recipients: &[&str]) {
     let mut keys = vec![public_key(&sb.identity())];
-    keys.extend(extra_recipients.iter().map(|k| k.to_string()));
+    keys.extend(extra_recipients.iter().map(|k| (*k).to_string()));
     let recorded: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
     let doc = format!(
         r#"{{"version":1,"secrets":{secrets},"meta":{{}},"recipients":[{}],"fingerprint_key":"00000000000000000000000000000000000000000000000000000000000000000"}}"#,

@@ -215,7 +215,7 @@ fn concurrent_writers_lose_nothing() {
     }
     let leftovers: Vec<_> = fs::read_dir(sb.repo())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().contains(".new-"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");

@@ -44,9 +44,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
         setup::shell_quote(&exe.to_string_lossy())
     } else {
         if crate::child::find_on_path("agevault").is_none() {
-            let exe = std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "agevault".into());
+            let exe = std::env::current_exe().map_or_else(|_| "agevault".into(), |p| p.display().to_string());
             warnings.push(format!(
                 "warning: `agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
                  (the hook blocks commits until it can): install it (e.g. `cargo install --locked --path .` or \
@@ -196,7 +194,12 @@ fn trusted_version(
         .flatten()
         .filter(|b| memchr::memmem::find(b, needle.as_bytes()).is_some())
         .or_else(|| {
-            let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok()?;
+            let git = repo::open(
+                &ws.config
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
+            )
+            .ok()?;
             let rel = match repo_rel {
                 Some(r) => r.to_owned(),
                 None => repo::relative_path(&git, vault).ok()?,
@@ -255,29 +258,26 @@ fn run_merge_sig(options: &GlobalOptions, ours: &Path, path: Option<&str>) -> Re
     let vault_rel = sig_rel.strip_suffix(".sig").unwrap_or(sig_rel);
     let git = repo::open(Path::new("."))?;
     let stash = merge_stash(&git, vault_rel);
-    match std::fs::read(&stash) {
-        Ok(bytes) => {
-            crate::store::replace_atomically(ours, &bytes)?;
-            let _ = std::fs::remove_file(&stash);
-            status(
-                options.quiet,
-                &format!(
-                    "agevault: {} signed by the merge of {}",
-                    sanitize(sig_rel),
-                    sanitize(vault_rel)
-                ),
-            );
-            Ok(ExitStatus::Success)
-        }
-        Err(_) => {
-            eprintln!(
-                "agevault: CONFLICT in {}: no signed merge of {} is waiting; after resolving the vault, a writer \
-                 signs it with `agevault trust sign`",
+    if let Ok(bytes) = std::fs::read(&stash) {
+        crate::store::replace_atomically(ours, &bytes)?;
+        let _ = std::fs::remove_file(&stash);
+        status(
+            options.quiet,
+            &format!(
+                "agevault: {} signed by the merge of {}",
                 sanitize(sig_rel),
                 sanitize(vault_rel)
-            );
-            Ok(ExitStatus::Failure)
-        }
+            ),
+        );
+        Ok(ExitStatus::Success)
+    } else {
+        eprintln!(
+            "agevault: CONFLICT in {}: no signed merge of {} is waiting; after resolving the vault, a writer \
+             signs it with `agevault trust sign`",
+            sanitize(sig_rel),
+            sanitize(vault_rel)
+        );
+        Ok(ExitStatus::Failure)
     }
 }
 
@@ -291,7 +291,12 @@ fn run_merge_driver(
     let rel = name.unwrap_or_default().to_owned();
     let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
     let ws = Workspace::resolve(options.clone())?;
-    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok();
+    let git = repo::open(
+        &ws.config
+            .as_ref()
+            .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
+    )
+    .ok();
     let stash = git.as_ref().map(|g| merge_stash(g, &rel));
     if let Some(stash) = &stash {
         let _ = std::fs::remove_file(stash);

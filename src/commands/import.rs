@@ -151,13 +151,14 @@ fn domain_format(f: ImportFormat) -> SourceFormat {
 /// Reads the source (read-only) into a zeroizing buffer.
 fn read_source(file: &std::path::Path) -> Result<SecretBuf> {
     let handle = File::open(file).map_err(|e| Error::io("reading", file, e))?;
-    let len = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = handle.metadata().map_or(0, |m| m.len());
     if len > migrate::MAX_SOURCE {
         return Err(Error::msg(format!(
             "{} is larger than 16 MiB, more than a vault holds",
             file.display()
         )));
     }
-    SecretBuf::read_all(handle.take(migrate::MAX_SOURCE + 1), len as usize + 1)
-        .map_err(|e| Error::io("reading", file, e))
+    // `len` is at most MAX_SOURCE here; it is only a capacity hint.
+    let hint = usize::try_from(len).unwrap_or(0) + 1;
+    SecretBuf::read_all(handle.take(migrate::MAX_SOURCE + 1), hint).map_err(|e| Error::io("reading", file, e))
 }

@@ -234,16 +234,13 @@ fn rotate_targets(
     // Values typed by a person are read before locking: a prompt must not hold other writers up.
     let mut typed: Vec<Option<SecretString>> = Vec::new();
     for (path, generator) in targets {
-        typed.push(match generator {
-            Some(_) => None,
-            None => {
-                if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
-                    return Err(Error::msg(format!(
-                        "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
-                    )));
-                }
-                Some(read_typed(path, opts.allow_empty)?)
+        typed.push(if generator.is_some() { None } else {
+            if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
+                return Err(Error::msg(format!(
+                    "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
+                )));
             }
+            Some(read_typed(path, opts.allow_empty)?)
         });
     }
     let mut session = ws.open_for_write()?;

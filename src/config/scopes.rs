@@ -128,11 +128,6 @@ impl Router {
         Ok(Router { scopes })
     }
 
-    /// Whether any scope is configured.
-    pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty()
-    }
-
     /// The scope `path` belongs to (`None`: the main vault). Two matching scopes are an error.
     pub fn scope_of(&self, path: &str) -> Result<Option<&str>, String> {
         let mut found: Option<&str> = None;

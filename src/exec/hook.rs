@@ -6,7 +6,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use secrecy::ExposeSecret;
 
 use super::{inject, pump, Injection, LaunchOptions, Masker};
@@ -56,7 +55,7 @@ pub fn run(
         let m = masker.clone();
         pumps.push(std::thread::spawn(move || pump(err, std::io::stderr(), m)));
     }
-    let group = Pid::from_raw(child.id() as i32);
+    let group = crate::child::pid_of(&child);
     let started = Instant::now();
     let end = loop {
         match child.try_wait() {

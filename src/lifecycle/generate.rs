@@ -198,7 +198,7 @@ impl X509Spec {
         };
         for part in text.split(',') {
             match part.split_once('=') {
-                Some(("CN", v)) if !v.is_empty() => spec.common_name = v.to_owned(),
+                Some(("CN", v)) if !v.is_empty() => v.clone_into(&mut spec.common_name),
                 Some(("days", v)) => {
                     spec.days = v
                         .parse()
@@ -299,7 +299,7 @@ impl KeyPair {
             KeyPair::Rsa(k) => k.to_public_key().to_public_key_der(),
             KeyPair::P256(k) => k.verifying_key().to_public_key_der(),
         }
-        .map(|d| d.into_vec())
+        .map(der::Document::into_vec)
         .map_err(|e| format!("cannot encode the public key: {e}"))
     }
 }

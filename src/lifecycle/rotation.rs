@@ -137,22 +137,6 @@ fn replace_keeping(
     Ok(())
 }
 
-/// Drops the staged value of `path` (and its public half).
-pub fn discard(doc: &mut VaultDocument, path: &SecretPath) -> Result<(), String> {
-    let next = with_suffix(path, NEXT_SUFFIX)?;
-    if let Some(suffix) = doc
-        .meta
-        .get(&next.to_string())
-        .and_then(|m| m.get(COMPANION))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    {
-        doc.remove(&with_suffix(&with_suffix(path, &suffix)?, NEXT_SUFFIX)?);
-    }
-    doc.remove(&next);
-    Ok(())
-}
-
 /// Sets `path` to a generated value (and its public half), remembering the generator.
 pub fn apply_generated(
     doc: &mut VaultDocument,

@@ -283,7 +283,7 @@ fn check_url(value: &str) -> Result<(), String> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
     let host = if host_port.starts_with('[') {
-        host_port.split(']').next().map(|h| &h[1..]).unwrap_or("")
+        host_port.split(']').next().map_or("", |h| &h[1..])
     } else {
         host_port.split(':').next().unwrap_or("")
     };

@@ -187,19 +187,33 @@ pub fn public_key_of(blocks: &[PemBlock]) -> Option<Vec<u8>> {
         "RSA PRIVATE KEY" => {
             use rsa::pkcs1::DecodeRsaPrivateKey;
             let k = rsa::RsaPrivateKey::from_pkcs1_der(der).ok()?;
-            k.to_public_key().to_public_key_der().ok().map(|d| d.into_vec())
+            k.to_public_key()
+                .to_public_key_der()
+                .ok()
+                .map(der::Document::into_vec)
         }
         "EC PRIVATE KEY" => {
             let k = p256::SecretKey::from_sec1_der(der).ok()?;
-            k.public_key().to_public_key_der().ok().map(|d| d.into_vec())
+            k.public_key()
+                .to_public_key_der()
+                .ok()
+                .map(der::Document::into_vec)
         }
         "PRIVATE KEY" => {
             use pkcs8::DecodePrivateKey;
             if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_der(der) {
-                return k.to_public_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return k
+                    .to_public_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
-                return k.public_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return k
+                    .public_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             let info = pkcs8::PrivateKeyInfo::from_der(der).ok()?;
             // Ed25519 (RFC 8410): the private key is an OCTET STRING holding the seed.
@@ -207,7 +221,11 @@ pub fn public_key_of(blocks: &[PemBlock]) -> Option<Vec<u8>> {
                 let seed = der::asn1::OctetStringRef::from_der(info.private_key).ok()?;
                 let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.as_bytes().try_into().ok()?);
                 let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-                return key.verifying_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return key
+                    .verifying_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             None
         }

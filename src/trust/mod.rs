@@ -31,13 +31,16 @@ pub struct ConfigTrust {
     pub path: PathBuf,
     /// `[writers]`.
     pub writers: WriterSet,
-    /// `Config::security_digest`.
+    /// `ConfigFile::parse_with_digest`.
     pub digest: String,
 }
 
 /// The signature file of `vault`: `VAULT.sig` beside it.
 pub fn sig_path(vault: &Path) -> PathBuf {
-    let mut name = vault.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = vault
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
     name.push(".sig");
     vault.with_file_name(name)
 }
@@ -418,55 +421,59 @@ pub fn verify(
     }
     let file = generation_key(vault);
     let pin_writers: bool;
-    match store.vault(&manifest.vault_id) {
-        Some(pin) => {
-            let trusted = pin.writer_set()?;
-            if !checked_before {
-                chain_reaches(&trusted, pin.chain, &manifest.writers, &sig.chain, &manifest.signer).map_err(|e| {
+    if let Some(pin) = store.vault(&manifest.vault_id) {
+        let trusted = pin.writer_set()?;
+        if !checked_before {
+            chain_reaches(
+                &trusted,
+                pin.chain,
+                &manifest.writers,
+                &sig.chain,
+                &manifest.signer,
+            )
+            .map_err(|e| {
                 untrusted(format!(
-                    "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
-                     signs it (`agevault trust sign`), or re-provision this trust store"
-                ))
+                "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
+                 signs it (`agevault trust sign`), or re-provision this trust store"
+            ))
             })?;
-            }
-            pin_writers = trusted != manifest.writers;
-            if let Some(&seen) = pin.generations.get(&file) {
-                if manifest.generation < seen {
-                    if !options.allow_rollback {
-                        return Err(untrusted(format!(
-                            "vault {shown} is generation {}, older than generation {seen} already seen here: a \
-                             rollback (e.g. a reverted offboarding) is refused; update your checkout (`git pull`), \
-                             or pass --allow-rollback if you really mean to use the old version",
-                            manifest.generation
-                        )));
-                    }
-                    eprintln!(
-                        "agevault: WARNING: using vault {shown} generation {} although generation {seen} was seen \
-                         (--allow-rollback)",
-                        manifest.generation
-                    );
-                }
-            }
         }
-        None => {
-            if store.strict {
-                return Err(untrusted(format!(
-                    "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
-                     here; provision it with `agevault trust provision FILE`",
-                    manifest.vault_id,
-                    store.dir.display()
-                )));
-            }
-            if mode == StoreMode::Update && !quiet {
+        pin_writers = trusted != manifest.writers;
+        if let Some(&seen) = pin.generations.get(&file) {
+            if manifest.generation < seen {
+                if !options.allow_rollback {
+                    return Err(untrusted(format!(
+                        "vault {shown} is generation {}, older than generation {seen} already seen here: a \
+                         rollback (e.g. a reverted offboarding) is refused; update your checkout (`git pull`), \
+                         or pass --allow-rollback if you really mean to use the old version",
+                        manifest.generation
+                    )));
+                }
                 eprintln!(
-                    "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
-                    manifest.vault_id,
-                    manifest.writers.names(),
-                    store.dir.display()
+                    "agevault: WARNING: using vault {shown} generation {} although generation {seen} was seen \
+                     (--allow-rollback)",
+                    manifest.generation
                 );
             }
-            pin_writers = true;
         }
+    } else {
+        if store.strict {
+            return Err(untrusted(format!(
+                "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
+                 here; provision it with `agevault trust provision FILE`",
+                manifest.vault_id,
+                store.dir.display()
+            )));
+        }
+        if mode == StoreMode::Update && !quiet {
+            eprintln!(
+                "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
+                manifest.vault_id,
+                manifest.writers.names(),
+                store.dir.display()
+            );
+        }
+        pin_writers = true;
     }
     if mode == StoreMode::Update {
         let needs_update = pin_writers

@@ -20,8 +20,7 @@ pub fn default_signing_key_path() -> Option<PathBuf> {
 pub fn default_comment() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
+        .map_or_else(|_| "host".into(), |h| h.trim().to_owned());
     format!("agevault {user}@{host}")
 }
 
@@ -89,14 +88,6 @@ impl Candidate {
 }
 
 impl Signer {
-    /// Where the key lives, for messages.
-    pub fn source(&self) -> String {
-        match self {
-            Signer::File { path, .. } => path.display().to_string(),
-            Signer::Agent { .. } => "ssh-agent".into(),
-        }
-    }
-
     /// Signs `message` in `namespace` and returns the SSHSIG armor.
     pub fn sign(&self, namespace: &str, message: &[u8]) -> Result<String> {
         let sig = match self {

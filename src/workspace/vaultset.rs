@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::scopes::{self, Router, VaultFile};
-use crate::config::Config;
+use crate::config::{Config, ConfigFile};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys::IdentitySet;
@@ -91,7 +91,7 @@ impl Workspace {
     /// The scope router of the config (empty without one).
     pub fn router(&self) -> Result<Router> {
         let Some(c) = &self.config else {
-            return Router::new(&Default::default()).map_err(Error::msg);
+            return Router::new(&ConfigFile::default()).map_err(Error::msg);
         };
         Router::new(&c.file).map_err(|message| Error::Config {
             path: c.path.clone(),
@@ -308,12 +308,12 @@ impl Workspace {
     /// splits the document by scope, writes the files whose contents or readers
     /// changed, re-signs the others when the config changed. Returns whether anything
     /// was written.
-    pub(crate) fn commit_scoped(&self, session: WriteSession, config: Config) -> Result<bool> {
+    pub(crate) fn commit_scoped(&self, session: WriteSession, config: &Config) -> Result<bool> {
         let router = Router::new(&config.file).map_err(|message| Error::Config {
             path: config.path.clone(),
             message,
         })?;
-        let files = scopes::files(&config, &self.vault_path);
+        let files = scopes::files(config, &self.vault_path);
         let WriteSession {
             doc: combined,
             parts,
@@ -341,7 +341,7 @@ impl Workspace {
         }
         // The main vault keeps the document's own recipients and extra fields; each
         // scope file keeps its own extra fields (fingerprint key).
-        docs[0].recipients = combined.recipients.clone();
+        docs[0].recipients.clone_from(&combined.recipients);
         docs[0].extra = combined.extra.clone();
         // The main vault (signed, read by every recipient) records which scope files
         // exist, so a deleted scope file is noticed instead of read as empty.
@@ -401,7 +401,7 @@ impl Workspace {
                         file.label()
                     )));
                 }
-                written |= self.resign_if_config_changed(file, part, &config)?;
+                written |= self.resign_if_config_changed(file, part, config)?;
                 continue;
             }
             // A scope file is created even while empty: from then on a missing file is
@@ -414,7 +414,7 @@ impl Workspace {
                 _ => true,
             };
             if !changed {
-                written |= self.resign_if_config_changed(file, part, &config)?;
+                written |= self.resign_if_config_changed(file, part, config)?;
                 continue;
             }
             let prior = if i == 0 {
@@ -433,7 +433,7 @@ impl Workspace {
                 &file.path,
                 &ciphertext,
                 prior.as_ref(),
-                Some(&config),
+                Some(config),
                 &self.options.trust,
             )?;
             trust::write_signed(&mut store, &file.path, &ciphertext, &sig)?;

@@ -176,7 +176,7 @@ impl Sandbox {
             } else if line.starts_with("vault-sha256: ") {
                 format!("vault-sha256: {sha}")
             } else {
-                line.to_string()
+                (*line).to_string()
             };
             message.push_str(&line);
             message.push('\n');
