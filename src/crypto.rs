@@ -13,8 +13,8 @@ pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 /// Why a file did not decrypt.
 #[derive(Debug)]
 pub enum DecryptFailure {
-    /// Not an age file at all, or its header is damaged.
-    NotAge(String),
+    /// Not a file of its format at all (age, or OpenPGP for `.gpg`), or its header is damaged.
+    Malformed(String),
     /// No identity matched a recipient stanza.
     NoMatchingKeys,
     /// A passphrase-protected identity was given the wrong passphrase.
@@ -23,6 +23,19 @@ pub enum DecryptFailure {
     Damaged(String),
     /// A plugin was needed and failed or is missing.
     Plugin(String),
+    /// gpg could not decrypt an OpenPGP vault file.
+    Gpg(crate::pgp::GpgFailure),
+}
+
+impl DecryptFailure {
+    /// Whether the file is simply not encrypted to any key this user holds (rather than
+    /// damaged, or a key that failed): for a scope file, "not one of its readers".
+    pub fn is_not_a_recipient(&self) -> bool {
+        matches!(
+            self,
+            DecryptFailure::NoMatchingKeys | DecryptFailure::Gpg(crate::pgp::GpgFailure::NoSecretKey { .. })
+        )
+    }
 }
 
 impl std::fmt::Display for DecryptFailure {
@@ -30,9 +43,17 @@ impl std::fmt::Display for DecryptFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecryptFailure::NoMatchingKeys => f.write_str("is not encrypted to any of your identities"),
-            DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r) => write!(f, "cannot be decrypted: {r}"),
+            DecryptFailure::Malformed(r) | DecryptFailure::Damaged(r) => {
+                write!(f, "cannot be decrypted: {r}")
+            }
             DecryptFailure::WrongPassphrase => f.write_str("cannot be decrypted: wrong passphrase"),
             DecryptFailure::Plugin(r) => write!(f, "cannot be decrypted: an age plugin failed: {r}"),
+            DecryptFailure::Gpg(crate::pgp::GpgFailure::NoSecretKey { key_ids }) => write!(
+                f,
+                "is encrypted to OpenPGP key id(s) {}, none of which gpg holds a secret key for",
+                key_ids.join(", ")
+            ),
+            DecryptFailure::Gpg(failure) => write!(f, "cannot be decrypted: {failure}"),
         }
     }
 }
@@ -60,7 +81,7 @@ pub fn check_format(bytes: &[u8]) -> Result<(), String> {
     match Decryptor::new_buffered(ArmoredReader::new(bytes)) {
         Ok(_) => Ok(()),
         Err(e) => Err(match classify(e) {
-            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => reason,
+            DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => reason,
             _ => "its header cannot be read".into(),
         }),
     }
@@ -95,8 +116,8 @@ pub fn decrypt(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<Se
     decrypt_inner(ciphertext, identities).map_err(|failure| match failure {
         // age's own error for a file cut short or not age at all is a generic I/O or
         // MAC complaint; the framing says more precisely what is wrong.
-        DecryptFailure::NotAge(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
-            Some(reason) => DecryptFailure::NotAge(reason.into()),
+        DecryptFailure::Malformed(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
+            Some(reason) => DecryptFailure::Malformed(reason.into()),
             None => failure,
         },
         other => other,
@@ -127,7 +148,7 @@ fn framing_problem(bytes: &[u8]) -> Option<&'static str> {
 fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
     let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext)).map_err(classify)?;
     if decryptor.is_scrypt() {
-        return Err(DecryptFailure::NotAge(
+        return Err(DecryptFailure::Malformed(
             "it is passphrase-encrypted, not encrypted to recipients".into(),
         ));
     }
@@ -191,16 +212,16 @@ fn classify(e: age::DecryptError) -> DecryptFailure {
                 .join("; "),
         ),
         E::InvalidHeader | E::UnknownFormat => {
-            DecryptFailure::NotAge("it is not an age file or its header is damaged".into())
+            DecryptFailure::Malformed("it is not an age file or its header is damaged".into())
         }
-        E::InvalidMac => DecryptFailure::NotAge("its header was modified (MAC mismatch)".into()),
-        E::ExcessiveWork { .. } => DecryptFailure::NotAge("its passphrase work factor is too high".into()),
+        E::InvalidMac => DecryptFailure::Malformed("its header was modified (MAC mismatch)".into()),
+        E::ExcessiveWork { .. } => DecryptFailure::Malformed("its passphrase work factor is too high".into()),
         E::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            DecryptFailure::NotAge("it is truncated inside its header".into())
+            DecryptFailure::Malformed("it is truncated inside its header".into())
         }
-        E::Io(e) => DecryptFailure::NotAge(format!("its armor or header cannot be read ({e})")),
+        E::Io(e) => DecryptFailure::Malformed(format!("its armor or header cannot be read ({e})")),
         E::DecryptionFailed => DecryptFailure::Damaged("its contents are corrupted".into()),
-        other => DecryptFailure::NotAge(other.to_string()),
+        other => DecryptFailure::Malformed(other.to_string()),
     }
 }
 
@@ -224,13 +245,13 @@ mod tests {
         ));
         assert!(matches!(
             decrypt(b"garbage", &ids),
-            Err(DecryptFailure::NotAge(_))
+            Err(DecryptFailure::Malformed(_))
         ));
         let half = &ct[..ct.len() / 2];
-        assert!(matches!(decrypt(half, &ids), Err(DecryptFailure::NotAge(r)) if r.contains("truncated")));
-        assert!(matches!(decrypt(b"", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("empty")));
+        assert!(matches!(decrypt(half, &ids), Err(DecryptFailure::Malformed(r)) if r.contains("truncated")));
+        assert!(matches!(decrypt(b"", &ids), Err(DecryptFailure::Malformed(r)) if r.contains("empty")));
         assert!(
-            matches!(decrypt(b"junk\n", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("not an age file"))
+            matches!(decrypt(b"junk\n", &ids), Err(DecryptFailure::Malformed(r)) if r.contains("not an age file"))
         );
         assert!(!is_armored(b"age-encryption.org/v1\n"));
     }

@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod openbao;
 pub mod output;
 pub mod ownership;
+pub mod pgp;
 pub mod scan;
 pub mod scopes;
 pub mod secret_buf;
@@ -29,6 +30,7 @@ pub mod store;
 pub mod suggest;
 pub mod terminal;
 pub mod trust;
+pub mod vault_format;
 pub mod vaultset;
 pub mod workspace;
 

@@ -123,6 +123,22 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
             "that key is already configured as recipient `{other}`"
         )));
     }
+    // gpg must be able to encrypt to an OpenPGP key before the config names it.
+    if let Ok(fingerprint) = crate::pgp::parse_fingerprint(&key) {
+        crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    }
+    // The config as it will be, checked before anything is written: a key of the kind
+    // the main vault cannot take must come with a scope it can read (one file, one kind).
+    let planned = config
+        .with_recipient(name, &key, role, scopes)
+        .map_err(|e| match e {
+            Error::Config { path, message } => Error::Config {
+                path,
+                message: format!("{message}; nothing was changed"),
+            },
+            other => other,
+        })?;
+    let reads_main = planned.vault_recipient_keys().contains(&key);
     let mut session = ws.open_for_write()?;
     if let Some(p) = &session.prior {
         // Adding a removed person back is this explicit command.
@@ -157,13 +173,23 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
             config.set_scope_list(scope, "readers", &readers)?;
         }
     }
-    session.doc.recipients.push(key);
-    session.doc.recipients.sort();
-    session.doc.recipients.dedup();
+    if reads_main {
+        session.doc.recipients.push(key);
+        session.doc.recipients.sort();
+        session.doc.recipients.dedup();
+    }
     ws.commit_unchecked(session)?;
     status(
         ws.options.quiet,
-        &format!("added `{name}`; the vault is now encrypted to it too"),
+        &if reads_main {
+            format!("added `{name}`; the vault is now encrypted to it too")
+        } else {
+            format!(
+                "added `{name}`; it reads scope(s) {} (now encrypted to it too), not the main vault, which is {}",
+                scopes.join(", "),
+                crate::vault_format::VaultFormat::of(&ws.vault_path).describe()
+            )
+        },
     );
     Ok(ExitStatus::Success)
 }
@@ -172,14 +198,27 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
 /// recipient: that would lock them out of a vault they still mean to use.
 fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String]) -> Result<()> {
     let ids = ws.identities()?;
-    let Some(own) = ids.found.iter().find(|f| f.public_keys.iter().any(|k| k == key)) else {
-        return Ok(());
-    };
-    let keeps_another = ids
+    // The user's keys: identity files' public keys, and the OpenPGP keys gpg holds a
+    // secret (or smartcard stub) for, when OpenPGP recipients are involved.
+    let mut own: Vec<(String, String)> = ids
         .found
         .iter()
-        .flat_map(|f| f.public_keys.iter())
-        .any(|k| k != key && remaining.contains(k));
+        .flat_map(|f| f.public_keys.iter().map(|k| (k.clone(), f.source.clone())))
+        .collect();
+    if crate::pgp::is_pgp_key(key) || remaining.iter().any(|k| crate::pgp::is_pgp_key(k)) {
+        if let Ok(secret) = crate::pgp::gpg::list_secret_keys() {
+            own.extend(secret.into_iter().map(|k| {
+                (
+                    format!("{}{}", crate::pgp::KEY_PREFIX, k.fingerprint),
+                    "your gpg keyring".to_owned(),
+                )
+            }));
+        }
+    }
+    let Some((_, source)) = own.iter().find(|(k, _)| k == key) else {
+        return Ok(());
+    };
+    let keeps_another = own.iter().any(|(k, _)| k != key && remaining.contains(k));
     if keeps_another {
         return Ok(());
     }
@@ -188,7 +227,7 @@ fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String
          could not decrypt {}; nothing was changed: add another key of yours first \
          (`agevault recipients add NAME --key-file FILE`), or pass --force if you really mean to lose access",
         sanitize(name),
-        own.source,
+        source,
         ws.vault_path.display()
     )))
 }
@@ -218,14 +257,27 @@ pub(crate) fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<St
         return Ok(Vec::new());
     }
     ws.check_recipient_drift(&session.doc)?;
-    if session.doc.recipients.len() <= 1 {
+    let reads_main = session.doc.recipients.contains(&key);
+    if reads_main && session.doc.recipients.len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",
         ));
     }
     session.doc.recipients.retain(|k| k != &key);
     if !force {
-        guard_own_last_key(ws, name, &key, &session.doc.recipients)?;
+        // A reader of scopes only keeps access through any other key of the user's.
+        let remaining: Vec<String> = if reads_main {
+            session.doc.recipients.clone()
+        } else {
+            config
+                .file
+                .recipients
+                .values()
+                .map(|r| r.key.clone())
+                .filter(|k| *k != key)
+                .collect()
+        };
+        guard_own_last_key(ws, name, &key, &remaining)?;
     }
     // A new fingerprint key first: the removed recipient knows the old one (from versions
     // it could read) and could otherwise test guesses of new values against `git diff`,
