@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub mod rule;
+pub mod scopes;
+mod unknown_keys;
+
 /// The configuration file name looked for in each directory.
 pub const CONFIG_NAME: &str = ".agevault.toml";
 
@@ -494,7 +498,7 @@ impl ConfigFile {
 
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-        crate::config_keys::check(text)?;
+        unknown_keys::check(text)?;
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| {
                 text.as_bytes()[..s.start.min(text.len())]
@@ -510,7 +514,7 @@ impl ConfigFile {
         })?;
         for (pattern, rules) in &file.validate {
             for rule in rules.texts() {
-                crate::lifecycle::validate::Rule::check_syntax(rule).map_err(|e| {
+                rule::Rule::check_syntax(rule).map_err(|e| {
                     format!(
                         "{}[validate] `{pattern}`: {e}",
                         line_prefix(text, "validate", pattern)
@@ -571,8 +575,8 @@ impl ConfigFile {
                 return Err(format!("recipients `{other}` and `{name}` have the same key"));
             }
         }
-        crate::scopes::Router::new(&file)?;
-        crate::scopes::check_key_kinds(&file)?;
+        scopes::Router::new(&file)?;
+        scopes::check_key_kinds(&file)?;
         Ok(file)
     }
 }

@@ -1,6 +1,7 @@
 //! The worked example of an `after_rotate` hook against a real PostgreSQL server:
 //! `rotate db/password` runs `ALTER ROLE` with the new value from a memory file, and
-//! afterwards the database accepts the new password and refuses the old one.
+//! afterwards the database accepts the new password and refuses the old one. The
+//! Compose example's hook (psql's `\password` over stdin) is run the same way.
 //!
 //! Needs the Debian `postgresql` package (`.ci/run` installs it). Without it the test
 //! fails: a skipped test would let the example rot unnoticed.
@@ -319,4 +320,112 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
         new,
         "the value the database accepts must stay current"
     );
+}
+
+/// The `after_rotate` hook of examples/compose/README.md, taken from the README: it
+/// pipes psql's `\password` and the new value twice into `docker compose exec -T db
+/// psql`. A stub `docker` runs the real psql against a throwaway cluster instead of
+/// the container (where the image's POSTGRES_USER `app` is the superuser over the
+/// local socket; here that role is `postgres`).
+#[test]
+fn the_compose_example_hook_sets_the_role_password_over_stdin() {
+    let pg = Cluster::start();
+    let sb = Sandbox::init();
+    sb.cmd(&["set", "compose/postgres/password", "--generate", "password:32"])
+        .assert()
+        .success();
+    let old = sb.get("compose/postgres/password");
+    let create = sb
+        .cmd(&[
+            "exec",
+            "--file",
+            "PW_FILE=compose/postgres/password",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "psql -X -q -v ON_ERROR_STOP=1 -h {sock} -p {port} -U postgres -d postgres <<'SQL'\n\
+             \\set pw `cat \"$PW_FILE\"`\n\
+             CREATE ROLE app LOGIN PASSWORD :'pw';\n\
+             SQL\n",
+            sock = pg.socket.display(),
+            port = pg.port
+        ))
+        .output()
+        .unwrap();
+    ok(&create, "create role");
+
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose/README.md")).unwrap();
+    let start = readme
+        .find("```toml\n[hooks.\"compose/postgres/password\"]")
+        .expect("the hook in examples/compose/README.md");
+    let block = &readme[start + "```toml\n".len()..];
+    let hook = &block[..block.find("```").unwrap()];
+    let compose_dir = sb.root.path().join("compose");
+    fs::create_dir_all(&compose_dir).unwrap();
+    let cd = "cd /srv/infra/examples/compose\n";
+    assert!(hook.contains(cd), "{hook}");
+    sb.append_config(&hook.replace(cd, &format!("cd {}\n", compose_dir.display())));
+
+    let bin = sb.root.path().join("stub-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let calls = sb.root.path().join("docker-calls.txt");
+    fs::write(
+        bin.join("docker"),
+        format!(
+            "#!/bin/sh\n\
+             printf '%s | %s\\n' \"$PWD\" \"$*\" >> '{calls}'\n\
+             [ \"$1 $2 $3 $4 $5\" = 'compose exec -T db psql' ] || exit 99\n\
+             shift 5\n\
+             n=$#\n\
+             for a in \"$@\"; do [ \"$a\" = app ] && a=postgres; set -- \"$@\" \"$a\"; done\n\
+             shift \"$n\"\n\
+             exec psql -h '{sock}' -p {port} \"$@\"\n",
+            calls = calls.display(),
+            sock = pg.socket.display(),
+            port = pg.port
+        ),
+    )
+    .unwrap();
+    ok(
+        &Command::new("chmod")
+            .arg("755")
+            .arg(bin.join("docker"))
+            .output()
+            .unwrap(),
+        "chmod stub",
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
+    let out = sb
+        .cmd(&["rotate", "compose/postgres/password"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(
+        stderr(&out).contains("rotated compose/postgres/password (hook succeeded)"),
+        "{}",
+        stderr(&out)
+    );
+    let new = sb.get("compose/postgres/password");
+    assert_ne!(new, old);
+    assert_no_leak(&out, &new);
+    assert_no_leak(&out, &old);
+    let recorded = fs::read_to_string(&calls).unwrap();
+    assert_eq!(
+        recorded,
+        format!(
+            "{} | compose exec -T db psql -X -q -v ON_ERROR_STOP=1 -U app -d app\n",
+            compose_dir.display()
+        )
+    );
+
+    let login = pg.psql("app", Some(&new), "select current_user;");
+    ok(&login, "login with the rotated password");
+    assert_eq!(String::from_utf8_lossy(&login.stdout).trim(), "app");
+    let refused = pg.psql("app", Some(&old), "select 1;");
+    assert!(!refused.status.success(), "the old password still works");
 }

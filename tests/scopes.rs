@@ -235,6 +235,48 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("`prod/db/password` still holds"), "{report}");
     assert!(!report.contains("dev/db/password"), "{report}");
+    // status shows the exposure per scope.
+    let out = env.sb.cmd(&["status"]).output().unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = |path: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(path))
+            .unwrap_or_else(|| panic!("{path} in {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(table.starts_with("PATH"), "{table}");
+    assert!(
+        line("prod/db/password").starts_with("prod/db/password prod "),
+        "{table}"
+    );
+    assert!(
+        line("prod/db/password").contains("exposed to removed `pve1`"),
+        "{table}"
+    );
+    assert!(line("samba/user").starts_with("samba/user main "), "{table}");
+    assert!(
+        line("samba/user").contains("exposed to removed `pve1`"),
+        "{table}"
+    );
+    assert!(
+        line("dev/db/password").starts_with("dev/db/password dev "),
+        "{table}"
+    );
+    assert!(!line("dev/db/password").contains("exposed"), "{table}");
+    let out = env.sb.cmd(&["status", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "prod/api/token")
+        .unwrap();
+    assert_eq!(row["scope"], "prod");
+    assert_eq!(row["exposed_to"][0]["name"], "pve1");
 }
 
 #[test]
@@ -323,6 +365,51 @@ fn check_with_a_key_that_reads_only_some_scopes() {
     )
     .unwrap();
     let out = env.host(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    // CI without any key (`--no-decrypt`) verifies every scope file's signature too.
+    let out = env
+        .sb
+        .cmd(&["check", "--no-decrypt"])
+        .env("HOME", env.sb.root.path().join("nobody"))
+        .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert!(all_output(&out).contains("scope `dev`"), "{}", all_output(&out));
+}
+
+#[test]
+fn check_no_decrypt_verifies_every_scope_file() {
+    let env = Env::new();
+    let ci = |env: &Env| {
+        env.sb
+            .cmd(&["check", "--no-decrypt"])
+            .env("HOME", env.sb.root.path().join("nobody"))
+            .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
+            .output()
+            .unwrap()
+    };
+    let out = ci(&env);
+    assert!(out.status.success(), "{}", all_output(&out));
+    // A scope file replaced by an attacker's own age file (no valid signature).
+    let forged = env.sb.root.path().join("forged.json");
+    fs::write(&forged, "{\"prod\":{\"db\":{\"password\":\"attacker\"}}}").unwrap();
+    let key = env.sb.root.path().join("attacker.txt");
+    let attacker = age_keygen(&key);
+    let status = std::process::Command::new("age")
+        .args(["-a", "-r", &attacker, "-o"])
+        .arg(env.file("secrets.prod.json.age"))
+        .arg(&forged)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = ci(&env);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    let text = all_output(&out);
+    assert!(text.contains("scope `prod`"), "{text}");
+    // A deleted scope file that this CI saw before is refused, not skipped.
+    fs::remove_file(env.file("secrets.prod.json.age")).unwrap();
+    let out = ci(&env);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
 }
 
@@ -418,4 +505,56 @@ fn writer_changes_re_sign_every_scope_file() {
         all_output(&out)
     );
     env.sb.cmd(&["check"]).assert().success();
+}
+
+#[test]
+fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
+    let env = Env::new();
+    let sb = &env.sb;
+    git_ok(sb, &["init", "-q", "-b", "main"]);
+    agevault(sb, &["git", "setup"]).assert().success();
+    git_ok(sb, &["add", "-A"]);
+    git_ok(sb, &["commit", "-q", "-m", "scoped"]);
+    sb.set("prod/db/password", "prod-db-secret-2");
+    sb.set("samba/user", "smbadmin-2");
+    git_ok(sb, &["commit", "-qam", "prod and main"]);
+    sb.set("dev/db/password", "dev-db-secret-2");
+    git_ok(sb, &["commit", "-qam", "dev only"]);
+
+    // alice reads every file: one entry per commit, with the paths of every file it changed.
+    let out = agevault(sb, &["log", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries[0]["summary"], "dev only");
+    assert_eq!(entries[0]["changed"], serde_json::json!(["dev/db/password"]));
+    assert_eq!(entries[0]["files"], serde_json::json!(["secrets.dev.json.age"]));
+    assert_eq!(entries[1]["summary"], "prod and main");
+    assert_eq!(
+        entries[1]["changed"],
+        serde_json::json!(["prod/db/password", "samba/user"])
+    );
+    assert_eq!(
+        entries[1]["files"],
+        serde_json::json!(["secrets.json.age", "secrets.prod.json.age"])
+    );
+    assert_eq!(entries[2]["summary"], "scoped");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-2"));
+    // -n counts commits across all files.
+    let out = agevault(sb, &["log", "-n", "2", "--json"]).output().unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 2);
+
+    // The host cannot read dev: its commits are not listed, and the scope is named once.
+    let out = env.host(&["log"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(!shown.contains("dev only"), "{shown}");
+    assert!(!shown.contains("dev/db/password"), "{shown}");
+    assert!(shown.contains("prod/db/password"), "{shown}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("your identities cannot read these scopes: dev"),
+        "{}",
+        text(&out)
+    );
 }

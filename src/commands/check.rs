@@ -6,6 +6,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
+use crate::config::scopes::VaultFile;
 use crate::document::VaultDocument;
 use crate::error::Result;
 use crate::git::merge::CONFLICTS;
@@ -14,7 +15,6 @@ use crate::lifecycle::policy::{best_match, glob_match, statuses};
 use crate::lifecycle::rotation::{KEEP_UNTIL, NEXT_SUFFIX, PREVIOUS_SUFFIX, STAGED_FOR};
 use crate::lifecycle::validate::{validate, Findings};
 use crate::output;
-use crate::scopes::VaultFile;
 use crate::terminal::sanitize;
 use crate::vault_format::{self, VaultFormat};
 use crate::workspace::{read_vault_bytes, GlobalOptions, RecipientDrift, Workspace};
@@ -160,6 +160,9 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         report.record("generation", generation_problems(ws, verified));
     }
     if no_decrypt {
+        if ws.has_scopes() {
+            report.record("scopes", ws.verify_scope_files(&bytes));
+        }
         for name in DECRYPT_CHECKS {
             report.skip(name, "not run (--no-decrypt)");
         }
@@ -249,7 +252,7 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
 /// (HMAC under the vault's fingerprint key): values are never printed, and the
 /// fingerprints shown are the ones `git diff` of the vault shows.
 fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> {
-    use crate::git::fingerprint::FingerprintKey;
+    use crate::fingerprint::FingerprintKey;
     use crate::openbao::kv::{self, Entry};
     use crate::openbao::{self, Target};
     let config = ws.config.as_ref();
@@ -524,7 +527,7 @@ fn scoped_document(ws: &Workspace, report: &mut Report) -> Option<VaultDocument>
     }
     let loaded = ws
         .identities()
-        .and_then(|ids| ws.load(&ids, crate::vaultset::Want::All, false));
+        .and_then(|ids| ws.load(&ids, crate::workspace::Want::All, false));
     match loaded {
         Ok(loaded) => {
             let unreadable: Vec<String> = loaded.unreadable().map(|p| p.file.label()).collect();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{GitCommand, GitSetupArgs};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::git::fingerprint::{self, FingerprintKey};
+use crate::fingerprint::{self, FingerprintKey};
 use crate::git::setup::{self, Step};
 use crate::git::{merge, repo, signatures, textconv};
 use crate::keys::{self, IdentitySet};

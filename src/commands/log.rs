@@ -54,15 +54,28 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf);
     let repo = repo::open(&start)?;
-    let vault_rel = repo::relative_path(&repo, &ws.vault_path)?;
     let ids = ws.identities()?;
-    let mut found = history::vault_history(
-        &repo,
-        &vault_rel,
-        &ids.identities,
-        filter.as_ref(),
-        args.max_count,
-    )?;
+    let mut parts = Vec::new();
+    let mut hidden = Vec::new();
+    for file in ws.vault_files() {
+        let rel = repo::relative_path(&repo, &file.path)?;
+        let mut part = history::vault_history(&repo, &rel, &ids.identities, filter.as_ref(), args.max_count)?;
+        if let Some(scope) = &file.scope {
+            // A scope file this user has never been able to read: its commits would be
+            // nothing but "cannot be decrypted" notes, so it is named once instead.
+            if part.versions_decrypted == 0 && part.versions_unreadable > 0 {
+                hidden.push(scope.clone());
+                continue;
+            }
+            for change in &mut part.changes {
+                if let Some(note) = change.note.take() {
+                    change.note = Some(format!("scope {scope}: {note}"));
+                }
+            }
+        }
+        parts.push(part);
+    }
+    let mut found = history::combine(&repo, parts, args.max_count)?;
     name_recipients(ws, &mut found);
 
     if args.json {
@@ -105,6 +118,15 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
         status(
             ws.options.quiet,
             "agevault log: this is a shallow clone; older history is not shown (`git fetch --unshallow`)",
+        );
+    }
+    if !hidden.is_empty() {
+        status(
+            ws.options.quiet,
+            &format!(
+                "agevault log: not shown, your identities cannot read these scopes: {}",
+                hidden.join(", ")
+            ),
         );
     }
     if found.versions_unreadable > 0 {

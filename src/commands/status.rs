@@ -12,13 +12,39 @@ use crate::ExitStatus;
 pub fn run(ws: &Workspace, json: bool) -> Result<ExitStatus> {
     let doc = ws.read_document()?;
     let rows = statuses(&doc, ws.config.as_ref().map(|c| &c.file), SystemTime::now());
+    // With scopes, each row names the file its secret lives in, so offboarding
+    // exposure reads per scope ("prod: exposed to removed bob").
+    let scoped = ws.has_scopes();
+    let router = ws.router()?;
+    let scope_of = |path: &str| -> String {
+        match router.scope_of(path) {
+            Ok(Some(s)) => s.to_owned(),
+            _ => "main".to_owned(),
+        }
+    };
     if json {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            #[serde(flatten)]
+            status: &'a crate::lifecycle::policy::SecretStatus,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<String>,
+        }
+        let rows: Vec<Row<'_>> = rows
+            .iter()
+            .map(|r| Row {
+                status: r,
+                scope: scoped.then(|| scope_of(&r.path)),
+            })
+            .collect();
         output::json(&rows)?;
         return Ok(ExitStatus::Success);
     }
-    let mut table = vec![["PATH", "AGE", "POLICY", "DUE", "GENERATOR", "NOTES"]
-        .map(str::to_owned)
-        .to_vec()];
+    let mut header = vec!["PATH", "AGE", "POLICY", "DUE", "GENERATOR", "NOTES"];
+    if scoped {
+        header.insert(1, "SCOPE");
+    }
+    let mut table = vec![header.into_iter().map(str::to_owned).collect::<Vec<_>>()];
     for r in &rows {
         let mut notes = Vec::new();
         if r.overdue {
@@ -27,7 +53,7 @@ pub fn run(ws: &Workspace, json: bool) -> Result<ExitStatus> {
         for e in &r.exposed_to {
             notes.push(format!("exposed to removed `{}` ({}), rotate", e.name, e.removed));
         }
-        table.push(vec![
+        let mut row = vec![
             r.path.clone(),
             r.age_seconds.map_or_else(|| "-".into(), human_age),
             r.policy.clone().unwrap_or_else(|| "-".into()),
@@ -36,27 +62,12 @@ pub fn run(ws: &Workspace, json: bool) -> Result<ExitStatus> {
                 .unwrap_or_else(|| if r.overdue { "now".into() } else { "-".into() }),
             r.generator.clone().unwrap_or_else(|| "-".into()),
             notes.join("; "),
-        ]);
+        ];
+        if scoped {
+            row.insert(1, scope_of(&r.path));
+        }
+        table.push(row);
     }
-    output::stdout_bytes(render_columns(&table).as_bytes())?;
+    output::stdout_bytes(output::render_columns(&table).as_bytes())?;
     Ok(ExitStatus::Success)
-}
-
-/// Left-aligned columns separated by two spaces.
-pub fn render_columns(rows: &[Vec<String>]) -> String {
-    let cols = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| format!("{cell:<width$}", width = widths[i]))
-            .collect();
-        out.push_str(crate::terminal::sanitize(line.join("  ").trim_end()).as_str());
-        out.push('\n');
-    }
-    out
 }

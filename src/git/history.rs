@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::git::fingerprint::FingerprintKey;
+use crate::fingerprint::FingerprintKey;
 use crate::git::repo::{commits_from_head, read_commit, short_id, CommitInfo};
 
 /// The date shown for a commit whose author date git cannot parse.
@@ -46,6 +46,9 @@ pub struct VaultChange {
     pub recipients_added: Vec<RecipientChange>,
     /// Recipients removed.
     pub recipients_removed: Vec<RecipientChange>,
+    /// The vault files (repository-relative paths) this commit changed: the main vault,
+    /// scope files, or both.
+    pub files: Vec<String>,
     /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -162,6 +165,7 @@ pub fn vault_history(
         }
 
         let mut change = describe(&commit);
+        change.files.push(vault_rel.to_owned());
         if boundary {
             change.note = Some(
                 "shallow clone: the history before this commit is not here (`git fetch --unshallow` fetches it)"
@@ -254,7 +258,87 @@ fn describe(commit: &CommitInfo) -> VaultChange {
         removed: Vec::new(),
         recipients_added: Vec::new(),
         recipients_removed: Vec::new(),
+        files: Vec::new(),
         note: None,
+    }
+}
+
+/// The histories of several vault files (the main vault and its scope files) as one,
+/// newest first: a commit that changed several files is one entry listing the paths of
+/// all of them. With `limit`, each part was walked for `limit` changes, so the newest
+/// `limit` commits of the union are all among them.
+pub fn combine(repo: &Repository, parts: Vec<History>, limit: Option<usize>) -> Result<History> {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Ok(History {
+            changes: Vec::new(),
+            shallow: repo.is_shallow(),
+            versions_decrypted: 0,
+            versions_unreadable: 0,
+            former_names: BTreeMap::new(),
+        });
+    };
+    let rest: Vec<History> = parts.collect();
+    if rest.is_empty() {
+        return Ok(all);
+    }
+    let mut by_commit: HashMap<String, VaultChange> = HashMap::new();
+    for change in std::mem::take(&mut all.changes) {
+        by_commit.insert(change.commit.clone(), change);
+    }
+    for part in rest {
+        all.versions_decrypted += part.versions_decrypted;
+        all.versions_unreadable += part.versions_unreadable;
+        all.former_names.extend(part.former_names);
+        for change in part.changes {
+            match by_commit.entry(change.commit.clone()) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(change);
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => slot.get_mut().absorb(change),
+            }
+        }
+    }
+    let walk = commits_from_head(repo)
+        .map_err(|e| Error::msg(format!("cannot read the git history: {}", e.message())))?;
+    for commit in walk {
+        if limit.is_some_and(|n| all.changes.len() >= n) || by_commit.is_empty() {
+            break;
+        }
+        if let Some(change) = by_commit.remove(&commit.id.to_string()) {
+            all.changes.push(change);
+        }
+    }
+    Ok(all)
+}
+
+impl VaultChange {
+    /// Adds another file's changes in the same commit.
+    fn absorb(&mut self, other: VaultChange) {
+        fn union<T: Ord>(into: &mut Vec<T>, from: Vec<T>) {
+            into.extend(from);
+            into.sort();
+            into.dedup();
+        }
+        union(&mut self.added, other.added);
+        union(&mut self.changed, other.changed);
+        union(&mut self.removed, other.removed);
+        union(&mut self.files, other.files);
+        for r in other.recipients_added {
+            if !self.recipients_added.iter().any(|x| x.key == r.key) {
+                self.recipients_added.push(r);
+            }
+        }
+        for r in other.recipients_removed {
+            if !self.recipients_removed.iter().any(|x| x.key == r.key) {
+                self.recipients_removed.push(r);
+            }
+        }
+        self.note = match (self.note.take(), other.note) {
+            (Some(a), Some(b)) if a == b => Some(a),
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
     }
 }
 

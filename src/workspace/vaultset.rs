@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use crate::config::scopes::{self, Router, VaultFile};
 use crate::config::Config;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys::IdentitySet;
-use crate::scopes::{self, Router, VaultFile};
 use crate::secret_buf::SecretBuf;
 use crate::secret_path::SecretPath;
 use crate::trust::pins::TrustStore;
@@ -162,22 +162,10 @@ impl Workspace {
                 continue;
             }
             let scoped = self.at(&file.path);
-            if !file.path.exists() {
-                let recorded = doc
-                    .as_ref()
-                    .is_some_and(|d| lists_scope(d, file.scope.as_deref()));
-                let seen = TrustStore::open()?
-                    .vault(&vault_id)
-                    .is_some_and(|p| trust::highest_generation(p, &file.path) > 0);
-                if recorded || seen {
-                    return Err(Error::Trust(format!(
-                        "{} is missing, but the vault {} it: a deleted scope file is refused (its secrets would \
-                         silently disappear); restore it from git (`git checkout -- {}`)",
-                        file.label(),
-                        if recorded { "records" } else { "was seen here with" },
-                        file.path.display()
-                    )));
-                }
+            let recorded = doc
+                .as_ref()
+                .is_some_and(|d| lists_scope(d, file.scope.as_deref()));
+            let Some((bytes, verified)) = self.verify_scope_file(&file, &vault_id, recorded)? else {
                 parts.push(Part {
                     file,
                     exists: false,
@@ -188,21 +176,7 @@ impl Workspace {
                     original: SecretBuf::default(),
                 });
                 continue;
-            }
-            let bytes = scoped.read_ciphertext()?;
-            let mut store = TrustStore::open()?;
-            let sig = trust::read_sig(&file.path)?;
-            let verified = trust::verify(
-                &mut store,
-                &file.path,
-                &bytes,
-                sig.as_deref(),
-                self.config_trust()?.as_ref(),
-                &self.options.trust,
-                StoreMode::Update,
-                self.options.quiet,
-                Some(&vault_id),
-            )?;
+            };
             let mut part = Part {
                 file,
                 exists: true,
@@ -260,6 +234,74 @@ impl Workspace {
             }
         }
         Ok(Loaded { doc: combined, parts })
+    }
+
+    /// Reads and verifies one scope file: `None` when it does not exist (and never
+    /// did here), an error when it is missing although the main vault lists it
+    /// (`recorded`) or this trust store saw it, or when its signature does not verify.
+    fn verify_scope_file(
+        &self,
+        file: &VaultFile,
+        vault_id: &str,
+        recorded: bool,
+    ) -> Result<Option<(Vec<u8>, Verified)>> {
+        if !file.path.exists() {
+            let seen = TrustStore::open()?
+                .vault(vault_id)
+                .is_some_and(|p| trust::highest_generation(p, &file.path) > 0);
+            if recorded || seen {
+                return Err(Error::Trust(format!(
+                    "{} is missing, but the vault {} it: a deleted scope file is refused (its secrets would \
+                     silently disappear); restore it from git (`git checkout -- {}`)",
+                    file.label(),
+                    if recorded { "records" } else { "was seen here with" },
+                    file.path.display()
+                )));
+            }
+            return Ok(None);
+        }
+        let bytes = self.at(&file.path).read_ciphertext()?;
+        let mut store = TrustStore::open()?;
+        let sig = trust::read_sig(&file.path)?;
+        let verified = trust::verify(
+            &mut store,
+            &file.path,
+            &bytes,
+            sig.as_deref(),
+            self.config_trust()?.as_ref(),
+            &self.options.trust,
+            StoreMode::Update,
+            self.options.quiet,
+            Some(vault_id),
+        )?;
+        Ok(Some((bytes, verified)))
+    }
+
+    /// Without decrypting anything: checks the format and verifies the signature of
+    /// every scope file (the main vault's signature must verify first, since its vault
+    /// id anchors them). One problem per file that fails, naming it.
+    pub fn verify_scope_files(&self, main_bytes: &[u8]) -> Vec<String> {
+        let vault_id = match self.verify(main_bytes) {
+            Ok(v) => v.manifest.vault_id,
+            Err(e) => {
+                return vec![format!(
+                    "scope files not verified: the main vault's signature failed: {e}"
+                )]
+            }
+        };
+        let mut problems = Vec::new();
+        for file in self.vault_files().iter().filter(|f| f.scope.is_some()) {
+            match self.verify_scope_file(file, &vault_id, false) {
+                Ok(Some((bytes, _))) => {
+                    if let Err(reason) = crate::vault_format::check(&file.path, &bytes) {
+                        problems.push(format!("{}: {reason}", file.label()));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => problems.push(format!("{}: {e}", file.label())),
+            }
+        }
+        problems
     }
 
     /// Commits a session of a workspace with scopes (or whose config now has them):
