@@ -245,7 +245,8 @@ pub enum ScopesCommand {
         /// Recipient names, or role:ROLE.
         #[arg(long, required = true, num_args = 1.., value_name = "NAME")]
         readers: Vec<String>,
-        /// The file (default: <vault stem>.<scope>.json.age beside the vault).
+        /// The file (default: <vault stem>.<scope>.json.age beside the vault, or .json.gpg
+        /// when the readers have OpenPGP keys).
         #[arg(long, value_name = "FILE")]
         file: Option<String>,
     },
@@ -337,6 +338,11 @@ pub struct InitArgs {
     /// Name for your recipient entry (default: $USER).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Create an OpenPGP vault (default name secrets.json.gpg), encrypted by gpg to this
+    /// key's 40-hex fingerprint instead of an age identity. Its public key must be in
+    /// your gpg keyring; gpg-agent does the private-key work (smartcards included).
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pgp: Option<String>,
 }
 
 /// `keygen`.
@@ -367,7 +373,9 @@ pub enum RecipientsCommand {
     Add {
         /// A unique name (letters, digits, . _ -).
         name: String,
-        /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", or a plugin recipient.
+        /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", a plugin recipient, or, for a .gpg
+        /// vault or scope file, pgp:FINGERPRINT (40 hex digits; the public key must be in
+        /// your gpg keyring).
         #[arg(required_unless_present = "key_file", conflicts_with = "key_file")]
         key: Option<String>,
         /// Read the key from this file instead (a `.pub` file, or the output of

@@ -22,6 +22,7 @@ mod migrate;
 mod openbao;
 mod output;
 mod ownership;
+mod pgp;
 mod scan;
 mod secret_buf;
 mod secret_path;
@@ -29,6 +30,7 @@ mod store;
 mod suggest;
 mod terminal;
 mod trust;
+mod vault_format;
 mod workspace;
 
 use std::process::ExitCode;

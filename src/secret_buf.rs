@@ -192,7 +192,9 @@ pub(crate) mod canary {
     /// the path under test runs armed; tests that use this run one at a time.
     pub(crate) fn freed_copies(marker: &[u8], f: impl FnOnce()) -> usize {
         assert!(!marker.is_empty() && marker.len() <= MAX);
-        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (slot, b) in MARKER.iter().zip(marker) {
             slot.store(*b, Ordering::Relaxed);
         }

@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::InitArgs;
-use crate::config::{ConfigFile, CONFIG_NAME, DEFAULT_VAULT};
+use crate::config::{ConfigFile, CONFIG_NAME, DEFAULT_PGP_VAULT, DEFAULT_VAULT};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::output::status;
 use crate::store;
+use crate::vault_format::VaultFormat;
 use crate::workspace::GlobalOptions;
 use crate::ExitStatus;
 
@@ -19,10 +20,33 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     let config_dir = config_path
         .parent()
         .map_or_else(|| cwd.clone(), Path::to_path_buf);
-    let vault_rel = options
-        .vault
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_VAULT));
+    let vault_rel = options.vault.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.pgp.is_some() {
+            DEFAULT_PGP_VAULT
+        } else {
+            DEFAULT_VAULT
+        })
+    });
+    let format = VaultFormat::of(&vault_rel);
+    let pgp_key = args.pgp.as_deref().map(pgp_recipient).transpose()?;
+    match (format, &pgp_key) {
+        (VaultFormat::Pgp, None) => {
+            return Err(Error::Usage(format!(
+                "{} is an OpenPGP vault (its name ends in .gpg), encrypted by gpg to OpenPGP keys: pass --pgp \
+                 FINGERPRINT (yours: `gpg --list-secret-keys --with-colons`, the fpr line), or name the vault \
+                 ….age for an age vault",
+                vault_rel.display()
+            )))
+        }
+        (VaultFormat::Age, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "--pgp creates an OpenPGP vault, whose name ends in .gpg, but {} is an age file name; drop --vault \
+                 (the default is {DEFAULT_PGP_VAULT}) or name it ….json.gpg",
+                vault_rel.display()
+            )))
+        }
+        _ => {}
+    }
     let vault_path = config_dir.join(&vault_rel);
     if vault_path.exists() {
         return Err(Error::msg(format!(
@@ -48,7 +72,10 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
         return Err(Error::Usage(format!("recipient name `{name}` {problem}")));
     }
 
-    let public = first_public_key(options)?;
+    let public = match pgp_key {
+        Some(key) => key,
+        None => first_public_key(options)?,
+    };
     let signing_key = first_signing_key(options)?;
     let config_text = initial_config(&vault_rel.display().to_string(), &name, &public, &signing_key);
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
@@ -57,7 +84,7 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     store::replace_atomically(&config_path, config_text.as_bytes())?;
     let config = crate::config::Config::load(&config_path)?;
     let mut doc = VaultDocument::new(vec![public.clone()]);
-    let ciphertext = crate::workspace::encrypt_vault(&mut doc)?;
+    let ciphertext = crate::workspace::encrypt_vault(&vault_path, &mut doc)?;
     let signed =
         crate::workspace::sign_new_version(&vault_path, &ciphertext, None, Some(&config), &options.trust)
             .and_then(|(mut trust_store, sig)| {
@@ -125,6 +152,19 @@ fn next_steps(config_dir: &Path, vault_rel: &Path) -> String {
         vault_rel.display(),
         sig.display()
     )
+}
+
+/// `pgp:FINGERPRINT` for `--pgp`, once gpg shows the key can be encrypted to.
+fn pgp_recipient(given: &str) -> Result<String> {
+    let key = if crate::pgp::is_pgp_key(given) {
+        keys::canonical_key(given)
+    } else {
+        keys::canonical_key(&format!("{}{given}", crate::pgp::KEY_PREFIX))
+    };
+    let fingerprint = crate::pgp::parse_fingerprint(&key)
+        .map_err(|problem| Error::Usage(format!("--pgp {}: {problem}", crate::terminal::sanitize(given))))?;
+    crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    Ok(key)
 }
 
 /// The public key of the user's identity, generating one when none exists.

@@ -12,7 +12,6 @@ use git2::{Oid, Repository};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::fingerprint::FingerprintKey;
@@ -178,7 +177,14 @@ pub fn vault_history(
         let first_parent = parent_blobs.first().copied().flatten();
         for b in [blob, first_parent].into_iter().flatten() {
             if let std::collections::hash_map::Entry::Vacant(slot) = snapshots.entry(b) {
-                let snap = load(repo, b, identities, &run_key, &mut history.former_names);
+                let snap = load(
+                    repo,
+                    vault_path,
+                    b,
+                    identities,
+                    &run_key,
+                    &mut history.former_names,
+                );
                 match snap {
                     Snapshot::Open { .. } => history.versions_decrypted += 1,
                     Snapshot::Unreadable(_) => history.versions_unreadable += 1,
@@ -338,6 +344,7 @@ impl VaultChange {
 
 fn load(
     repo: &Repository,
+    vault_path: &Path,
     blob: Oid,
     identities: &[Box<dyn Identity>],
     key: &FingerprintKey,
@@ -346,7 +353,7 @@ fn load(
     let Ok(blob) = repo.find_blob(blob) else {
         return Snapshot::Unreadable("is missing from this clone".into());
     };
-    let plaintext = match crypto::decrypt(blob.content(), identities) {
+    let plaintext = match crate::vault_format::decrypt(vault_path, blob.content(), identities) {
         Ok(p) => p,
         Err(failure) => return Snapshot::Unreadable(failure.to_string()),
     };

@@ -38,7 +38,7 @@ pub fn sops(file: &Path, input_type: &str) -> Result<SecretBuf> {
 /// `gpg --batch --quiet --decrypt FILE` (gpg-agent and pinentry ask for passphrases or a
 /// smartcard PIN themselves; `--batch` only keeps gpg from prompting on our stdin).
 pub fn gpg(file: &Path) -> Result<SecretBuf> {
-    let mut cmd = Command::new("gpg");
+    let mut cmd = Command::new(crate::pgp::gpg::program());
     cmd.args(["--batch", "--quiet", "--no-tty", "--decrypt", "--"])
         .arg(file);
     run(

@@ -154,7 +154,13 @@ impl Sandbox {
     /// and alice's signing key (a writer using stock tools): the next generation of the
     /// manifest in the current signature file, for the current bytes.
     pub fn sign_as_is(&self) {
-        let old = fs::read_to_string(self.sig()).unwrap();
+        self.sign_file_as_is(&self.vault());
+    }
+
+    /// [`Sandbox::sign_as_is`] for the vault file at `vault` (and its `.sig` beside it).
+    pub fn sign_file_as_is(&self, vault: &Path) {
+        let sig_file = PathBuf::from(format!("{}.sig", vault.display()));
+        let old = fs::read_to_string(&sig_file).unwrap();
         let header: Vec<&str> = old.lines().take_while(|l| !l.starts_with("-----BEGIN")).collect();
         let field = |k: &str| {
             header
@@ -165,7 +171,7 @@ impl Sandbox {
         };
         let generation: u64 = field("generation").parse().unwrap();
         let sha = std::process::Command::new("sha256sum")
-            .arg(self.vault())
+            .arg(vault)
             .output()
             .unwrap();
         let sha = String::from_utf8(sha.stdout).unwrap()[..64].to_owned();
@@ -197,7 +203,7 @@ impl Sandbox {
             String::from_utf8_lossy(&out.stderr)
         );
         let armor = fs::read_to_string(&sig_path).unwrap();
-        fs::write(self.sig(), format!("{message}{armor}")).unwrap();
+        fs::write(&sig_file, format!("{message}{armor}")).unwrap();
     }
 
     /// Encrypts `plaintext` with the stock `age` CLI to alice and installs it as the vault.
