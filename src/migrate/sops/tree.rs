@@ -91,11 +91,18 @@ fn split_flat(branch: Branch) -> Result<(Branch, Branch)> {
     let mut data = Vec::with_capacity(branch.len());
     let mut meta = Node::Map(Vec::new());
     let mut any = false;
+    let mut budget = MAX_FLAT_NODES;
     for (key, node) in branch {
         match key.strip_prefix("sops_") {
             Some(flat) => {
                 any = true;
-                place(&mut meta, &tokenize(flat), node)?;
+                let steps = tokenize(flat);
+                if steps.len() > MAX_FLAT_DEPTH {
+                    return Err(Error::msg(
+                        "a `sops_…` metadata name nests deeper than any real file's",
+                    ));
+                }
+                place(&mut meta, &steps, node, &mut budget)?;
             }
             None => data.push((key, node)),
         }
@@ -154,7 +161,15 @@ fn tokenize(flat: &str) -> Vec<Step> {
 /// The most list entries a flattened metadata name may address (recipients, key groups).
 const MAX_FLAT_INDEX: usize = 4096;
 
-fn place(node: &mut Node, steps: &[Step], value: Node) -> Result<()> {
+/// The most steps in a flattened metadata name (sops writes at most five:
+/// `key_groups__list_0__map_age__list_0__map_enc`).
+const MAX_FLAT_DEPTH: usize = 16;
+
+/// The most nodes the flattened metadata may create in all (gaps in lists included).
+const MAX_FLAT_NODES: usize = 1 << 16;
+
+/// Puts `value` at `steps` under `node`, creating what is missing out of `budget`.
+fn place(node: &mut Node, steps: &[Step], value: Node, budget: &mut usize) -> Result<()> {
     let Some((first, rest)) = steps.split_first() else {
         return match node {
             Node::Null => {
@@ -178,11 +193,12 @@ fn place(node: &mut Node, steps: &[Step], value: Node) -> Result<()> {
             let at = match entries.iter().position(|(k, _)| k == key) {
                 Some(i) => i,
                 None => {
+                    spend(budget, 1)?;
                     entries.push((key.clone(), Node::Null));
                     entries.len() - 1
                 }
             };
-            place(&mut entries[at].1, rest, value)
+            place(&mut entries[at].1, rest, value, budget)
         }
         Step::Index(index) => {
             if *index >= MAX_FLAT_INDEX {
@@ -197,11 +213,19 @@ fn place(node: &mut Node, steps: &[Step], value: Node) -> Result<()> {
                 return Err(clash());
             };
             if items.len() <= *index {
+                spend(budget, index + 1 - items.len())?;
                 items.resize_with(index + 1, || Node::Null);
             }
-            place(&mut items[*index], rest, value)
+            place(&mut items[*index], rest, value, budget)
         }
     }
+}
+
+fn spend(budget: &mut usize, nodes: usize) -> Result<()> {
+    *budget = budget.checked_sub(nodes).ok_or_else(|| {
+        Error::msg("its `sops_…` metadata lines describe more entries than any real file's")
+    })?;
+    Ok(())
 }
 
 /// What a key that is not a string says (the marker is found in serde's message).
@@ -438,6 +462,13 @@ mod tests {
     }
 
     #[test]
+    fn flattened_metadata_cannot_make_a_huge_structure() {
+        let lines: String = (0..20).map(|i| format!("sops_a{i}__list_4000=1\n")).collect();
+        let err = read(lines.as_bytes(), Syntax::Dotenv).err().unwrap().to_string();
+        assert!(err.contains("more entries than any real file"), "{err}");
+    }
+
+    #[test]
     fn malformed_files_are_one_line_errors_without_values() {
         for (text, syntax, want) in [
             (
@@ -452,6 +483,7 @@ mod tests {
             (b"A=s3cret\nB\n", Syntax::Dotenv, "line 2"),
             (b"sops_a=1\nsops_a__map_b=2\n", Syntax::Dotenv, "one structure"),
             (b"sops_a__list_99999999=1\n", Syntax::Dotenv, "index"),
+            (b"sops_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a__map_a=1\n", Syntax::Dotenv, "nests deeper"),
         ] {
             let err = read(text, syntax).err().unwrap().to_string();
             assert!(err.contains(want), "{err}");
