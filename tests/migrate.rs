@@ -765,6 +765,15 @@ fn sops_mode_forces_a_route_and_pgp_only_files_need_the_binary() {
     );
     assert_ok(&out, "--sops native");
     assert!(stderr(&out).contains("decrypted natively"), "{}", stderr(&out));
+    let out = import_sops(&sb, &age_file, Route::Native, "dry", &none, &["--dry-run"]);
+    assert_ok(&out, "native dry run");
+    assert_eq!(stdout(&out), "dry/a\n");
+    assert!(
+        stderr(&out).contains("(sops), decrypted natively, would be imported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_leak(&out, "forced-sops-9");
     let out = import_sops(
         &sb,
         &age_file,

@@ -88,10 +88,11 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         status(
             ws.options.quiet,
             &format!(
-                "dry run: {} secret(s) from {} ({}){route} would be imported; nothing was changed",
+                "dry run: {} secret(s) from {} ({}){route}{} would be imported; nothing was changed",
                 paths.len(),
                 file.display(),
-                format.name()
+                format.name(),
+                if route.is_empty() { "" } else { "," }
             ),
         );
         return Ok(ExitStatus::Success);
