@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub mod rule;
+pub mod scopes;
+mod unknown_keys;
+
 /// The configuration file name looked for in each directory.
 pub const CONFIG_NAME: &str = ".agevault.toml";
 
@@ -457,7 +461,7 @@ fn read_config_text(path: &Path) -> Result<String> {
 impl ConfigFile {
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-        crate::config_keys::check(text)?;
+        unknown_keys::check(text)?;
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| {
                 text.as_bytes()[..s.start.min(text.len())]
@@ -473,7 +477,7 @@ impl ConfigFile {
         })?;
         for (pattern, rules) in &file.validate {
             for rule in rules.texts() {
-                crate::lifecycle::validate::Rule::check_syntax(rule).map_err(|e| {
+                rule::Rule::check_syntax(rule).map_err(|e| {
                     format!(
                         "{}[validate] `{pattern}`: {e}",
                         line_prefix(text, "validate", pattern)
@@ -534,7 +538,7 @@ impl ConfigFile {
                 return Err(format!("recipients `{other}` and `{name}` have the same key"));
             }
         }
-        crate::scopes::Router::new(&file)?;
+        scopes::Router::new(&file)?;
         Ok(file)
     }
 }

@@ -30,6 +30,25 @@ pub fn json(value: &impl serde::Serialize) -> Result<()> {
     line(&text)
 }
 
+/// Left-aligned columns separated by two spaces.
+pub fn render_columns(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| format!("{cell:<width$}", width = widths[i]))
+            .collect();
+        out.push_str(crate::terminal::sanitize(line.join("  ").trim_end()).as_str());
+        out.push('\n');
+    }
+    out
+}
+
 /// A status line on stderr, unless quiet.
 pub fn status(quiet: bool, text: &str) {
     if !quiet {

@@ -1,8 +1,15 @@
-//! Talking to a person: escaping untrusted names, hidden prompts, TTY checks.
+//! Talking to a person: escaping untrusted names, hidden prompts, TTY checks, reading a
+//! value from a prompt or standard input.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
+use crate::secret_buf::SecretBuf;
+
+/// The largest value `set` and `rotate` accept (age itself limits some inputs to 16 MiB).
+const MAX_VALUE: u64 = 16 << 20;
 
 /// Escapes control and bidi characters so an untrusted name cannot rewrite
 /// the terminal (names come from files anyone with write access can craft).
@@ -29,6 +36,46 @@ pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
     let line = rpassword::prompt_password(prompt)
         .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
     Ok(SecretString::from(line))
+}
+
+/// Reads a value: stdin when it is not a terminal, else a hidden prompt.
+/// From stdin a single-line value loses its trailing newline (`echo v |` works);
+/// a multi-line value such as a PEM key is kept byte for byte. An empty value is
+/// refused unless `allow_empty`: `echo "$TYPO" | agevault set` or `</dev/null`
+/// would otherwise silently wipe a secret.
+pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretString> {
+    if stdin_is_terminal() {
+        let v = prompt_hidden(prompt)?;
+        if v.expose_secret().is_empty() {
+            return Err(Error::msg("empty value; nothing was changed"));
+        }
+        return Ok(v);
+    }
+    // One byte over the limit tells a too-long value from one that just fits.
+    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE + 1), 256)
+        .map_err(|e| Error::io("reading", "standard input", e))?;
+    if buf.as_slice().len() > MAX_VALUE as usize {
+        return Err(Error::msg(
+            "the value on standard input is over 16 MiB; nothing was changed",
+        ));
+    }
+    let mut bytes = buf.as_slice();
+    if let Some(line) = bytes.strip_suffix(b"\n") {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.contains(&b'\n') {
+            bytes = line;
+        }
+    }
+    if bytes.is_empty() && !allow_empty {
+        return Err(Error::EmptyValue {
+            path: path.to_owned(),
+            next: "pipe the value, or pass --allow-empty to store an empty value",
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::msg("the value on standard input is not UTF-8 text; encode binary values (e.g. base64)")
+    })?;
+    Ok(SecretString::from(text))
 }
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.

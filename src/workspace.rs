@@ -14,6 +14,10 @@ use crate::store::{self, VaultLock};
 use crate::trust::pins::TrustStore;
 use crate::trust::{self, Prior, StoreMode, TrustOptions, Verified};
 
+mod vaultset;
+
+pub use vaultset::{Part, Want};
+
 /// Global options every command shares.
 #[derive(Clone, Debug, Default)]
 pub struct GlobalOptions {
@@ -50,7 +54,7 @@ pub struct WriteSession {
     /// (`recipients remove` writes the config after the vault).
     pub config_override: Option<Config>,
     /// With scopes: every vault file as loaded (the document combines them).
-    pub(crate) parts: Vec<crate::vaultset::Part>,
+    pub(crate) parts: Vec<crate::workspace::Part>,
     _lock: VaultLock,
 }
 
@@ -92,7 +96,7 @@ impl Workspace {
     pub fn read_document(&self) -> Result<VaultDocument> {
         let ids = self.identities()?;
         if self.has_scopes() {
-            return self.load(&ids, crate::vaultset::Want::All, false).map(|l| l.doc);
+            return self.load(&ids, crate::workspace::Want::All, false).map(|l| l.doc);
         }
         self.read_document_with(&ids).map(|(doc, _)| doc)
     }
@@ -107,8 +111,8 @@ impl Workspace {
         let ids = self.identities()?;
         if self.has_scopes() {
             let want = match prefixes {
-                Some(p) => crate::vaultset::Want::Under(p),
-                None => crate::vaultset::Want::All,
+                Some(p) => crate::workspace::Want::Under(p),
+                None => crate::workspace::Want::All,
             };
             let loaded = self.load(&ids, want, prefixes.is_some())?;
             let verified = loaded
@@ -127,7 +131,7 @@ impl Workspace {
         let ids = self.identities()?;
         if self.has_scopes() {
             return self
-                .load(&ids, crate::vaultset::Want::Under(prefixes), true)
+                .load(&ids, crate::workspace::Want::Under(prefixes), true)
                 .map(|l| l.doc);
         }
         self.read_document_with(&ids).map(|(doc, _)| doc)
@@ -295,7 +299,7 @@ impl Workspace {
             });
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
-        let loaded = self.load(&ids, crate::vaultset::Want::All, false)?;
+        let loaded = self.load(&ids, crate::workspace::Want::All, false)?;
         let mut doc = loaded.doc;
         let original = doc.to_plaintext();
         if doc.recipients.is_empty() {
@@ -524,7 +528,7 @@ impl WriteSession {
 /// Encrypts `doc` to the recipients it records. Every vault gains a fingerprint key
 /// (for `git diff`) on its first write and keeps it.
 pub fn encrypt_vault(doc: &mut VaultDocument) -> Result<Vec<u8>> {
-    crate::git::fingerprint::ensure_key(doc);
+    crate::fingerprint::ensure_key(doc);
     let recipients = keys::recipients_for(&doc.recipients)?;
     crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)
 }
@@ -655,6 +659,6 @@ pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
         Error::Io { source, .. } => Error::io("reading vault", path, source),
         other => other,
     })?;
-    crate::git::markers::check(path, &bytes)?;
+    crate::conflict_markers::check(path, &bytes)?;
     Ok(bytes)
 }

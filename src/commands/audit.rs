@@ -85,7 +85,7 @@ fn show(path: &std::path::Path, since: Option<&str>, json: bool) -> Result<ExitS
         ]);
     }
     if !json {
-        output::stdout_bytes(super::status::render_columns(&rows).as_bytes())?;
+        output::stdout_bytes(output::render_columns(&rows).as_bytes())?;
     }
     Ok(ExitStatus::Success)
 }

@@ -241,7 +241,7 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
 /// (HMAC under the vault's fingerprint key): values are never printed, and the
 /// fingerprints shown are the ones `git diff` of the vault shows.
 fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> {
-    use crate::git::fingerprint::FingerprintKey;
+    use crate::fingerprint::FingerprintKey;
     use crate::openbao::kv::{self, Entry};
     use crate::openbao::{self, Target};
     let config = ws.config.as_ref();
@@ -516,7 +516,7 @@ fn scoped_document(ws: &Workspace, report: &mut Report) -> Option<VaultDocument>
     }
     let loaded = ws
         .identities()
-        .and_then(|ids| ws.load(&ids, crate::vaultset::Want::All, false));
+        .and_then(|ids| ws.load(&ids, crate::workspace::Want::All, false));
     match loaded {
         Ok(loaded) => {
             let unreadable: Vec<String> = loaded.unreadable().map(|p| p.file.label()).collect();

@@ -65,7 +65,7 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
     }
     sel.inherited = inherited_names(clean_env);
     let options = LaunchOptions {
-        files_as: args.files_as,
+        files_as: files_as(args.files_as),
         clean_env,
         mask: args.mask,
         allow_disk: args.allow_disk,
@@ -89,7 +89,15 @@ pub fn run(ws: &Workspace, args: &ExecArgs) -> Result<ExitStatus> {
         },
         &crate::audit::Settings::from(ws.config.as_ref().map(|c| &c.file.audit))?,
     )?;
-    exec::launch(&injections, &args.command, &options)
+    exec::launch(&injections, &args.command, &options).map(ExitStatus::External)
+}
+
+/// `--files-as` in the terms of the exec engine.
+fn files_as(flag: crate::cli::FilesAs) -> exec::FilesAs {
+    match flag {
+        crate::cli::FilesAs::Tmpfs => exec::FilesAs::Tmpfs,
+        crate::cli::FilesAs::Memfd => exec::FilesAs::Memfd,
+    }
 }
 
 /// `--from openbao`: log in with the profile's AppRole, read exactly the mapped paths,
@@ -133,7 +141,7 @@ fn run_from_openbao(
     options.supervise = true;
     let outcome = openbao::read_paths(&server, &token, &target, &paths).and_then(|doc| {
         let injections = exec::plan(&doc, sel)?;
-        exec::launch(&injections, &args.command, &options)
+        exec::launch(&injections, &args.command, &options).map(ExitStatus::External)
     });
     if let Err(e) = approle::revoke_self(&server, &token) {
         eprintln!(

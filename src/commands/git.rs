@@ -6,7 +6,7 @@ use crate::cli::{GitCommand, GitSetupArgs};
 use crate::crypto::{self, DecryptFailure};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::git::fingerprint::{self, FingerprintKey};
+use crate::fingerprint::{self, FingerprintKey};
 use crate::git::setup::{self, Step};
 use crate::git::{merge, repo, signatures, textconv};
 use crate::keys::{self, IdentitySet};

@@ -106,7 +106,7 @@ pub fn run(ws: &Workspace, format: InventoryFormat) -> Result<ExitStatus> {
                     .map(|c| if c.is_empty() { "-".into() } else { c })
                     .collect()
             }));
-            output::stdout_bytes(super::status::render_columns(&table).as_bytes())?;
+            output::stdout_bytes(output::render_columns(&table).as_bytes())?;
         }
     }
     Ok(ExitStatus::Success)

@@ -12,7 +12,7 @@ pub fn run(ws: &Workspace, args: &LsArgs) -> Result<ExitStatus> {
     let prefix = args.prefix.as_deref().map(super::parse_path).transpose()?;
     let (doc, unreadable) = if ws.has_scopes() {
         let ids = ws.identities()?;
-        let loaded = ws.load(&ids, crate::vaultset::Want::All, false)?;
+        let loaded = ws.load(&ids, crate::workspace::Want::All, false)?;
         let unreadable: Vec<String> = loaded.unreadable().map(|p| p.file.label()).collect();
         (loaded.doc, unreadable)
     } else {

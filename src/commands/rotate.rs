@@ -119,7 +119,7 @@ fn incident(ws: &Workspace, name: &str, opts: &Options) -> Result<ExitStatus> {
             ))?;
             ws
         } else {
-            super::recipients::offboard(ws, name, false)?;
+            crate::lifecycle::offboard::offboard(ws, name, false)?;
             // The config on disk changed: work from it from now on.
             resolved = Workspace::resolve(ws.options.clone())?;
             &resolved
@@ -474,7 +474,7 @@ fn run_hook(doc: &VaultDocument, path: &SecretPath, hook: &Hook) -> std::result:
         &hook.after_rotate,
         &injections,
         &LaunchOptions {
-            files_as: crate::cli::FilesAs::Tmpfs,
+            files_as: exec::FilesAs::Tmpfs,
             clean_env: hook.clean_env,
             mask: true,
             allow_disk: false,
@@ -494,7 +494,8 @@ fn run_hook(doc: &VaultDocument, path: &SecretPath, hook: &Hook) -> std::result:
 }
 
 fn read_typed(path: &SecretPath, allow_empty: bool) -> Result<SecretString> {
-    super::set::read_value(&format!("New value for {path}: "), path, allow_empty).map_err(|e| match e {
+    let prompt = format!("New value for {path}: ");
+    crate::terminal::read_value(&prompt, &path.to_string(), allow_empty).map_err(|e| match e {
         // Not being asked is the likely story here (a cron job, `</dev/null`):
         // say what rotate needs instead.
         Error::EmptyValue { path, .. } => Error::EmptyValue {
@@ -539,12 +540,4 @@ fn remembered(doc: &VaultDocument, path: &SecretPath) -> Result<Option<Generator
             .map_err(|e| Error::msg(format!("the generator remembered for `{path}` is invalid: {e}")))
     })
     .transpose()
-}
-
-/// Sets `path` to a generated value (and its public half), remembering the generator.
-pub fn apply_generated(doc: &mut VaultDocument, path: &SecretPath, generator: &Generator) -> Result<()> {
-    let generated = generator.generate().map_err(Error::msg)?;
-    rotation::stage(doc, path, generated, Some(generator)).map_err(Error::msg)?;
-    rotation::promote(doc, path, None).map_err(Error::msg)?;
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `scan [PATHS…] [--staged | --history]`: plaintext copies of vault values and
 //! hard-coded secrets. Prints file, line and rule, never the value; exit 1 on findings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
@@ -13,7 +13,9 @@ use crate::git::repo;
 use crate::output::{self, status};
 use crate::scan::allow::{AllowList, ALLOW_FILE};
 use crate::scan::needles::VaultNeedles;
-use crate::scan::{sources, Finding, Scanner, Skip};
+use crate::scan::special::{SkipList, Special};
+use crate::scan::walk::{self, Tally, Versions};
+use crate::scan::{sources, Scanner};
 use crate::store;
 use crate::terminal::sanitize;
 use crate::workspace::{GlobalOptions, Workspace};
@@ -21,7 +23,7 @@ use crate::ExitStatus;
 
 #[derive(Serialize)]
 struct Report<'a> {
-    findings: &'a [Finding],
+    findings: &'a [crate::scan::Finding],
     files_scanned: usize,
     files_skipped: usize,
     vault_values_checked: bool,
@@ -32,133 +34,88 @@ struct Report<'a> {
 pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
     let quiet = options.quiet;
     let cwd = std::env::current_dir().map_err(|e| Error::io("reading", ".", e))?;
-    let repo = Repository::discover(&cwd).ok().filter(|r| !r.is_bare());
+    let repo = open_repository(&cwd, args)?;
+    if !args.staged && !args.history {
+        sources::require_exists(&args.paths)?;
+    }
+    let mut notes = Vec::new();
+    let (needles, skip) = vault_needles(options, repo.as_ref(), &mut notes)?;
+    let allow_dir = match &repo {
+        Some(r) => repo::workdir(r)?,
+        None => cwd,
+    };
+    let scanner = Scanner::new(needles, AllowList::load(&allow_dir)?);
+    let tally = match &repo {
+        Some(r) => walk::scan_repo(r, &args.paths, versions(args), &scanner, &skip)?,
+        None => walk::scan_directories(&plain_roots(args), &scanner, &skip)?,
+    };
+    if args.json {
+        output::json(&Report {
+            findings: &tally.findings,
+            files_scanned: tally.scanned,
+            files_skipped: tally.skipped,
+            vault_values_checked: scanner.checks_values(),
+            notes: &notes,
+        })?;
+    } else {
+        print_findings(&tally)?;
+        for n in &notes {
+            status(quiet, &format!("agevault scan: {n}"));
+        }
+    }
+    Ok(summarize(args, &tally, quiet))
+}
+
+/// The repository around `cwd`, if any; `--staged` and `--history` need one.
+fn open_repository(cwd: &Path, args: &ScanArgs) -> Result<Option<Repository>> {
+    let repo = Repository::discover(cwd).ok().filter(|r| !r.is_bare());
     if repo.is_none() && (args.staged || args.history) {
         return Err(Error::msg(format!(
             "{} is not inside a git repository; --staged and --history read git (scan plain directories without them)",
             cwd.display()
         )));
     }
-    if !args.staged && !args.history {
-        sources::require_exists(&args.paths)?;
-    }
+    Ok(repo)
+}
 
-    let mut notes = Vec::new();
-    let (needles, skip) = vault_needles(options, repo.as_ref(), &mut notes)?;
-    let allow_dir = match &repo {
-        Some(r) => repo::workdir(r)?,
-        None => cwd.clone(),
-    };
-    let scanner = Scanner::new(needles, AllowList::load(&allow_dir)?);
-
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut scanned = 0;
-    let mut skipped = 0;
-    let mut record = |result: std::result::Result<Vec<Finding>, Skip>, commit: Option<&String>| match result {
-        Ok(found) => {
-            scanned += 1;
-            findings.extend(found.into_iter().map(|mut f| {
-                f.commit = commit.cloned();
-                f
-            }));
-        }
-        Err(_) => skipped += 1,
-    };
-    match &repo {
-        Some(r) => {
-            let prefixes = sources::repo_prefixes(r, &args.paths)?;
-            if args.staged || args.history {
-                let files = if args.staged {
-                    sources::staged_files(r, &prefixes)?
-                } else {
-                    sources::history_files(r, &prefixes)?
-                };
-                let odb = r
-                    .odb()
-                    .map_err(|e| Error::msg(format!("cannot read git objects: {}", e.message())))?;
-                for f in &files {
-                    // Skip an oversized blob by its header, without loading it.
-                    if odb
-                        .read_header(f.blob)
-                        .is_ok_and(|(size, _)| size > crate::scan::MAX_FILE_SIZE)
-                    {
-                        record(Err(Skip::TooLarge), f.commit.as_ref());
-                        continue;
-                    }
-                    let blob = r.find_blob(f.blob).map_err(|e| {
-                        Error::msg(format!("cannot read {} from git: {}", f.name, e.message()))
-                    })?;
-                    if let Some(result) =
-                        scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), blob.content())
-                    {
-                        record(result, f.commit.as_ref());
-                    }
-                }
-            } else {
-                for f in sources::worktree_files(r, &prefixes)? {
-                    match read_file(&f.path)? {
-                        Some(Ok(bytes)) => {
-                            if let Some(result) =
-                                scan_one(&scanner, &f.name, skip.kind_of_name(&f.name), &bytes)
-                            {
-                                record(result, None);
-                            }
-                        }
-                        Some(Err(skip_reason)) => record(Err(skip_reason), None),
-                        None => {}
-                    }
-                }
-            }
-        }
-        None => {
-            let roots = if args.paths.is_empty() {
-                vec![PathBuf::from(".")]
-            } else {
-                args.paths.clone()
-            };
-            for f in sources::plain_files(&roots)? {
-                let kind = skip.kind_of_path(&f.path);
-                match read_file(&f.path)? {
-                    Some(Ok(bytes)) => {
-                        if let Some(result) = scan_one(&scanner, &f.name, kind, &bytes) {
-                            record(result, None);
-                        }
-                    }
-                    Some(Err(skip_reason)) => record(Err(skip_reason), None),
-                    None => {}
-                }
-            }
-        }
-    }
-    findings.sort();
-    findings.dedup();
-
-    if args.json {
-        output::json(&Report {
-            findings: &findings,
-            files_scanned: scanned,
-            files_skipped: skipped,
-            vault_values_checked: scanner.checks_values(),
-            notes: &notes,
-        })?;
+fn versions(args: &ScanArgs) -> Versions {
+    if args.staged {
+        Versions::Staged
+    } else if args.history {
+        Versions::History
     } else {
-        let mut text = String::new();
-        for f in &findings {
-            if let Some(c) = &f.commit {
-                text.push_str(c);
-                text.push(':');
-            }
-            text.push_str(&format!("{}:{}: {}", sanitize(&f.file), f.line, f.rule));
-            if let (Some(secret), Some(encoding)) = (&f.secret, f.encoding) {
-                text.push_str(&format!(" {secret} ({encoding})"));
-            }
-            text.push('\n');
-        }
-        output::stdout_bytes(text.as_bytes())?;
-        for n in &notes {
-            status(quiet, &format!("agevault scan: {n}"));
-        }
+        Versions::Worktree
     }
+}
+
+/// Outside git: the PATHS given, or the current directory.
+fn plain_roots(args: &ScanArgs) -> Vec<PathBuf> {
+    if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    }
+}
+
+/// One line per finding: `[COMMIT:]FILE:LINE: RULE[ SECRET (ENCODING)]`.
+fn print_findings(tally: &Tally) -> Result<()> {
+    let mut text = String::new();
+    for f in &tally.findings {
+        if let Some(c) = &f.commit {
+            text.push_str(c);
+            text.push(':');
+        }
+        text.push_str(&format!("{}:{}: {}", sanitize(&f.file), f.line, f.rule));
+        if let (Some(secret), Some(encoding)) = (&f.secret, f.encoding) {
+            text.push_str(&format!(" {secret} ({encoding})"));
+        }
+        text.push('\n');
+    }
+    output::stdout_bytes(text.as_bytes())
+}
+
+/// The closing lines on stderr, and the exit status: 1 on findings.
+fn summarize(args: &ScanArgs, tally: &Tally, quiet: bool) -> ExitStatus {
     let what = if args.staged {
         "staged file(s)"
     } else if args.history {
@@ -166,19 +123,20 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
     } else {
         "file(s)"
     };
-    if findings.is_empty() {
+    if tally.findings.is_empty() {
         status(
             quiet,
             &format!(
-                "agevault scan: no secrets found in {scanned} {what} ({skipped} binary or oversized skipped)"
+                "agevault scan: no secrets found in {} {what} ({} binary or oversized skipped)",
+                tally.scanned, tally.skipped
             ),
         );
-        return Ok(ExitStatus::Success);
+        return ExitStatus::Success;
     }
-    let files: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+    let files: BTreeSet<&str> = tally.findings.iter().map(|f| f.file.as_str()).collect();
     eprintln!(
         "agevault scan: {} finding(s) in {} {what}{}",
-        findings.len(),
+        tally.findings.len(),
         files.len(),
         if args.staged {
             "; the commit is blocked"
@@ -195,72 +153,7 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
             ""
         }
     );
-    Ok(ExitStatus::Failure)
-}
-
-/// Files that scans treat specially: the vault (skipped only while it is really
-/// encrypted), its lock file (skipped only while empty) and the config (public keys
-/// and secret paths by design, never values).
-struct SkipList {
-    names: BTreeMap<String, Special>,
-    absolute: Vec<(PathBuf, Special)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Special {
-    Vault,
-    Lock,
-    Config,
-    None,
-}
-
-impl SkipList {
-    fn kind_of_name(&self, name: &str) -> Special {
-        self.names.get(name).copied().unwrap_or(Special::None)
-    }
-
-    fn kind_of_path(&self, path: &Path) -> Special {
-        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        self.absolute
-            .iter()
-            .find(|(p, _)| *p == canon)
-            .map_or(Special::None, |(_, k)| *k)
-    }
-}
-
-/// The rule of a vault file that holds plaintext instead of age ciphertext.
-const UNENCRYPTED_VAULT: &str = "unencrypted-vault";
-
-/// Scans one file's content according to what it is; `None` when it is skipped.
-fn scan_one(
-    scanner: &Scanner,
-    name: &str,
-    kind: Special,
-    content: &[u8],
-) -> Option<std::result::Result<Vec<Finding>, crate::scan::Skip>> {
-    match kind {
-        Special::Config => None,
-        Special::Vault if crate::crypto::is_armored(content) => None,
-        Special::Lock if content.is_empty() => None,
-        Special::Vault => {
-            // A decrypted vault about to be committed is the worst leak of all.
-            let mut result = scanner.scan(name, content);
-            let finding = Finding {
-                commit: None,
-                file: name.to_owned(),
-                line: 1,
-                rule: UNENCRYPTED_VAULT,
-                secret: None,
-                encoding: None,
-            };
-            match &mut result {
-                Ok(found) => found.insert(0, finding),
-                Err(_) => result = Ok(vec![finding]),
-            }
-            Some(result)
-        }
-        _ => Some(scanner.scan(name, content)),
-    }
+    ExitStatus::Failure
 }
 
 /// The needles of the current vault, when there is one and it can be read; otherwise
@@ -270,17 +163,13 @@ fn vault_needles(
     repo: Option<&Repository>,
     notes: &mut Vec<String>,
 ) -> Result<(Option<VaultNeedles>, SkipList)> {
-    let mut skip = SkipList {
-        names: BTreeMap::new(),
-        absolute: Vec::new(),
-    };
     let ws = match Workspace::resolve(options) {
         Ok(ws) => ws,
         Err(Error::NoConfig { .. }) => {
             notes.push(
                 "no .agevault.toml found, so only secret patterns were checked (not vault values)".into(),
             );
-            return Ok((None, skip));
+            return Ok((None, SkipList::default()));
         }
         Err(e) => return Err(e),
     };
@@ -291,15 +180,7 @@ fn vault_needles(
     if let Some(config) = &ws.config {
         special.push((config.path.clone(), Special::Config));
     }
-    for (file, kind) in special {
-        if let Some(r) = repo {
-            if let Ok(rel) = repo::relative_path(r, &file) {
-                skip.names.insert(rel, kind);
-            }
-        }
-        skip.absolute
-            .push((file.canonicalize().unwrap_or_else(|_| file.clone()), kind));
-    }
+    let skip = SkipList::new(repo, special);
     let needles = match ws.read_document() {
         Ok(doc) => {
             let needles = VaultNeedles::new(&doc);
@@ -323,19 +204,4 @@ fn vault_needles(
         }
     };
     Ok((needles, skip))
-}
-
-/// A file's bytes; None when it vanished meanwhile.
-/// A file's content, or `Err(Skip::TooLarge)` without reading a file that is too
-/// large to scan; `None` when it vanished since it was listed.
-fn read_file(path: &Path) -> Result<Option<std::result::Result<Vec<u8>, Skip>>> {
-    let too_large = std::fs::metadata(path).is_ok_and(|m| m.len() > crate::scan::MAX_FILE_SIZE as u64);
-    if too_large {
-        return Ok(Some(Err(Skip::TooLarge)));
-    }
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(Ok(b))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("reading", path, e)),
-    }
 }

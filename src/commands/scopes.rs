@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::output::{self, status};
 use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
-use crate::vaultset::Want;
+use crate::workspace::Want;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
@@ -149,7 +149,7 @@ fn add(
         return Err(Error::msg(format!("a scope named `{name}` already exists")));
     }
     let changed = change(ws, |c| c.add_scope(name, paths, readers, file))?;
-    let files = crate::scopes::files(&changed, &ws.vault_path);
+    let files = crate::config::scopes::files(&changed, &ws.vault_path);
     let scope_file = files.iter().find(|f| f.scope.as_deref() == Some(name));
     route_in_git(ws, scope_file.map(|f| f.path.as_path()));
     status(
@@ -345,7 +345,7 @@ fn remove(ws: &Workspace, name: &str) -> Result<ExitStatus> {
             paths[0]
         )));
     }
-    let file = crate::scopes::files(config, &ws.vault_path)
+    let file = crate::config::scopes::files(config, &ws.vault_path)
         .into_iter()
         .find(|f| f.scope.as_deref() == Some(name));
     change(ws, |c| c.remove_scope(name))?;

@@ -20,16 +20,23 @@ use std::process::{Command, Stdio};
 use secrecy::ExposeSecret;
 
 use crate::child::{run_supervised_with, spawn_error};
-use crate::cli::FilesAs;
 use crate::error::{Error, Result};
 use crate::memdir::MemDir;
-use crate::ExitStatus;
 
 /// Variables a child keeps under `--clean-env`.
 pub const CLEAN_ENV_KEEP: [&str; 5] = ["PATH", "HOME", "USER", "LANG", "TERM"];
 
 /// Variables never passed to the child: the vault's master key must not reach it.
 pub const NEVER_PASSED: [&str; 2] = ["AGEVAULT_IDENTITY", "AGEVAULT_IDENTITY_FILE"];
+
+/// How `--file` secrets are delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilesAs {
+    /// 0600 files in a fresh 0700 directory on a memory filesystem, removed afterwards.
+    Tmpfs,
+    /// Sealed anonymous memory files, passed as /proc/self/fd/N; nothing to clean up.
+    Memfd,
+}
 
 /// How to launch.
 pub struct LaunchOptions {
@@ -46,13 +53,9 @@ pub struct LaunchOptions {
     pub supervise: bool,
 }
 
-/// Runs `command` with `injections`. Returns only when supervising (or on error);
-/// otherwise the process becomes the child.
-pub fn launch(
-    injections: &[Injection<'_>],
-    command: &[OsString],
-    opts: &LaunchOptions,
-) -> Result<ExitStatus> {
+/// Runs `command` with `injections`. Returns the child's exit code (as a shell reports
+/// it) only when supervising (or on error); otherwise the process becomes the child.
+pub fn launch(injections: &[Injection<'_>], command: &[OsString], opts: &LaunchOptions) -> Result<u8> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| Error::Usage("no command given after `--`".into()))?;
@@ -121,7 +124,7 @@ pub fn launch(
     if let Some(g) = guard {
         guard::stop(g);
     }
-    Ok(ExitStatus::External(exit?.shell_code()))
+    Ok(exit?.shell_code())
 }
 
 /// Sets up `cmd`'s environment (clean or inherited, never our identity) and delivers

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::git::fingerprint::FingerprintKey;
+use crate::fingerprint::FingerprintKey;
 use crate::git::repo::{commits_from_head, read_commit, short_id, CommitInfo};
 
 /// The date shown for a commit whose author date git cannot parse.

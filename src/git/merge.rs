@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::document::{Node, Tree, VaultDocument, FORMAT_VERSION};
-use crate::git::fingerprint::KEY_FIELD;
+use crate::fingerprint::KEY_FIELD;
 use crate::secret_path::{MAX_PATH_BYTES, MAX_SEGMENTS};
 
 /// The top-level namespace where conflicting values wait for a person.

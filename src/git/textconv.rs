@@ -4,7 +4,7 @@
 use secrecy::ExposeSecret;
 
 use crate::document::VaultDocument;
-use crate::git::fingerprint::FingerprintKey;
+use crate::fingerprint::FingerprintKey;
 use crate::terminal::sanitize;
 
 /// The first line of every rendering, so a reader knows what the `fp:` values are.
@@ -54,7 +54,7 @@ pub fn render(doc: &VaultDocument, key: Option<&FingerprintKey>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::fingerprint::ensure_key;
+    use crate::fingerprint::ensure_key;
     use crate::secret_path::SecretPath;
 
     #[test]

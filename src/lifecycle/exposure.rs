@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::clock;
 use crate::config::ConfigFile;
 use crate::document::VaultDocument;
-use crate::git::fingerprint::{self, FingerprintKey};
+use crate::fingerprint::{self, FingerprintKey};
 use crate::lifecycle::policy::best_match;
 
 /// The document field holding offboarding records.

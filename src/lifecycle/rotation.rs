@@ -153,6 +153,18 @@ pub fn discard(doc: &mut VaultDocument, path: &SecretPath) -> Result<(), String>
     Ok(())
 }
 
+/// Sets `path` to a generated value (and its public half), remembering the generator.
+pub fn apply_generated(
+    doc: &mut VaultDocument,
+    path: &SecretPath,
+    generator: &Generator,
+) -> crate::Result<()> {
+    let generated = generator.generate().map_err(crate::Error::msg)?;
+    stage(doc, path, generated, Some(generator)).map_err(crate::Error::msg)?;
+    promote(doc, path, None).map_err(crate::Error::msg)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@ pub mod allow;
 pub mod needles;
 pub mod rules;
 pub mod sources;
+pub mod special;
+pub mod walk;
 
 use serde::Serialize;
 

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use crate::config::scopes::{self, Router, VaultFile};
 use crate::config::Config;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys::IdentitySet;
-use crate::scopes::{self, Router, VaultFile};
 use crate::secret_buf::SecretBuf;
 use crate::secret_path::SecretPath;
 use crate::trust::pins::TrustStore;
