@@ -145,8 +145,9 @@ pub enum Command {
     /// The format is detected from the content unless --format is given. A .env
     /// variable keeps its name as one path segment (`DB_PASSWORD`); nested JSON/YAML
     /// keys become namespaces (`db/password`). Existing paths are refused unless
-    /// --overwrite. The source file is never changed; sops and gpg files are
-    /// decrypted by the `sops` and `gpg` binaries, which read the file themselves.
+    /// --overwrite. The source file is never changed. gpg files are decrypted by
+    /// `gpg`; sops files by the `sops` binary when it is on PATH, else natively when
+    /// their data key is encrypted to age (--sops native|binary chooses).
     Import(ImportArgs),
     /// Export secrets as .env, JSON or YAML on stdout, or as docker-secrets files.
     ///
@@ -763,6 +764,21 @@ pub struct ImportArgs {
     /// Replace secrets that already exist at an imported path.
     #[arg(long)]
     pub overwrite: bool,
+    /// How a sops file is decrypted (default: auto, the `sops` binary when it is on
+    /// PATH, else natively).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub sops: Option<SopsMode>,
+}
+
+/// How `import` decrypts a sops file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SopsMode {
+    /// The `sops` binary when it is on PATH, else natively.
+    Auto,
+    /// agevault itself: age recipients only, your age identities (and SOPS_AGE_KEY_FILE, SOPS_AGE_KEY).
+    Native,
+    /// `sops decrypt`, with whatever keys sops finds (age, PGP, KMS).
+    Binary,
 }
 
 /// Formats `import` reads.
@@ -774,7 +790,7 @@ pub enum ImportFormat {
     Json,
     /// A YAML mapping (nested mappings are namespaces).
     Yaml,
-    /// A sops-encrypted JSON, YAML or .env file (needs the `sops` binary).
+    /// A sops-encrypted JSON, YAML or .env file (age: read natively; otherwise the `sops` binary).
     Sops,
     /// An OpenPGP-encrypted JSON, YAML or .env file (needs `gpg`).
     Gpg,

@@ -285,6 +285,18 @@ impl IdentitySet {
         self.plain += 1;
     }
 
+    /// Adds the identities of one more file (another tool's key file, such as sops'
+    /// `SOPS_AGE_KEY_FILE`), after those already discovered. A missing file is an
+    /// error only when `required`.
+    pub fn add_file(&mut self, path: &Path, required: bool) -> Result<()> {
+        load_file(path, self, required)
+    }
+
+    /// Adds identities given as text (an identity file's contents), named `source` in messages.
+    pub fn add_text(&mut self, text: &str, source: &str) -> Result<()> {
+        load_text(text, source, None, self)
+    }
+
     /// The last clause of "no identity can decrypt": what to do next. Someone whose
     /// passphrase could not be asked for is probably a recipient already.
     pub fn next_step(&self) -> &'static str {
