@@ -283,7 +283,7 @@ fn refuse_conflicts(doc: &VaultDocument, sel: &Selection) -> Result<()> {
 fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, String)>> {
     let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
     if sel.only.is_empty() && !explicit {
-        return Ok(leaf_paths(&doc.secrets)
+        return Ok(leaf_paths(doc.secrets())
             .into_iter()
             .map(|p| (p, "every secret, by default".to_owned()))
             .collect());

@@ -361,23 +361,17 @@ fn load(
                         (p, d)
                     })
                     .collect(),
-                recipients: doc.recipients.iter().cloned().collect(),
+                recipients: doc.recipients().iter().cloned().collect(),
             }
         }
         Err(e) => Snapshot::Unreadable(format!("holds an invalid document ({e})")),
     }
 }
 
-/// The `{name, key}` of every `offboarded` record (written by `recipients remove`).
+/// The `{name, key}` of every offboarding record (written by `recipients remove`).
 fn record_offboarded_names(doc: &VaultDocument, names: &mut BTreeMap<String, String>) {
-    let Some(serde_json::Value::Array(records)) = doc.extra.get("offboarded") else {
-        return;
-    };
-    for record in records {
-        if let (Some(name), Some(key)) = (
-            record.get("name").and_then(serde_json::Value::as_str),
-            record.get("key").and_then(serde_json::Value::as_str),
-        ) {
+    for record in doc.offboardings() {
+        if let (Some(name), Some(key)) = (record.name(), record.key()) {
             names.insert(key.to_owned(), name.to_owned());
         }
     }

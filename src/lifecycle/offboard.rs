@@ -46,7 +46,7 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
     };
     let key = entry.key.clone();
     let mut session = ws.open_for_write()?;
-    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let drift = RecipientDrift::between(config, session.doc.recipients());
     if drift.removed.is_empty() && drift.added == [key.clone()] {
         // A previous `remove` re-encrypted the vault but could not write the config: finish it.
         config.remove_recipient(name)?;
@@ -57,14 +57,14 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
         return Ok(Vec::new());
     }
     ws.check_recipient_drift(&session.doc)?;
-    if session.doc.recipients.len() <= 1 {
+    if session.doc.recipients().len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",
         ));
     }
-    session.doc.recipients.retain(|k| k != &key);
+    session.doc.remove_recipient(&key);
     if !force {
-        guard_own_last_key(ws, name, &key, &session.doc.recipients)?;
+        guard_own_last_key(ws, name, &key, session.doc.recipients())?;
     }
     // A new fingerprint key first: the removed recipient knows the old one (from versions
     // it could read) and could otherwise test guesses of new values against `git diff`,

@@ -15,17 +15,6 @@ use crate::trust::pins::TrustStore;
 use crate::trust::{self, Prior, StoreMode, Verified};
 use crate::workspace::{self, Workspace, WriteSession};
 
-/// The main vault's record of which scope files exist.
-const SCOPE_FILES: &str = "scope_files";
-
-fn lists_scope(main: &VaultDocument, scope: Option<&str>) -> bool {
-    let Some(scope) = scope else { return false };
-    main.extra
-        .get(SCOPE_FILES)
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(scope)))
-}
-
 /// Which vault files a command needs.
 #[derive(Clone, Copy, Debug)]
 pub enum Want<'a> {
@@ -164,7 +153,8 @@ impl Workspace {
             let scoped = self.at(&file.path);
             let recorded = doc
                 .as_ref()
-                .is_some_and(|d| lists_scope(d, file.scope.as_deref()));
+                .zip(file.scope.as_deref())
+                .is_some_and(|(d, scope)| d.lists_scope_file(scope));
             let Some((bytes, verified)) = self.verify_scope_file(&file, &vault_id, recorded)? else {
                 parts.push(Part {
                     file,
@@ -229,8 +219,8 @@ impl Workspace {
                 combined.remove(&parsed);
                 combined.set(&parsed, value.clone()).map_err(Error::msg)?;
             }
-            for (path, meta) in &d.meta {
-                combined.meta.insert(path.clone(), meta.clone());
+            for (path, meta) in d.metas() {
+                combined.set_meta(path, meta.clone());
             }
         }
         Ok(Loaded { doc: combined, parts })
@@ -335,29 +325,18 @@ impl Workspace {
             let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
             docs[i].set(&parsed, value.clone()).map_err(Error::msg)?;
         }
-        for (path, meta) in &combined.meta {
+        for (path, meta) in combined.metas() {
             let i = index_of(router.scope_of(path).ok().flatten());
-            docs[i].meta.insert(path.clone(), meta.clone());
+            docs[i].set_meta(path, meta.clone());
         }
         // The main vault keeps the document's own recipients and extra fields; each
         // scope file keeps its own extra fields (fingerprint key).
-        docs[0].recipients.clone_from(&combined.recipients);
-        docs[0].extra = combined.extra.clone();
+        docs[0].set_recipients(combined.recipients());
+        docs[0].set_records(combined.records().clone());
         // The main vault (signed, read by every recipient) records which scope files
         // exist, so a deleted scope file is noticed instead of read as empty.
-        let scope_files: Vec<serde_json::Value> = files
-            .iter()
-            .zip(&docs)
-            .skip(1)
-            .filter_map(|(f, _)| f.scope.clone().map(serde_json::Value::String))
-            .collect();
-        if scope_files.is_empty() {
-            docs[0].extra.remove(SCOPE_FILES);
-        } else {
-            docs[0]
-                .extra
-                .insert(SCOPE_FILES.into(), serde_json::Value::Array(scope_files));
-        }
+        let scope_files: Vec<String> = files.iter().skip(1).filter_map(|f| f.scope.clone()).collect();
+        docs[0].set_scope_files(scope_files);
         // A scope file created now joins the main vault's id, writers and chain.
         let new_file_prior = main_prior.clone().map(|mut p| {
             p.generation = 0;
@@ -375,7 +354,7 @@ impl Workspace {
             let part = parts.iter().find(|p| p.file.path == file.path);
             if i > 0 {
                 if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
-                    doc.extra = d.extra.clone();
+                    doc.set_records(d.records().clone());
                 }
             }
             let exists = part.map_or(file.path.exists(), |p| p.exists);
@@ -426,7 +405,7 @@ impl Workspace {
                 }
             };
             if let Some(p) = &prior {
-                trust::check_not_removed(&p.vault_id, &doc.recipients, &[], &file.path)?;
+                trust::check_not_removed(&p.vault_id, doc.recipients(), &[], &file.path)?;
             }
             let ciphertext = workspace::encrypt_vault(&mut doc)?;
             let (mut store, sig) = workspace::sign_new_version(
