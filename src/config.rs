@@ -249,14 +249,14 @@ impl Config {
     /// Reads and validates one config file.
     pub fn load(path: &Path) -> Result<Config> {
         let text = read_config_text(path)?;
-        let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
+        let (file, digest) = ConfigFile::parse_with_digest(&text).map_err(|message| Error::Config {
             path: path.to_owned(),
             message,
         })?;
         Ok(Config {
             path: path.to_owned(),
             file,
-            digest: security_digest(&text),
+            digest,
         })
     }
 
@@ -407,14 +407,14 @@ impl Config {
     /// This config with `[recipients.NAME]` removed, in memory (nothing is written).
     pub fn without_recipient(&self, name: &str) -> Result<Config> {
         let text = self.edited(|doc| remove_recipient_entry(doc, name))?;
-        let file = ConfigFile::parse(&text).map_err(|message| Error::Config {
+        let (file, digest) = ConfigFile::parse_with_digest(&text).map_err(|message| Error::Config {
             path: self.path.clone(),
             message,
         })?;
         Ok(Config {
             path: self.path.clone(),
             file,
-            digest: security_digest(&text),
+            digest,
         })
     }
 
@@ -461,8 +461,14 @@ fn read_config_text(path: &Path) -> Result<String> {
 impl ConfigFile {
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-        unknown_keys::check(text)?;
-        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
+        Self::parse_with_digest(text).map(|(file, _)| file)
+    }
+
+    /// [`ConfigFile::parse`] plus the config's [`security_digest`], from one parse of the
+    /// text (a config with 1,000 recipients is about 100 KB of TOML, and every command
+    /// loads it).
+    pub fn parse_with_digest(text: &str) -> std::result::Result<(ConfigFile, String), String> {
+        let located = |e: toml::de::Error| {
             let line = e.span().map(|s| {
                 text.as_bytes()[..s.start.min(text.len())]
                     .iter()
@@ -474,7 +480,28 @@ impl ConfigFile {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_owned(),
             }
-        })?;
+        };
+        let value: toml::Value = toml::from_str(text).map_err(located)?;
+        unknown_keys::check_value(text, &value)?;
+        let digest = digest_of_value(&value);
+        // A value that does not fit the schema is parsed again from the text only to
+        // name the line of the problem.
+        let file: ConfigFile = match value.try_into() {
+            Ok(file) => file,
+            Err(e) => {
+                return Err(match toml::from_str::<ConfigFile>(text) {
+                    Err(located_error) => located(located_error),
+                    Ok(_) => e.message().to_owned(),
+                })
+            }
+        };
+        let file = file.validated(text)?;
+        Ok((file, digest))
+    }
+
+    /// The checks serde cannot express, and the canonical spelling of keys.
+    fn validated(self, text: &str) -> std::result::Result<ConfigFile, String> {
+        let mut file = self;
         for (pattern, rules) in &file.validate {
             for rule in rules.texts() {
                 rule::Rule::check_syntax(rule).map_err(|e| {
@@ -568,11 +595,17 @@ fn string_array(values: &[String]) -> toml_edit::Array {
 /// SHA-256 of the config's meaning: the parsed TOML as canonical JSON (sorted keys), so
 /// comments and formatting do not count but every value does. Unparsable text hashes as text.
 pub fn security_digest(text: &str) -> String {
-    let canonical = toml::from_str::<toml::Value>(text)
-        .ok()
-        .and_then(|v| serde_json::to_value(v).ok())
-        .and_then(|v| serde_json::to_string(&v).ok())
-        .unwrap_or_else(|| text.to_owned());
+    match toml::from_str::<toml::Value>(text) {
+        Ok(value) => digest_of_value(&value),
+        Err(_) => crate::trust::sigfile::sha256_hex(text.as_bytes()),
+    }
+}
+
+/// [`security_digest`] of an already-parsed config: the SHA-256 of its canonical JSON.
+fn digest_of_value(value: &toml::Value) -> String {
+    let canonical = serde_json::to_value(value)
+        .and_then(|v| serde_json::to_string(&v))
+        .unwrap_or_default();
     crate::trust::sigfile::sha256_hex(canonical.as_bytes())
 }
 

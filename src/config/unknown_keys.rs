@@ -10,6 +10,37 @@ use crate::config::{ConfigFile, ExecProfile, RecipientEntry, SecretInfo};
 /// Top-level tables other features own; accepted here without being interpreted.
 const RESERVED_TOP_LEVEL: [&str; 3] = ["scopes", "openbao", "trust"];
 
+/// The same verdict as [`check`] from the already-parsed value, without parsing the
+/// text again: only when a key is unknown is the text re-parsed for its line number.
+pub fn check_value(text: &str, value: &toml::Value) -> Result<(), String> {
+    let Some(root) = value.as_table() else {
+        return Ok(());
+    };
+    let mut top: Vec<&str> = struct_fields::<ConfigFile>().to_vec();
+    top.extend(RESERVED_TOP_LEVEL);
+    let unknown_in = |table: &toml::map::Map<String, toml::Value>, known: &[&str]| {
+        table.keys().any(|k| !known.contains(&k.as_str()))
+    };
+    let mut suspicious = unknown_in(root, &top);
+    for (table, fields) in [
+        ("recipients", struct_fields::<RecipientEntry>()),
+        ("exec", struct_fields::<ExecProfile>()),
+        ("secrets", struct_fields::<SecretInfo>()),
+    ] {
+        if let Some(entries) = root.get(table).and_then(toml::Value::as_table) {
+            suspicious |= entries
+                .values()
+                .filter_map(toml::Value::as_table)
+                .any(|entry| unknown_in(entry, fields));
+        }
+    }
+    if suspicious {
+        check(text)
+    } else {
+        Ok(())
+    }
+}
+
 /// Refuses the first key that no part of agevault reads. Text that is not valid TOML
 /// passes: the parser after this reports the syntax error.
 pub fn check(text: &str) -> Result<(), String> {
