@@ -464,7 +464,7 @@ impl ConfigFile {
         Self::parse_with_digest(text).map(|(file, _)| file)
     }
 
-    /// [`ConfigFile::parse`] plus the config's [`security_digest`], from one parse of the
+    /// [`ConfigFile::parse`] plus the config's security digest, from one parse of the
     /// text (a config with 1,000 recipients is about 100 KB of TOML, and every command
     /// loads it).
     pub fn parse_with_digest(text: &str) -> std::result::Result<(ConfigFile, String), String> {
@@ -592,16 +592,8 @@ fn string_array(values: &[String]) -> toml_edit::Array {
     values.iter().map(String::as_str).collect()
 }
 
-/// SHA-256 of the config's meaning: the parsed TOML as canonical JSON (sorted keys), so
-/// comments and formatting do not count but every value does. Unparsable text hashes as text.
-pub fn security_digest(text: &str) -> String {
-    match toml::from_str::<toml::Value>(text) {
-        Ok(value) => digest_of_value(&value),
-        Err(_) => crate::trust::sigfile::sha256_hex(text.as_bytes()),
-    }
-}
-
-/// [`security_digest`] of an already-parsed config: the SHA-256 of its canonical JSON.
+/// The config's security digest: SHA-256 of its meaning, the parsed TOML as canonical
+/// JSON (sorted keys), so comments and formatting do not count but every value does.
 fn digest_of_value(value: &toml::Value) -> String {
     let canonical = serde_json::to_value(value)
         .and_then(|v| serde_json::to_string(&v))

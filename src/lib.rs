@@ -39,7 +39,7 @@ use std::process::ExitCode;
 /// compiler reports any item nothing calls.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
-    pub use crate::config::{security_digest, ConfigFile};
+    pub use crate::config::ConfigFile;
     pub use crate::document::VaultDocument;
     pub use crate::git::merge::merge_documents;
     pub use crate::secret_path::SecretPath;

@@ -175,7 +175,7 @@ pub struct Manifest {
     pub generation: u64,
     /// SHA-256 of the vault file's bytes.
     pub vault_sha256: String,
-    /// SHA-256 of the canonical config (see `Config::security_digest`).
+    /// SHA-256 of the canonical config (see `ConfigFile::parse_with_digest`).
     pub config_sha256: String,
     /// Who may write this version's successor.
     pub writers: WriterSet,
