@@ -13,20 +13,17 @@ use signal_hook::low_level::siginfo::Cause;
 
 use crate::error::{Error, Result};
 
-/// Signals passed on to the child (SPEC §5).
+/// Signals passed on to the child (README, *exec*).
 pub const FORWARDED: [i32; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
-/// The executable `name` resolves to in `PATH`, as a shell would find it.
+/// The executable `name` resolves to in `PATH`, as a shell would find it, except that
+/// an empty `PATH` entry does not stand for the current directory (a repository
+/// must not be able to plant the program that is run).
 pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    let dirs = std::env::split_paths(&path).filter(|d| !d.as_os_str().is_empty());
+    let path = std::env::join_paths(dirs).ok()?;
+    which::which_in_global(name, Some(path)).ok()?.next()
 }
 
 /// How a child ended.
@@ -87,7 +84,7 @@ pub fn run_supervised_with(
 ) -> Result<ChildExit> {
     // Register before spawning so a signal arriving in between is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
-        .map_err(|e| Error::msg(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::with_source("cannot install signal handlers", e))?;
     let handle = signals.handle();
     let program = cmd.get_program().to_owned();
     let mut child = cmd.spawn().map_err(|e| spawn_error(&program, &e))?;
@@ -125,7 +122,7 @@ fn wait_for(pid: Pid) -> Result<ChildExit> {
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(ChildExit::Code(code)),
             Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(ChildExit::Signal(sig as i32)),
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::msg(format!("cannot wait for the child process: {e}"))),
+            Err(e) => return Err(Error::with_source("cannot wait for the child process", e)),
         }
     }
 }

@@ -1327,4 +1327,19 @@ mod tests {
             assert_eq!(doc.to_plaintext().as_slice(), plaintext.as_slice(), "{file}");
         }
     }
+
+    /// The key lives in a `Zeroizing` string from parsing on: replacing it or dropping
+    /// the document leaves no copy of it in freed memory.
+    #[test]
+    fn the_fingerprint_key_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        let text = "Zmluz2VycHJpbnQta2V5LWNhbmFyeS0xMjM0NTY3ODk=";
+        let json = format!(r#"{{"version":1,"fingerprint_key":"{text}"}}"#);
+        let doc = || VaultDocument::parse(json.as_bytes()).unwrap();
+        let mut d = doc();
+        assert!(d.fingerprint_key().is_some());
+        assert_eq!(freed_copies(text.as_bytes(), || d.replace_fingerprint_key()), 0);
+        let d = doc();
+        assert_eq!(freed_copies(text.as_bytes(), move || drop(d)), 0);
+    }
 }

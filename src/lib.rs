@@ -22,6 +22,7 @@ mod migrate;
 mod openbao;
 mod output;
 mod ownership;
+mod pgp;
 mod scan;
 mod secret_buf;
 mod secret_path;
@@ -29,6 +30,7 @@ mod store;
 mod suggest;
 mod terminal;
 mod trust;
+mod vault_format;
 mod workspace;
 
 use std::process::ExitCode;
@@ -81,6 +83,12 @@ pub fn main_entry() -> ExitCode {
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
+            // Our own value parsers (secret paths, generators) phrase their errors like
+            // every other agevault error: one line, our words.
+            if let Some(ours) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<Error>()) {
+                eprintln!("agevault: error: {ours}");
+                return ExitCode::from(ours.exit_code());
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }

@@ -79,7 +79,10 @@ impl MemDir {
         sweep_stale(&base);
         let pid = std::process::id();
         for _ in 0..16 {
-            let suffix: u64 = rand_suffix();
+            let mut random = [0u8; 8];
+            rand::RngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut random)
+                .map_err(|e| Error::with_source("cannot get random bytes from the system", e))?;
+            let suffix = u64::from_le_bytes(random);
             let path = base.join(format!("agevault-{kind}-{pid}-{suffix:016x}"));
             match fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => {
@@ -300,22 +303,6 @@ fn read_record(dir: &Path, uid: u32) -> Option<Vec<ProcessStamp>> {
         })
         .collect();
     stamps.filter(|s| !s.is_empty())
-}
-
-fn rand_suffix() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom_fill(&mut bytes).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        return t ^ u64::from(std::process::id()).rotate_left(32);
-    }
-    u64::from_le_bytes(bytes)
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 /// Removes `agevault-*-PID-*` directories of ours that no process uses any more:

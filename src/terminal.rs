@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Read};
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::secret_buf::SecretBuf;
@@ -34,8 +35,18 @@ pub fn stdin_is_terminal() -> bool {
 /// Reads a line from the terminal without echo, wrapping it at once.
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
     let line = rpassword::prompt_password(prompt)
-        .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
-    Ok(SecretString::from(line))
+        .map_err(|e| crate::Error::with_source("cannot read from the terminal", e))?;
+    Ok(wrap_secret(line))
+}
+
+/// Moves a plain `String` into a `SecretString` and zeroizes the original.
+///
+/// `SecretString::from(String)` shrinks the buffer into a `Box<str>`, which can
+/// reallocate and free the old bytes without zeroizing them.
+fn wrap_secret(mut line: String) -> SecretString {
+    let secret = SecretString::from(line.as_str());
+    line.zeroize();
+    secret
 }
 
 /// Reads a value: stdin when it is not a terminal, else a hidden prompt.
@@ -78,7 +89,8 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
     Ok(SecretString::from(text))
 }
 
-/// Asks a yes/no question on the terminal; anything but y/yes is no.
+/// Asks a yes/no question on the terminal: Enter (the `Y` default), `y` or `yes` is
+/// yes; anything else, or no answer to read, is no.
 pub fn confirm(question: &str) -> bool {
     eprint!("{question} [Y/n] ");
     let mut answer = String::new();
@@ -98,5 +110,20 @@ mod tests {
         assert_eq!(sanitize("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(sanitize("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(sanitize("plain/path-1"), "plain/path-1");
+    }
+
+    #[test]
+    fn a_prompted_line_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        use secrecy::ExposeSecret;
+        // rpassword grows its String as keys arrive, so it has spare capacity.
+        let mut line = String::with_capacity(64);
+        line.push_str("typed-passphrase-Jx4");
+        let mut secret = None;
+        assert_eq!(
+            freed_copies(b"typed-passphrase-Jx4", || secret = Some(wrap_secret(line))),
+            0
+        );
+        assert_eq!(secret.unwrap().expose_secret(), "typed-passphrase-Jx4");
     }
 }

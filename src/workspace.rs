@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::crypto::{self, DecryptFailure};
+use crate::crypto::DecryptFailure;
 use crate::document::{DocumentError, VaultDocument};
 use crate::error::{Error, Result};
 use crate::keys::{self, IdentitySet};
+use crate::pgp::GpgFailure;
 use crate::secret_buf::SecretBuf;
 use crate::store::{self, VaultLock};
 use crate::trust::pins::TrustStore;
@@ -82,7 +83,7 @@ impl Workspace {
         })
     }
 
-    /// Discovers identities as SPEC §2 orders them.
+    /// Discovers identities in the order of the README's *Identities: where agevault looks*.
     pub fn identities(&self) -> Result<IdentitySet> {
         keys::discover(&self.options.identities)
     }
@@ -179,8 +180,8 @@ impl Workspace {
     /// Decrypts vault bytes, mapping failures to sentences.
     pub fn decrypt(&self, bytes: &[u8], ids: &IdentitySet) -> Result<SecretBuf> {
         let path = self.vault_path.clone();
-        crypto::decrypt(bytes, &ids.identities).map_err(|failure| match failure {
-            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => {
+        crate::vault_format::decrypt(&path, bytes, &ids.identities).map_err(|failure| match failure {
+            DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => {
                 Error::Corrupt { path, reason }
             }
             DecryptFailure::NoMatchingKeys => Error::NoMatchingIdentity(self.no_identity_message(ids)),
@@ -192,7 +193,33 @@ impl Workspace {
                 "cannot decrypt {}: an age plugin failed: {reason}",
                 path.display()
             )),
+            DecryptFailure::Gpg(GpgFailure::NoSecretKey { key_ids }) => Error::NoMatchingIdentity(format!(
+                "no key of yours can decrypt {}: it is encrypted to OpenPGP key id(s) {}, and gpg holds the \
+                 secret key of none of them (`gpg --list-secret-keys` lists yours; check GNUPGHOME, or insert \
+                 your smartcard); ask a recipient to add your key with `agevault recipients add NAME \
+                 pgp:FINGERPRINT`",
+                path.display(),
+                self.name_pgp_key_ids(&key_ids).join(", ")
+            )),
+            DecryptFailure::Gpg(failure) => Error::msg(format!("cannot decrypt {}: {failure}", path.display())),
         })
+    }
+
+    /// `KEYID (recipient `NAME`)` for each key id a configured OpenPGP recipient owns
+    /// (per the gpg keyring, subkeys included); the bare key id for the others.
+    fn name_pgp_key_ids(&self, key_ids: &[String]) -> Vec<String> {
+        let owners = self
+            .config
+            .as_ref()
+            .map(|c| pgp_key_owners(c, key_ids))
+            .unwrap_or_default();
+        key_ids
+            .iter()
+            .map(|id| match owners.get(id) {
+                Some(name) => format!("{id} (recipient `{}`)", crate::terminal::sanitize(name)),
+                None => id.clone(),
+            })
+            .collect()
     }
 
     /// Parses decrypted bytes as a document.
@@ -471,7 +498,7 @@ impl Workspace {
     /// The keys writes encrypt to: the config's, or (without a config) those recorded in the vault.
     pub fn recipient_keys(&self, doc: &VaultDocument) -> Vec<String> {
         match &self.config {
-            Some(c) => c.recipient_keys(),
+            Some(c) => c.vault_recipient_keys(),
             None => doc.recipients().to_vec(),
         }
     }
@@ -504,7 +531,7 @@ impl Workspace {
             trust::check_not_removed(&p.vault_id, session.doc.recipients(), &[], &self.vault_path)?;
         }
         let mut doc = session.doc;
-        let ciphertext = encrypt_vault(&mut doc)?;
+        let ciphertext = encrypt_vault(&self.vault_path, &mut doc)?;
         let (mut store, sig) = sign_new_version(
             &self.vault_path,
             &ciphertext,
@@ -525,12 +552,45 @@ impl WriteSession {
     }
 }
 
-/// Encrypts `doc` to the recipients it records. Every vault gains a fingerprint key
-/// (for `git diff`) on its first write and keeps it.
-pub fn encrypt_vault(doc: &mut VaultDocument) -> Result<Vec<u8>> {
+/// Encrypts `doc` to the recipients it records, as the vault file at `path` (an age file,
+/// or an OpenPGP one for a `.gpg` name). Every vault gains a fingerprint key (for
+/// `git diff`) on its first write and keeps it.
+pub fn encrypt_vault(path: &Path, doc: &mut VaultDocument) -> Result<Vec<u8>> {
     doc.ensure_fingerprint_key();
-    let recipients = keys::recipients_for(doc.recipients())?;
-    crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)
+    crate::vault_format::encrypt(path, doc.to_plaintext().as_slice(), doc.recipients())
+}
+
+/// Which configured recipient owns each of these OpenPGP long key ids (primary key or
+/// subkey), as the gpg keyring knows the configured fingerprints. Keys not in the
+/// keyring cannot be matched and are left out.
+pub fn pgp_key_owners(config: &Config, key_ids: &[String]) -> std::collections::BTreeMap<String, String> {
+    let configured: Vec<(String, String)> = config
+        .file
+        .recipients
+        .iter()
+        .filter_map(|(name, r)| {
+            crate::pgp::parse_fingerprint(&r.key)
+                .ok()
+                .map(|f| (name.clone(), f))
+        })
+        .collect();
+    let mut owners = std::collections::BTreeMap::new();
+    if configured.is_empty() || key_ids.is_empty() {
+        return owners;
+    }
+    let fingerprints: Vec<String> = configured.iter().map(|(_, f)| f.clone()).collect();
+    let Ok(keys) = crate::pgp::gpg::list_keys(&fingerprints) else {
+        return owners;
+    };
+    for key in keys {
+        let Some((name, _)) = configured.iter().find(|(_, f)| *f == key.fingerprint) else {
+            continue;
+        };
+        for id in key_ids.iter().filter(|id| key.key_ids.contains(id)) {
+            owners.insert(id.clone(), name.clone());
+        }
+    }
+    owners
 }
 
 /// Signs `ciphertext` as the next version of the vault at `vault` (the writer set and
@@ -609,7 +669,7 @@ impl RecipientDrift {
                 removed: Vec::new(),
             };
         }
-        let configured: BTreeSet<String> = config.recipient_keys().into_iter().collect();
+        let configured: BTreeSet<String> = config.vault_recipient_keys().into_iter().collect();
         let recorded: BTreeSet<String> = recorded.iter().cloned().collect();
         RecipientDrift {
             added: configured.difference(&recorded).cloned().collect(),

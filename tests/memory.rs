@@ -42,7 +42,7 @@ fn max_rss_kib(sb: &Sandbox, args: &[&str]) -> u64 {
                   r=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
                   assert r.returncode==0 and (b'v7  fp:' in r.stdout or b'agevault' in r.stdout), r.stdout[:300]\n\
                   print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
-    let cmd = sb.cmd(&[]);
+    let cmd = sb.command(&[]);
     let bin = env!("CARGO_BIN_EXE_agevault");
     let out = std::process::Command::new("python3")
         .arg("-c")

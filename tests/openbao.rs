@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use common::{all_output, assert_no_leak, stderr, unique, Sandbox};
+use common::{all_output, assert_no_leak, stderr, stdout, unique, Outcome, Sandbox, Test};
 
 const ROOT_TOKEN: &str = "agevault-test-root";
 
@@ -244,17 +244,17 @@ impl Setup {
     }
 
     /// The binary with BAO_ADDR (and the root token when `operator`).
-    fn cmd(&self, args: &[&str], operator: bool) -> assert_cmd::Command {
-        let mut cmd = self.sb.cmd(args);
-        cmd.env("BAO_ADDR", &self.server.addr);
+    fn test(&self, args: &[&str], operator: bool) -> Test {
+        let test = self.sb.test(args).env("BAO_ADDR", &self.server.addr);
         if operator {
-            cmd.env("BAO_TOKEN", ROOT_TOKEN);
+            test.env("BAO_TOKEN", ROOT_TOKEN)
+        } else {
+            test
         }
-        cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args, true).output().unwrap()
+    fn run(&self, args: &[&str]) -> Outcome {
+        self.test(args, true).run()
     }
 
     fn key(&self, path: &str) -> String {
@@ -273,11 +273,11 @@ impl Setup {
     }
 
     /// `exec --from openbao -p PROFILE OPTS -- sh -c SCRIPT`, with no operator token around.
-    fn exec_sh(&self, opts: &[&str], script: &str) -> Output {
+    fn exec_sh(&self, opts: &[&str], script: &str) -> Outcome {
         self.exec_sh_as(&self.profile, opts, script)
     }
 
-    fn exec_sh_as(&self, profile: &str, opts: &[&str], script: &str) -> Output {
+    fn exec_sh_as(&self, profile: &str, opts: &[&str], script: &str) -> Outcome {
         let dir = self.approle_dir();
         let mut args = vec![
             "exec",
@@ -290,7 +290,7 @@ impl Setup {
         ];
         args.extend_from_slice(opts);
         args.extend_from_slice(&["--", "sh", "-c", script]);
-        self.cmd(&args, false).output().unwrap()
+        self.test(&args, false).run()
     }
 }
 
@@ -303,12 +303,8 @@ fn ok(out: &Output) {
     );
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Exactly one line on stderr, containing every needle; exit 1; nothing on stdout.
-fn assert_one_line_error(out: &Output, needles: &[&str]) {
+fn assert_one_line_error(out: &Outcome, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(out));
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");
@@ -316,7 +312,7 @@ fn assert_one_line_error(out: &Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "`{n}` missing from: {err}");
     }
-    assert_eq!(stdout(out), "", "nothing on stdout");
+    out.stdout_is("");
 }
 
 // ---------------------------------------------------------------------------
@@ -338,7 +334,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     let out = s.run(&["openbao", "push", "--dry-run"]);
     ok(&out);
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         "create  ops/token\ncreate  svc/db\ncreate  svc/tls\n"
     );
     assert!(stderr(&out).contains("nothing written"), "{}", stderr(&out));
@@ -347,7 +343,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     let out = s.run(&["openbao", "push"]);
     ok(&out);
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         "create  ops/token\ncreate  svc/db\ncreate  svc/tls\n"
     );
     for v in [db, pem, "tok-77"] {
@@ -360,7 +356,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     // Idempotent: nothing changed, nothing is rewritten (the versions stay at 1).
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "");
+    assert_eq!(out.stdout(), "");
     assert!(
         stderr(&out).contains("0 created, 0 updated, 0 deleted, 3 unchanged"),
         "{}",
@@ -373,7 +369,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     s.sb.set("ops/token", "tok-78");
     let out = s.run(&["openbao", "push", "svc"]);
     ok(&out);
-    assert_eq!(stdout(&out), "update  svc/db\n");
+    assert_eq!(out.stdout(), "update  svc/db\n");
     assert_eq!(
         s.server.kv_value(&s.key("svc/db")).as_deref(),
         Some("db-pass-rotated")
@@ -386,7 +382,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     s.server.kv_put(&s.key("svc/tls"), "tampered");
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "update  ops/token\nupdate  svc/tls\n");
+    assert_eq!(out.stdout(), "update  ops/token\nupdate  svc/tls\n");
     assert_eq!(s.server.kv_value(&s.key("svc/tls")).as_deref(), Some(pem));
 }
 
@@ -399,20 +395,20 @@ fn push_prune_deletes_only_what_the_vault_no_longer_holds() {
     let outside = unique("outside");
     s.server.kv_put(&outside, "theirs");
 
-    ok(&s.sb.cmd(&["rm", "a/two"]).output().unwrap());
+    ok(&s.sb.test(&["rm", "a/two"]).run());
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "", "no --prune: nothing deleted");
+    assert_eq!(out.stdout(), "", "no --prune: nothing deleted");
     assert_eq!(s.server.kv_value(&s.key("a/two")).as_deref(), Some("v2"));
 
     let out = s.run(&["openbao", "push", "--prune", "--dry-run"]);
     ok(&out);
-    assert_eq!(stdout(&out), "delete  a/two\n");
+    assert_eq!(out.stdout(), "delete  a/two\n");
     assert_eq!(s.server.kv_value(&s.key("a/two")).as_deref(), Some("v2"));
 
     let out = s.run(&["openbao", "push", "--prune"]);
     ok(&out);
-    assert_eq!(stdout(&out), "delete  a/two\n");
+    assert_eq!(out.stdout(), "delete  a/two\n");
     assert_eq!(s.server.kv_value(&s.key("a/two")), None);
     let meta = s
         .server
@@ -434,10 +430,9 @@ fn fill(sb: &Sandbox, tree: &serde_json::Value) {
     let file = sb.root.path().join(unique("tree"));
     fs::write(&file, tree.to_string()).unwrap();
     let out = sb
-        .cmd(&["edit"])
+        .test(&["edit"])
         .env("VISUAL", format!("cp {}", file.display()))
-        .output()
-        .unwrap();
+        .run();
     ok(&out);
     fs::remove_file(&file).unwrap();
 }
@@ -609,7 +604,7 @@ fn policies_grant_exactly_the_profile_and_the_server_denies_the_rest_with_403() 
     // Without --apply: the policy text, exact paths only.
     let out = s.run(&["openbao", "policies"]);
     ok(&out);
-    let text = stdout(&out);
+    let text = out.stdout();
     assert!(
         text.contains(&format!("path \"secret/data/{}/svc/db\"", s.prefix)),
         "{text}"
@@ -702,7 +697,7 @@ fn exec_from_openbao_injects_with_the_same_engine_as_the_file_vault() {
         "exit code propagated: {}",
         all_output(&out)
     );
-    assert_eq!(stdout(&out), format!("{db}|{tls}"));
+    assert_eq!(out.stdout(), format!("{db}|{tls}"));
     let file = stderr(&out).trim().to_owned();
     assert!(
         !Path::new(&file).exists(),
@@ -712,20 +707,20 @@ fn exec_from_openbao_injects_with_the_same_engine_as_the_file_vault() {
     let out = s.exec_sh(&["--files-as", "memfd"], "cat \"$TLS_FILE\"; echo \"$TLS_FILE\"");
     ok(&out);
     assert!(
-        stdout(&out).starts_with(tls) && stdout(&out).contains("/proc/self/fd/"),
+        out.stdout().starts_with(tls) && out.stdout().contains("/proc/self/fd/"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
 
     let out = s.exec_sh(&["--mask"], "echo \"db=$DB\"; echo \"db=$DB\" >&2");
     ok(&out);
-    assert_eq!(stdout(&out), "db=*****\n");
+    assert_eq!(out.stdout(), "db=*****\n");
     assert_no_leak(&out, db);
 
     // The token never reaches the child: no variable holds a token, none names one.
     let out = s.exec_sh(&[], "env");
     ok(&out);
-    let env = stdout(&out);
+    let env = out.stdout();
     assert!(
         !env.contains("BAO_TOKEN") && !env.contains("VAULT_TOKEN"),
         "{env}"
@@ -915,13 +910,7 @@ fn unreachable_server_is_one_clear_line() {
     fs::write(dir.join("svc.secret-id"), "s\n").unwrap();
     // A port nobody listens on.
     let addr = format!("http://127.0.0.1:{}", free_port());
-    let run = |args: &[&str]| {
-        sb.cmd(args)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "t")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| sb.test(args).env("BAO_ADDR", &addr).env("BAO_TOKEN", "t").run();
     let needles = [
         "cannot reach OpenBao",
         addr.as_str(),
@@ -945,18 +934,13 @@ fn unreachable_server_is_one_clear_line() {
     assert_one_line_error(&out, &needles);
 
     // No address at all, and clear text to another machine, are refused before any connection.
-    let out = sb
-        .cmd(&["openbao", "push"])
-        .env("BAO_TOKEN", "t")
-        .output()
-        .unwrap();
+    let out = sb.test(&["openbao", "push"]).env("BAO_TOKEN", "t").run();
     assert_one_line_error(&out, &["no OpenBao address", "BAO_ADDR"]);
     let out = sb
-        .cmd(&["openbao", "push"])
+        .test(&["openbao", "push"])
         .env("BAO_ADDR", "http://192.0.2.1:8200")
         .env("BAO_TOKEN", "t")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("clear text"), "{}", stderr(&out));
 }
@@ -988,7 +972,7 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
     s.server.kv_put(&s.key("svc/stray"), "stray-5");
     let out = s.run(&["check", "--openbao"]);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    let text = stdout(&out);
+    let text = out.stdout();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL openbao")).collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(
@@ -1009,9 +993,8 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
     }
     // The vault's fingerprint is the one `git diff` shows for the same value (textconv).
     let tc =
-        s.sb.cmd(&["git", "textconv", s.sb.vault().to_str().unwrap()])
-            .output()
-            .unwrap();
+        s.sb.test(&["git", "textconv", s.sb.vault().to_str().unwrap()])
+            .run();
     let fp_vault = lines[0]
         .split("vault ")
         .nth(1)
@@ -1019,7 +1002,7 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
         .split(',')
         .next()
         .unwrap();
-    assert!(stdout(&tc).contains(fp_vault), "{}\n{text}", stdout(&tc));
+    assert!(tc.stdout().contains(fp_vault), "{}\n{text}", tc.stdout());
 
     // --json carries the same per-path problems.
     let out = s.run(&["check", "--openbao", "--json"]);

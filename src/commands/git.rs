@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GitCommand, GitSetupArgs};
-use crate::crypto::{self, DecryptFailure};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::fingerprint::FingerprintKey;
@@ -13,6 +12,7 @@ use crate::keys::{self, IdentitySet};
 use crate::output::{self, status};
 use crate::terminal::sanitize;
 use crate::trust::pins::TrustStore;
+use crate::vault_format;
 use crate::workspace::{GlobalOptions, Workspace};
 use crate::ExitStatus;
 
@@ -40,7 +40,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
     let mut warnings = Vec::new();
     let program = if args.absolute {
         let exe = std::env::current_exe()
-            .map_err(|e| Error::msg(format!("cannot find this program's own path: {e}")))?;
+            .map_err(|e| Error::with_source("cannot find this program's own path", e))?;
         setup::shell_quote(&exe.to_string_lossy())
     } else {
         if crate::child::find_on_path("agevault").is_none() {
@@ -134,9 +134,11 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     // textconv fingerprint guesses with the real key.
     // Any of the vault files (main or a scope's) may be the one git hands over.
     let mut trusted = Err(String::new());
+    let mut vault_file = ws.vault_path.clone();
     for file in ws.vault_files() {
         trusted = trusted_version(&ws, &file.path, &bytes, None);
         if trusted.is_ok() {
+            vault_file = file.path;
             break;
         }
     }
@@ -148,10 +150,10 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     }
     let ids = keys::discover(&options.identities)
         .map_err(|e| format!("# agevault vault: identities cannot be loaded ({e})"))?;
-    let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| match f {
+    let plaintext = vault_format::decrypt(&vault_file, &bytes, &ids.identities).map_err(|f| match f {
         // The ciphertext's hash is public (anyone can hash the file): it only lets
         // `git log -p` show that the vault changed, for readers without a key.
-        DecryptFailure::NoMatchingKeys => format!(
+        f if f.is_not_a_recipient() => format!(
             "{}; ciphertext {}",
             textconv::UNDECRYPTABLE,
             textconv::ciphertext_id(&bytes)
@@ -192,7 +194,7 @@ fn trusted_version(
     let sig = crate::trust::read_sig(vault)
         .ok()
         .flatten()
-        .filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .filter(|b| memchr::memmem::find(b, needle.as_bytes()).is_some())
         .or_else(|| {
             let git = repo::open(
                 &ws.config
@@ -325,7 +327,8 @@ fn run_merge_driver(
                  `git checkout --theirs {name}` and re-apply the other side's changes with `agevault set`"
             ))
         };
-        let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| cannot(f.to_string()))?;
+        let plaintext = vault_format::decrypt(&vault_in_repo, &bytes, &ids.identities)
+            .map_err(|f| cannot(f.to_string()))?;
         VaultDocument::parse(plaintext.as_slice())
             .map(|doc| Some((doc, verified)))
             .map_err(|e| cannot(format!("holds an invalid document ({e})")))
@@ -400,8 +403,8 @@ fn run_merge_driver(
     }
     // %A is git's temporary file; git reads the result back from it. The signature
     // goes to a stash that the signature file's merge driver picks up.
-    let ciphertext = crate::workspace::encrypt_vault(&mut outcome.doc)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
+    let ciphertext = crate::workspace::encrypt_vault(&vault_in_repo, &mut outcome.doc)
+        .map_err(|e| Error::with_source(format!("cannot merge {name}"), e))?;
     let (writers, digest) = merged_config(
         &ws,
         base_manifest.as_ref(),
@@ -418,9 +421,10 @@ fn run_merge_driver(
         &options.trust,
     )
     .map_err(|e| {
-        Error::msg(format!(
-            "cannot merge {name}: the merged vault cannot be signed: {e}"
-        ))
+        Error::with_source(
+            format!("cannot merge {name}: the merged vault cannot be signed"),
+            e,
+        )
     })?;
     match &stash {
         Some(stash) => {

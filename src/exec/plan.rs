@@ -222,7 +222,8 @@ fn plan_derived<'a>(
                 "`{path}` would get the derived name {name} ({via}), but {why} accepts only explicit \
                  mappings; {fix} or in a profile's env"
             );
-            return Err(if via.starts_with("profile") {
+            // The command line asked for it (a usage error); a profile is configuration.
+            return Err(if matches!(via, Via::Profile(_)) {
                 Error::msg(err)
             } else {
                 Error::Usage(err)
@@ -300,24 +301,42 @@ fn refuse_conflicts(doc: &VaultDocument, sel: &Selection) -> Result<()> {
 }
 
 /// The paths that get derived names, each with what selected it (for messages).
-fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, String)>> {
+/// Why a path gets a derived name: what selected it.
+#[derive(Clone)]
+enum Via {
+    /// No selection at all: every secret.
+    Default,
+    /// `--only PREFIX` on the command line.
+    Only(String),
+    /// `only` in profile `[exec.NAME]`.
+    Profile(String),
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Default => f.write_str("every secret, by default"),
+            Via::Only(prefix) => write!(f, "--only {prefix}"),
+            Via::Profile(name) => write!(f, "profile [exec.{name}] only"),
+        }
+    }
+}
+
+fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, Via)>> {
     let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
     if sel.only.is_empty() && !explicit {
         return Ok(leaf_paths(doc.secrets())
             .into_iter()
-            .map(|p| (p, "every secret, by default".to_owned()))
+            .map(|p| (p, Via::Default))
             .collect());
     }
-    let mut prefixes: Vec<(String, String)> = sel
+    let mut prefixes: Vec<(String, Via)> = sel
         .only
         .iter()
-        .map(|p| (p.clone(), format!("--only {p}")))
+        .map(|p| (p.clone(), Via::Only(p.clone())))
         .collect();
     if let Some((name, only)) = &sel.profile {
-        prefixes.extend(
-            only.iter()
-                .map(|p| (p.clone(), format!("profile [exec.{name}] only"))),
-        );
+        prefixes.extend(only.iter().map(|p| (p.clone(), Via::Profile(name.clone()))));
     }
     let mut paths = Vec::new();
     for (prefix, via) in prefixes {

@@ -12,7 +12,6 @@ use git2::{Oid, Repository};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::fingerprint::FingerprintKey;
@@ -232,6 +231,7 @@ impl<'a> Versions<'a> {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.snapshots.entry(b) {
                 let snap = load(
                     self.repo,
+                    self.vault_path,
                     b,
                     self.identities,
                     &self.run_key,
@@ -401,6 +401,7 @@ impl VaultChange {
 
 fn load(
     repo: &Repository,
+    vault_path: &Path,
     blob: Oid,
     identities: &[Box<dyn Identity>],
     key: &FingerprintKey,
@@ -409,7 +410,7 @@ fn load(
     let Ok(blob) = repo.find_blob(blob) else {
         return Snapshot::Unreadable("is missing from this clone".into());
     };
-    let plaintext = match crypto::decrypt(blob.content(), identities) {
+    let plaintext = match crate::vault_format::decrypt(vault_path, blob.content(), identities) {
         Ok(p) => p,
         Err(failure) => return Snapshot::Unreadable(failure.to_string()),
     };
@@ -476,7 +477,9 @@ pub fn format_time(time: git2::Time) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
+/// (Howard Hinnant's algorithm). Not humantime (the one date crate in the tree): it
+/// formats only UTC and only 1970 to 9999, and panics beyond; a commit's local time
+/// can be any of ±2^40 seconds.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

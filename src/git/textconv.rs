@@ -19,7 +19,7 @@ pub const UNDECRYPTABLE: &str =
 pub fn ciphertext_id(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&digest[..6])
 }
 
 /// Renders `doc` for diffing. Without a key, values show as `fp:?` (only additions

@@ -49,13 +49,9 @@ pub struct Exposure {
     pub overdue: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A short identifier of the fingerprint key, so records know which key made them.
 fn key_id(key: &FingerprintKey) -> String {
-    hex(&key.digest(b"agevault exposure key id")[..8])
+    base16ct::lower::encode_string(&key.digest(b"agevault exposure key id")[..8])
 }
 
 /// Exposure per secret path (only paths with at least one), for the document as it is now.
@@ -77,7 +73,7 @@ pub fn exposures(
         }
         let digest = key
             .as_ref()
-            .map(|k| hex(&k.digest(value.expose_secret().as_bytes())));
+            .map(|k| base16ct::lower::encode_string(&k.digest(value.expose_secret().as_bytes())));
         let updated = doc
             .meta(&path)
             .and_then(|m| m.updated())
@@ -152,7 +148,7 @@ pub fn record_offboarding(
         }
         fingerprints.insert(
             path.clone(),
-            hex(&fp_key.digest(value.expose_secret().as_bytes())),
+            base16ct::lower::encode_string(&fp_key.digest(value.expose_secret().as_bytes())),
         );
         exposed.push(path);
     }
@@ -182,7 +178,10 @@ pub fn renew_fingerprint_key(doc: &mut VaultDocument) {
     let mut rekeyed: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (path, value) in doc.leaves() {
         let v = value.expose_secret().as_bytes();
-        rekeyed.insert(hex(&old.digest(v)), (path, hex(&new.digest(v))));
+        rekeyed.insert(
+            base16ct::lower::encode_string(&old.digest(v)),
+            (path, base16ct::lower::encode_string(&new.digest(v))),
+        );
     }
     for r in doc.offboardings_mut() {
         if r.key_id() != Some(old_id.as_str()) {

@@ -1,7 +1,10 @@
 //! Rotation policies and status: globs over secret paths, ages, due dates, offboarding exposure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
+
+use globset::{GlobBuilder, GlobMatcher};
 
 use serde::Serialize;
 
@@ -9,30 +12,65 @@ use crate::clock;
 use crate::config::ConfigFile;
 use crate::document::VaultDocument;
 
-/// Whether `pattern` matches `path`: `*` and `?` stay within a segment, `**` crosses them.
+/// Whether `pattern` matches `path`: `*` and `?` stay within a segment, `**` crosses
+/// them (`**/` also matching no directory). This is globset with `/` as a literal
+/// separator, the dialect of `[scopes]` paths; a pattern globset refuses matches nothing.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) if rest.first() == Some(&b'*') => {
-                let rest = &rest[1..];
-                // `**/` also matches no directory at all (`**/key` matches `key`).
-                if let Some(after) = rest.strip_prefix(b"/") {
-                    if go(after, s) {
-                        return true;
-                    }
-                }
-                (0..=s.len()).any(|i| go(rest, &s[i..]))
+    // Compiled once per pattern: `best_match` asks for every secret of a vault.
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<GlobMatcher>>>> = OnceLock::new();
+    let mut compiled = COMPILED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    compiled
+        .entry(pattern.to_owned())
+        .or_insert_with(|| {
+            GlobBuilder::new(&whole_segment_stars(pattern))
+                .literal_separator(true)
+                .backslash_escape(true)
+                .empty_alternates(true)
+                .build()
+                .ok()
+                .map(|glob| glob.compile_matcher())
+        })
+        .as_ref()
+        .is_some_and(|matcher| matcher.is_match(path))
+}
+
+/// `pattern` in globset's spelling of what policies have always meant by a `**`
+/// that is not a whole segment (`a**`, `a/**b`, `a**/b`): any text, `/` included,
+/// and `**/` also nothing at all. globset would read such a `**` as `*`.
+fn whole_segment_stars(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut rest = pattern;
+    while let Some(at) = rest.find("**") {
+        let (before, stars) = rest.split_at(at);
+        out.push_str(before);
+        let after = stars.trim_start_matches('*');
+        let run = stars.len() - after.len();
+        let starts_segment = out.is_empty() || out.ends_with('/');
+        rest = after;
+        if run == 2 && out.is_empty() && after == "/" {
+            // `**/` alone names only paths ending in `/`: none (globset: every path).
+            out.push('/');
+            rest = "";
+        } else if run == 2 && starts_segment && (after.is_empty() || after.starts_with('/')) {
+            out.push_str("**");
+        } else if run == 2 && after.starts_with('/') {
+            // `**/` inside a segment: nothing, or any text ending in `/`.
+            out.push_str("{,*/**/}");
+            rest = &after[1..];
+        } else {
+            // Any text; after an even run (`****`) the `/` that follows may be skipped.
+            out.push_str("{*,*/**/*}");
+            if run % 2 == 0 && after.starts_with('/') {
+                out.push_str("{,/}");
+                rest = &after[1..];
             }
-            Some((b'*', rest)) => {
-                let limit = s.iter().position(|&c| c == b'/').unwrap_or(s.len());
-                (0..=limit).any(|i| go(rest, &s[i..]))
-            }
-            Some((b'?', rest)) => s.first().is_some_and(|&c| c != b'/') && go(rest, &s[1..]),
-            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
         }
     }
-    go(pattern.as_bytes(), path.as_bytes())
+    out.push_str(rest);
+    out
 }
 
 /// The entry of `map` that applies to `path`: an exact key wins, then the
@@ -143,6 +181,17 @@ mod tests {
         assert!(glob_match("**", "a/b/c"));
         assert!(glob_match("**/key", "key"));
         assert!(glob_match("**/key", "tls/key"));
+        assert!(glob_match("a/**/b", "a/b") && glob_match("a/**/b", "a/x/y/b"));
+        // A `**` inside a segment has always meant any text, `/` included (globset
+        // alone would read it as `*`), and `**/` there may also be nothing.
+        assert!(glob_match("llm**", "llm-api-key/openai"));
+        assert!(glob_match("a/**b", "a/x/b") && !glob_match("a/**b", "a/x/c"));
+        assert!(glob_match("a**/b", "ab") && glob_match("a**/b", "ax/y/b"));
+        assert!(glob_match("***", "a/b") && !glob_match("***/b", "b"));
+        assert!(glob_match("a****/b", "a/bb"));
+        // A pattern ending in `/` names no secret path; a broken one matches nothing.
+        assert!(!glob_match("**/", "a") && !glob_match("a/", "a"));
+        assert!(!glob_match("a[", "a"));
     }
 
     #[test]

@@ -277,6 +277,7 @@ fn verify_signature_inner(
 /// changes) to `to`: every later change, in order, must name the set before it and be
 /// signed by one of its writers, and the chain must end at `to`. A chain shorter than
 /// what was accepted, or a skipped or reordered change, is refused.
+///
 /// A version from before writer changes already accepted here (an older branch) has a
 /// shorter chain; it is accepted only when `signer` is still a trusted writer, so a
 /// removed writer cannot sign "old" versions.
@@ -531,7 +532,7 @@ pub fn new_vault_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    sigfile::hex(&bytes)
+    base16ct::lower::encode_string(&bytes)
 }
 
 /// Picks the signing key for a write that moves from `prior` writers to `writers`.

@@ -97,7 +97,7 @@ impl Signer {
             Signer::Agent { socket, public } => agent_sign(socket, public, namespace, message)?,
         };
         sig.to_pem(LineEnding::LF)
-            .map_err(|e| Error::msg(format!("cannot encode a signature: {e}")))
+            .map_err(|e| Error::with_source("cannot encode a signature", e))
     }
 }
 
@@ -185,15 +185,15 @@ pub fn discover(explicit: &[PathBuf]) -> Result<Vec<Candidate>> {
 /// A fresh Ed25519 signing key: the OpenSSH private key text and the public key line.
 pub fn generate(comment: &str) -> Result<(Zeroizing<String>, String)> {
     let mut key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519)
-        .map_err(|e| Error::msg(format!("cannot generate a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot generate a signing key", e))?;
     key.set_comment(comment);
     let private = key
         .to_openssh(LineEnding::LF)
-        .map_err(|e| Error::msg(format!("cannot encode a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot encode a signing key", e))?;
     let public = key
         .public_key()
         .to_openssh()
-        .map_err(|e| Error::msg(format!("cannot encode a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot encode a signing key", e))?;
     Ok((Zeroizing::new(private.to_string()), public))
 }
 

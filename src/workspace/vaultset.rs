@@ -254,14 +254,14 @@ impl Workspace {
             return Ok(part);
         };
         let scoped = self.at(&part.file.path);
-        match crate::crypto::decrypt(&bytes, &ids.identities) {
+        match crate::vault_format::decrypt(&part.file.path, &bytes, &ids.identities) {
             Ok(plaintext) => {
                 let d = scoped.parse(&plaintext)?;
                 part.original = d.to_plaintext();
                 part.doc = Some(d);
                 part.loaded = true;
             }
-            Err(crate::crypto::DecryptFailure::NoMatchingKeys) => {
+            Err(failure) if failure.is_not_a_recipient() => {
                 let why = format!(
                     "{} is read only by {}, and none of your identities is one of them",
                     part.file.label(),
@@ -340,7 +340,7 @@ impl Workspace {
         for file in self.vault_files().iter().filter(|f| f.scope.is_some()) {
             match self.verify_scope_file(file, &vault_id, false) {
                 Ok(Some((bytes, _))) => {
-                    if let Err(reason) = crate::crypto::check_format(&bytes) {
+                    if let Err(reason) = crate::vault_format::check(&file.path, &bytes) {
                         problems.push(format!("{}: {reason}", file.label()));
                     }
                 }
@@ -449,7 +449,7 @@ impl Workspace {
         if let Some(p) = prior {
             trust::check_not_removed(&p.vault_id, doc.recipients(), &[], &file.path)?;
         }
-        let ciphertext = workspace::encrypt_vault(&mut doc)?;
+        let ciphertext = workspace::encrypt_vault(&file.path, &mut doc)?;
         let (mut store, sig) =
             workspace::sign_new_version(&file.path, &ciphertext, prior, Some(config), &self.options.trust)?;
         trust::write_signed(&mut store, &file.path, &ciphertext, &sig)?;
