@@ -304,8 +304,8 @@ impl Workspace {
         let original = doc.to_plaintext();
         // A vault written by the stock age CLI records no recipients: its first
         // write records (and encrypts to) the configured set.
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         Ok(WriteSession {
             doc,
@@ -329,8 +329,8 @@ impl Workspace {
         let loaded = self.load(&ids, crate::workspace::Want::All, false)?;
         let mut doc = loaded.doc;
         let original = doc.to_plaintext();
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         Ok(WriteSession {
             doc,
@@ -361,8 +361,8 @@ impl Workspace {
         let plaintext = self.decrypt(&bytes, &ids)?;
         let mut doc = self.parse(&plaintext)?;
         let original = doc.to_plaintext();
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         let sig = trust::read_sig(&self.vault_path)?;
         let store = TrustStore::open()?;
@@ -463,8 +463,8 @@ impl Workspace {
         } else {
             doc.to_plaintext()
         };
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         let session = WriteSession {
             doc,
@@ -482,7 +482,7 @@ impl Workspace {
         let Some(config) = &self.config else {
             return Ok(());
         };
-        let drift = RecipientDrift::between(config, &doc.recipients);
+        let drift = RecipientDrift::between(config, doc.recipients());
         if drift.is_empty() {
             return Ok(());
         }
@@ -499,7 +499,7 @@ impl Workspace {
     pub fn recipient_keys(&self, doc: &VaultDocument) -> Vec<String> {
         match &self.config {
             Some(c) => c.vault_recipient_keys(),
-            None => doc.recipients.clone(),
+            None => doc.recipients().to_vec(),
         }
     }
 
@@ -528,7 +528,7 @@ impl Workspace {
             return Ok(false);
         }
         if let Some(p) = &session.prior {
-            trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &self.vault_path)?;
+            trust::check_not_removed(&p.vault_id, session.doc.recipients(), &[], &self.vault_path)?;
         }
         let mut doc = session.doc;
         let ciphertext = encrypt_vault(&self.vault_path, &mut doc)?;
@@ -556,8 +556,8 @@ impl WriteSession {
 /// or an OpenPGP one for a `.gpg` name). Every vault gains a fingerprint key (for
 /// `git diff`) on its first write and keeps it.
 pub fn encrypt_vault(path: &Path, doc: &mut VaultDocument) -> Result<Vec<u8>> {
-    crate::fingerprint::ensure_key(doc);
-    crate::vault_format::encrypt(path, doc.to_plaintext().as_slice(), &doc.recipients)
+    doc.ensure_fingerprint_key();
+    crate::vault_format::encrypt(path, doc.to_plaintext().as_slice(), doc.recipients())
 }
 
 /// Which configured recipient owns each of these OpenPGP long key ids (primary key or

@@ -362,7 +362,10 @@ fn import_sops(
 
 /// The secrets under `prefix` as `export --format json` prints them.
 fn export_json(sb: &Sandbox, prefix: &str) -> String {
-    let out = sb.command(&["export", prefix, "--format", "json"]).output().unwrap();
+    let out = sb
+        .command(&["export", prefix, "--format", "json"])
+        .output()
+        .unwrap();
     assert_ok(&out, &format!("export {prefix}"));
     stdout(&out)
 }

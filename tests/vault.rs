@@ -102,6 +102,73 @@ fn unchanged_write_leaves_the_file_byte_identical() {
     assert_ne!(sb.vault_bytes(), before);
 }
 
+/// A document written by stock tools or a newer agevault, with fields this build does
+/// not know, an offboarding record and meta entries of every kind, keeps all of them
+/// through a write: only what the write changed differs, and the text is canonical
+/// (known fields first, the rest in name order).
+#[test]
+fn a_write_keeps_every_field_it_did_not_change() {
+    use serde_json::{json, Value};
+    let sb = Sandbox::with_secrets(&[("db/password", "pw-one-1")]);
+    let removed_key = common::age_keygen(&sb.root.path().join("bob.txt"));
+    let mut doc: Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
+    assert!(doc["fingerprint_key"].is_string(), "{doc}");
+    doc["aaa_future"] = json!({"nested": [1, {"x": null}]});
+    doc["zzz_future"] = json!("x");
+    doc["offboarded"] = json!([{
+        "name": "bob", "key": removed_key, "removed": "2026-01-01T00:00:00Z", "key_id": "0011",
+        "fingerprints": {"db/password": "00ff"}, "paths": ["db/password"], "zzz_later": true
+    }]);
+    doc["meta"]["db/password"]["note"] = json!(["kept"]);
+    doc["meta"]["db/password"]["generator"] = json!(17);
+    sb.age_encrypt_vault(format!("{doc:#}\n").as_bytes());
+    sb.sign_as_is();
+
+    sb.set("other", "pw-two-2");
+    let text = sb.age_decrypt();
+    let after: Value = serde_json::from_str(&text).unwrap();
+    let mut expected = doc.clone();
+    expected["secrets"]["other"] = json!("pw-two-2");
+    expected["meta"]["other"] = after["meta"]["other"].clone();
+    assert!(expected["meta"]["other"]["updated"].is_string());
+    assert_eq!(after, expected);
+    let top: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \"")?.split('"').next())
+        .collect();
+    assert_eq!(
+        top,
+        [
+            "version",
+            "secrets",
+            "meta",
+            "recipients",
+            "aaa_future",
+            "fingerprint_key",
+            "offboarded",
+            "zzz_future"
+        ]
+    );
+    // The record is read, not only kept: its key id is not the vault's, so every path
+    // it lists stays exposed to bob.
+    let out = sb.test(&["status", "--json"]).run();
+    out.success();
+    let rows: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let exposed: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["exposed_to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |e| (r["path"].as_str().unwrap(), e["name"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(exposed, [("db/password", "bob")]);
+}
+
 #[test]
 fn set_rejects_leaf_namespace_conflicts() {
     let sb = Sandbox::with_secrets(&[("a/b", "leaf-value-1")]);

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::git::merge::CONFLICTS;
 use crate::lifecycle::exposure::{exposures, is_public};
 use crate::lifecycle::policy::{best_match, glob_match, statuses};
-use crate::lifecycle::rotation::{KEEP_UNTIL, NEXT_SUFFIX, PREVIOUS_SUFFIX, STAGED_FOR};
+use crate::lifecycle::rotation::{NEXT_SUFFIX, PREVIOUS_SUFFIX};
 use crate::lifecycle::validate::{validate, Findings};
 use crate::output;
 use crate::terminal::sanitize;
@@ -259,7 +259,7 @@ fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> 
     let target = Target::resolve(config, None, None)?;
     let server = openbao::connect(config)?;
     let token = openbao::operator_token(config)?;
-    let key = FingerprintKey::of(doc).unwrap_or_else(FingerprintKey::generate);
+    let key = doc.fingerprint_key().unwrap_or_else(FingerprintKey::generate);
     let mut problems = Vec::new();
     let mut held = std::collections::BTreeSet::new();
     for (path, value) in doc.leaves() {
@@ -327,7 +327,7 @@ fn overlap_problems(doc: &VaultDocument) -> Vec<String> {
     doc.leaves()
         .filter_map(|(path, _)| {
             let base = path.strip_suffix(PREVIOUS_SUFFIX)?;
-            let until = doc.meta.get(&path).and_then(|m| m.get(KEEP_UNTIL)).and_then(|v| v.as_str());
+            let until = doc.meta(&path).and_then(|m| m.keep_until());
             let over = until
                 .and_then(crate::clock::parse_rfc3339)
                 .map_or(true, |t| t <= now);
@@ -346,7 +346,7 @@ fn overlap_problems(doc: &VaultDocument) -> Vec<String> {
 fn staged_problems(doc: &VaultDocument) -> Vec<String> {
     doc.leaves()
         .filter_map(|(path, _)| {
-            let base = doc.meta.get(&path)?.get(STAGED_FOR)?.as_str()?.to_owned();
+            let base = doc.meta(&path)?.staged_for()?.to_owned();
             Some(format!(
                 "`{path}` holds a new value for `{base}` whose after_rotate hook has not succeeded; fix the hook's \
                  cause and run `agevault rotate --retry-hooks {base}`"
@@ -665,7 +665,7 @@ fn pgp_recipients(ws: &Workspace, report: &mut Report) {
 
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
     match &ws.config {
-        Some(config) => RecipientDrift::between(config, &doc.recipients).problems(config, doc),
+        Some(config) => RecipientDrift::between(config, doc.recipients()).problems(config, doc),
         None => Vec::new(),
     }
 }

@@ -32,7 +32,7 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
         );
     }
     let dir = MemDir::create("edit", args.allow_disk)?;
-    let file = dir.write_file("secrets.json", tree_to_json(&session.doc.secrets).as_slice())?;
+    let file = dir.write_file("secrets.json", tree_to_json(session.doc.secrets()).as_slice())?;
     let editor = editor_command()?;
     let tree = loop {
         match run_editor(&editor, &file)? {

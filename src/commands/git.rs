@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{GitCommand, GitSetupArgs};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::fingerprint::{self, FingerprintKey};
+use crate::fingerprint::FingerprintKey;
 use crate::git::setup::{self, Step};
 use crate::git::{merge, repo, signatures, textconv};
 use crate::keys::{self, IdentitySet};
@@ -94,7 +94,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
 fn add_fingerprint_key(ws: &Workspace) -> Step {
     let attempt = || -> Result<bool> {
         let mut session = ws.open_for_write()?;
-        if !fingerprint::ensure_key(&mut session.doc) {
+        if !session.doc.ensure_fingerprint_key() {
             return Ok(false);
         }
         ws.commit(session)
@@ -167,13 +167,13 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     drop(plaintext);
     // Versions written before fingerprint keys existed use the working tree's key, so
     // they compare with later versions (which keep that key).
-    let key = FingerprintKey::of(&doc).or_else(|| worktree_key(&ws, &ids));
+    let key = doc.fingerprint_key().or_else(|| worktree_key(&ws, &ids));
     Ok(textconv::render(&doc, key.as_ref()))
 }
 
 fn worktree_key(ws: &Workspace, ids: &IdentitySet) -> Option<FingerprintKey> {
     let (doc, _) = ws.read_document_with(ids).ok()?;
-    FingerprintKey::of(&doc)
+    doc.fingerprint_key()
 }
 
 /// Whether `bytes`, a version of the vault at `vault` that git handed over without its
@@ -391,7 +391,7 @@ fn run_merge_driver(
         .unwrap_or_default();
     if let Some(k) = outcome
         .doc
-        .recipients
+        .recipients()
         .iter()
         .find(|k| ours_doc.was_offboarded(k) || theirs_doc.was_offboarded(k) || removed_here.contains(*k))
     {
@@ -556,15 +556,15 @@ fn merged_prior(
 /// Recipient keys the merge result has that ours lacked, and the other way round.
 fn recipient_changes(ours: &VaultDocument, merged: &VaultDocument) -> (Vec<String>, Vec<String>) {
     let added = merged
-        .recipients
+        .recipients()
         .iter()
-        .filter(|k| !ours.recipients.contains(k))
+        .filter(|k| !ours.recipients().contains(k))
         .cloned()
         .collect();
     let removed = ours
-        .recipients
+        .recipients()
         .iter()
-        .filter(|k| !merged.recipients.contains(k))
+        .filter(|k| !merged.recipients().contains(k))
         .cloned()
         .collect();
     (added, removed)

@@ -24,7 +24,7 @@ pub fn run(ws: &Workspace, args: &LsArgs) -> Result<ExitStatus> {
         }
     }
     let paths = match &prefix {
-        None => leaf_paths(&doc.secrets),
+        None => leaf_paths(doc.secrets()),
         Some(p) => match doc.get(p) {
             Some(Node::Leaf(_)) => vec![p.to_string()],
             Some(Node::Tree(t)) => leaf_paths(t).into_iter().map(|s| format!("{p}/{s}")).collect(),

@@ -145,7 +145,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         // Adding a removed person back is this explicit command.
         crate::trust::readmit(&p.vault_id, &key)?;
     }
-    let in_vault = session.doc.recipients.contains(&key);
+    let in_vault = session.doc.recipients().contains(&key);
     if in_vault && already_configured {
         return Err(Error::msg(format!("`{name}` is already a recipient")));
     }
@@ -158,7 +158,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         );
         return Ok(ExitStatus::Success);
     }
-    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let drift = RecipientDrift::between(config, session.doc.recipients());
     let only_this = drift.removed.is_empty() && drift.added.iter().all(|k| k == &key);
     if !only_this {
         ws.check_recipient_drift(&session.doc)?;
@@ -175,9 +175,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         }
     }
     if reads_main {
-        session.doc.recipients.push(key);
-        session.doc.recipients.sort();
-        session.doc.recipients.dedup();
+        session.doc.add_recipient(key);
     }
     ws.commit_unchecked(session)?;
     status(

@@ -5,7 +5,6 @@
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 
 use crate::cli::RotateArgs;
 use crate::config::Hook;
@@ -523,11 +522,7 @@ fn due_targets(ws: &Workspace, doc: &VaultDocument) -> (Vec<(SecretPath, Option<
 }
 
 fn remembered(doc: &VaultDocument, path: &SecretPath) -> Result<Option<Generator>> {
-    let spec = doc
-        .meta
-        .get(&path.to_string())
-        .and_then(|m| m.get("generator"))
-        .and_then(Value::as_str);
+    let spec = doc.meta(&path.to_string()).and_then(|m| m.generator());
     spec.map(|s| {
         Generator::parse(s)
             .map_err(|e| Error::msg(format!("the generator remembered for `{path}` is invalid: {e}")))

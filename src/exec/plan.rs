@@ -160,6 +160,24 @@ fn env_name_problem(name: &str) -> Option<&'static str> {
 pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection<'a>>> {
     refuse_conflicts(doc, sel)?;
     let mut by_name: BTreeMap<String, Injection<'a>> = BTreeMap::new();
+    plan_explicit(doc, sel, &mut by_name)?;
+    plan_derived(doc, sel, &mut by_name)?;
+    if sel.explicit_only.is_some() && by_name.is_empty() {
+        let why = sel.explicit_only.as_deref().unwrap_or_default();
+        return Err(Error::Usage(format!(
+            "nothing to inject: {why} accepts only explicit mappings; give --env NAME=PATH, --file NAME=PATH or -p PROFILE"
+        )));
+    }
+    Ok(by_name.into_values().collect())
+}
+
+/// The explicit mappings (`--env`, `--file`, a profile's tables): a reserved name only
+/// with `--allow-override`.
+fn plan_explicit<'a>(
+    doc: &'a VaultDocument,
+    sel: &Selection,
+    by_name: &mut BTreeMap<String, Injection<'a>>,
+) -> Result<()> {
     for (list, delivery) in [(&sel.env, Delivery::Env), (&sel.files, Delivery::File)] {
         for m in list {
             let value = leaf(doc, &m.path)?;
@@ -179,10 +197,19 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                     )));
                 }
             }
-            insert(&mut by_name, inj)?;
+            insert(by_name, inj)?;
         }
     }
+    Ok(())
+}
 
+/// The paths selected by prefix, under names derived from them: never a reserved or
+/// inherited name, and none at all where only explicit mappings are accepted.
+fn plan_derived<'a>(
+    doc: &'a VaultDocument,
+    sel: &Selection,
+    by_name: &mut BTreeMap<String, Injection<'a>>,
+) -> Result<()> {
     for (path, via) in derived_paths(doc, sel)? {
         let name = derive_env_name(strip(&path, sel.strip_prefix.as_deref()));
         if by_name.get(&name).is_some_and(|prev| prev.path == path) {
@@ -224,16 +251,9 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                 inj.path, inj.name, inj.name
             )));
         }
-        insert(&mut by_name, inj)?;
+        insert(by_name, inj)?;
     }
-
-    if sel.explicit_only.is_some() && by_name.is_empty() {
-        let why = sel.explicit_only.as_deref().unwrap_or_default();
-        return Err(Error::Usage(format!(
-            "nothing to inject: {why} accepts only explicit mappings; give --env NAME=PATH, --file NAME=PATH or -p PROFILE"
-        )));
-    }
-    Ok(by_name.into_values().collect())
+    Ok(())
 }
 
 /// A merge that conflicted moved the path's values under `_conflicts/`: the child would
@@ -305,7 +325,7 @@ impl std::fmt::Display for Via {
 fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, Via)>> {
     let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
     if sel.only.is_empty() && !explicit {
-        return Ok(leaf_paths(&doc.secrets)
+        return Ok(leaf_paths(doc.secrets())
             .into_iter()
             .map(|p| (p, Via::Default))
             .collect());

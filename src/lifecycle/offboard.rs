@@ -59,7 +59,7 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
     };
     let key = entry.key.clone();
     let mut session = ws.open_for_write()?;
-    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let drift = RecipientDrift::between(config, session.doc.recipients());
     if drift.removed.is_empty() && drift.added == [key.clone()] {
         // A previous `remove` re-encrypted the vault but could not write the config: finish it.
         config.remove_recipient(name)?;
@@ -70,17 +70,17 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
         return Ok(Vec::new());
     }
     ws.check_recipient_drift(&session.doc)?;
-    let reads_main = session.doc.recipients.contains(&key);
-    if reads_main && session.doc.recipients.len() <= 1 {
+    let reads_main = session.doc.recipients().contains(&key);
+    if reads_main && session.doc.recipients().len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",
         ));
     }
-    session.doc.recipients.retain(|k| k != &key);
+    session.doc.remove_recipient(&key);
     if !force {
         // A reader of scopes only keeps access through any other key of the user's.
         let remaining: Vec<String> = if reads_main {
-            session.doc.recipients.clone()
+            session.doc.recipients().to_vec()
         } else {
             config
                 .file

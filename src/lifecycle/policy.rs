@@ -115,13 +115,8 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
     let mut exposed = crate::lifecycle::exposure::exposures(doc, config, now);
     doc.leaves()
         .map(|(path, _)| {
-            let meta = doc.meta.get(&path);
-            let text = |k: &str| {
-                meta.and_then(|m| m.get(k))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let updated = text("updated");
+            let meta = doc.meta(&path);
+            let updated = meta.and_then(|m| m.updated()).map(str::to_owned);
             let updated_at = updated
                 .as_deref()
                 .and_then(clock::parse_rfc3339)
@@ -149,7 +144,7 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
                 policy,
                 due,
                 overdue,
-                generator: text("generator"),
+                generator: meta.and_then(|m| m.generator()).map(str::to_owned),
                 exposed_to,
             }
         })
@@ -214,14 +209,19 @@ mod tests {
     fn due_and_exposure() {
         let mut doc = VaultDocument::new(vec![]);
         doc.set(&"a/key".parse().unwrap(), "v".into()).unwrap();
-        doc.meta
-            .get_mut("a/key")
-            .unwrap()
-            .insert("updated".into(), "2026-01-01T00:00:00Z".into());
-        doc.extra.insert(
-            "offboarded".into(),
-            serde_json::json!([{"name":"bob","key":"age1x","removed":"2026-02-01T00:00:00Z","paths":["a/key"]}]),
-        );
+        doc.meta_mut("a/key").set_updated("2026-01-01T00:00:00Z".into());
+        // A record from before values were tracked: its date decides.
+        let doc = VaultDocument::parse(
+            std::str::from_utf8(doc.to_plaintext().as_slice())
+                .unwrap()
+                .replace(
+                    r#""recipients": []"#,
+                    r#""recipients": [], "offboarded": [{"name":"bob","key":"age1x","removed":"2026-02-01T00:00:00Z","paths":["a/key"]}]"#,
+                )
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(doc.was_offboarded_name("bob"));
         let mut config = ConfigFile::default();
         config.rotation.insert("a/*".into(), "30d".into());
         let now = clock::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();

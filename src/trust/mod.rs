@@ -31,7 +31,7 @@ pub struct ConfigTrust {
     pub path: PathBuf,
     /// `[writers]`.
     pub writers: WriterSet,
-    /// `ConfigFile::parse_with_digest`.
+    /// The config's security digest (`ConfigFile::parse_with_digest`).
     pub digest: String,
 }
 
