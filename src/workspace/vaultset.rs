@@ -325,20 +325,12 @@ impl Workspace {
     }
 
     /// Without decrypting anything: checks the format and verifies the signature of
-    /// every scope file (the main vault's signature must verify first, since its vault
-    /// id anchors them). One problem per file that fails, naming it.
-    pub fn verify_scope_files(&self, main_bytes: &[u8]) -> Vec<String> {
-        let vault_id = match self.verify(main_bytes) {
-            Ok(v) => v.manifest.vault_id,
-            Err(e) => {
-                return vec![format!(
-                    "scope files not verified: the main vault's signature failed: {e}"
-                )]
-            }
-        };
+    /// every scope file (given the verified id of the main vault, which
+    /// anchors them). One problem per file that fails, naming it.
+    pub fn verify_scope_files(&self, vault_id: &str) -> Vec<String> {
         let mut problems = Vec::new();
         for file in self.vault_files().iter().filter(|f| f.scope.is_some()) {
-            match self.verify_scope_file(file, &vault_id, false) {
+            match self.verify_scope_file(file, vault_id, false) {
                 Ok(Some((bytes, _))) => {
                     if let Err(reason) = crate::vault_format::check(&file.path, &bytes) {
                         problems.push(format!("{}: {reason}", file.label()));
