@@ -207,10 +207,7 @@ fn hash_of(record: &Value) -> String {
     if let Value::Object(m) = &mut copy {
         m.remove("hash");
     }
-    Sha256::digest(copy.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base16ct::lower::encode_string(&Sha256::digest(copy.to_string().as_bytes()))
 }
 
 /// The last record's sequence number and hash, read from the file's tail only (the

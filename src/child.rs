@@ -13,20 +13,17 @@ use signal_hook::low_level::siginfo::Cause;
 
 use crate::error::{Error, Result};
 
-/// Signals passed on to the child (SPEC §5).
+/// Signals passed on to the child (README, *exec*).
 pub const FORWARDED: [i32; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
-/// The executable `name` resolves to in `PATH`, as a shell would find it.
+/// The executable `name` resolves to in `PATH`, as a shell would find it, except that
+/// an empty `PATH` entry does not stand for the current directory (a repository
+/// must not be able to plant the program that is run).
 pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    let dirs = std::env::split_paths(&path).filter(|d| !d.as_os_str().is_empty());
+    let path = std::env::join_paths(dirs).ok()?;
+    which::which_in_global(name, Some(path)).ok()?.next()
 }
 
 /// How a child ended.
@@ -42,8 +39,9 @@ impl ChildExit {
     /// The shell convention: the code, or 128+N for signal N.
     pub fn shell_code(self) -> u8 {
         match self {
-            ChildExit::Code(c) => (c & 0xff) as u8,
-            ChildExit::Signal(s) => (128 + s).clamp(0, 255) as u8,
+            // The low byte, as wait(2) reports it.
+            ChildExit::Code(c) => c.to_le_bytes()[0],
+            ChildExit::Signal(s) => u8::try_from(s.saturating_add(128).clamp(0, 255)).unwrap_or(u8::MAX),
         }
     }
 
@@ -86,12 +84,12 @@ pub fn run_supervised_with(
 ) -> Result<ChildExit> {
     // Register before spawning so a signal arriving in between is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
-        .map_err(|e| Error::msg(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::with_source("cannot install signal handlers", e))?;
     let handle = signals.handle();
     let program = cmd.get_program().to_owned();
     let mut child = cmd.spawn().map_err(|e| spawn_error(&program, &e))?;
     let threads = on_spawn(&mut child);
-    let pid = Pid::from_raw(child.id() as i32);
+    let pid = pid_of(&child);
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             // The terminal already sent Ctrl-C, Ctrl-\ and resizes to the whole
@@ -124,9 +122,16 @@ fn wait_for(pid: Pid) -> Result<ChildExit> {
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(ChildExit::Code(code)),
             Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(ChildExit::Signal(sig as i32)),
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::msg(format!("cannot wait for the child process: {e}"))),
+            Err(e) => return Err(Error::with_source("cannot wait for the child process", e)),
         }
     }
+}
+
+/// The process ID of a child we spawned, as nix takes it. Linux PIDs stay below 2^22
+/// (`pid_max`), so it always fits; if it ever did not, `i32::MAX` names no process,
+/// where a wrapped value could be -1, "every process", to kill(2).
+pub fn pid_of(child: &std::process::Child) -> Pid {
+    Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
 }
 
 #[cfg(test)]

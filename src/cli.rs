@@ -4,6 +4,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::lifecycle::generate::Generator;
+use crate::secret_path::SecretPath;
+
+/// A secret path argument, parsed once as clap reads the command line. A bad one is a
+/// usage error in agevault's own words (`main_entry` prints it, exit 2), before any
+/// config or vault is looked for.
+fn secret_path(text: &str) -> Result<SecretPath, crate::Error> {
+    SecretPath::parse(text).map_err(crate::Error::Usage)
+}
+
+/// A `--generate SPEC` argument, parsed once as clap reads the command line.
+fn generator(text: &str) -> Result<Generator, crate::Error> {
+    Generator::parse(text).map_err(crate::Error::Usage)
+}
+
 /// The help heading of the options every command accepts.
 const GLOBAL: &str = "Global options";
 
@@ -135,8 +150,9 @@ pub enum Command {
     /// The format is detected from the content unless --format is given. A .env
     /// variable keeps its name as one path segment (`DB_PASSWORD`); nested JSON/YAML
     /// keys become namespaces (`db/password`). Existing paths are refused unless
-    /// --overwrite. The source file is never changed; sops and gpg files are
-    /// decrypted by the `sops` and `gpg` binaries, which read the file themselves.
+    /// --overwrite. The source file is never changed. gpg files are decrypted by
+    /// `gpg`; sops files by the `sops` binary when it is on PATH, else natively when
+    /// their data key is encrypted to age (--sops native|binary chooses).
     Import(ImportArgs),
     /// Export secrets as .env, JSON or YAML on stdout, or as docker-secrets files.
     ///
@@ -235,7 +251,8 @@ pub enum ScopesCommand {
         /// Recipient names, or role:ROLE.
         #[arg(long, required = true, num_args = 1.., value_name = "NAME")]
         readers: Vec<String>,
-        /// The file (default: <vault stem>.<scope>.json.age beside the vault).
+        /// The file (default: <vault stem>.<scope>.json.age beside the vault, or .json.gpg
+        /// when the readers have OpenPGP keys).
         #[arg(long, value_name = "FILE")]
         file: Option<String>,
     },
@@ -327,6 +344,11 @@ pub struct InitArgs {
     /// Name for your recipient entry (default: $USER).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Create an OpenPGP vault (default name secrets.json.gpg), encrypted by gpg to this
+    /// key's 40-hex fingerprint instead of an age identity. Its public key must be in
+    /// your gpg keyring; gpg-agent does the private-key work (smartcards included).
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pgp: Option<String>,
 }
 
 /// `keygen`.
@@ -357,7 +379,9 @@ pub enum RecipientsCommand {
     Add {
         /// A unique name (letters, digits, . _ -).
         name: String,
-        /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", or a plugin recipient.
+        /// age1…, "ssh-ed25519 AAAA…", "ssh-rsa AAAA…", a plugin recipient, or, for a .gpg
+        /// vault or scope file, pgp:FINGERPRINT (40 hex digits; the public key must be in
+        /// your gpg keyring).
         #[arg(required_unless_present = "key_file", conflicts_with = "key_file")]
         key: Option<String>,
         /// Read the key from this file instead (a `.pub` file, or the output of
@@ -385,7 +409,8 @@ pub enum RecipientsCommand {
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Only paths at or below this prefix.
-    pub prefix: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
@@ -398,14 +423,16 @@ pub struct LsArgs {
 #[derive(Debug, Args)]
 pub struct PathArg {
     /// A secret path such as samba/password.
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
 }
 
 /// `rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// A secret path such as samba/password, or a namespace such as samba (needs -r).
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
     /// Remove a namespace and every secret under it.
     #[arg(short, long)]
     pub recursive: bool,
@@ -415,7 +442,8 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct SetArgs {
     /// A secret path such as samba/password.
-    pub path: String,
+    #[arg(value_parser = secret_path)]
+    pub path: SecretPath,
     /// Refused: values on the command line leak through /proc and shell history.
     #[arg(hide = true)]
     pub value: Option<String>,
@@ -424,8 +452,8 @@ pub struct SetArgs {
     /// x509:CN=NAME,days=N[,san=NAME]…[,key=p256|rsa:BITS][,csr]. Key pairs store the
     /// public half at PATH.pub; x509 stores the certificate at PATH.crt (PATH.csr with csr).
     /// Remembered for `rotate`.
-    #[arg(long, value_name = "SPEC")]
-    pub generate: Option<String>,
+    #[arg(long, value_name = "SPEC", value_parser = generator)]
+    pub generate: Option<Generator>,
     /// Store an empty value read from standard input (refused by default: an empty
     /// pipe is usually an unset variable or a closed stdin, not a value).
     #[arg(long)]
@@ -439,8 +467,12 @@ pub struct SetArgs {
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// Secret paths to rotate (with --retry-hooks: the staged paths to retry; default all).
-    #[arg(required_unless_present_any = ["due", "exposed_to", "retry_hooks"], conflicts_with_all = ["due", "exposed_to"])]
-    pub paths: Vec<String>,
+    #[arg(
+        required_unless_present_any = ["due", "exposed_to", "retry_hooks"],
+        conflicts_with_all = ["due", "exposed_to"],
+        value_parser = secret_path
+    )]
+    pub paths: Vec<SecretPath>,
     /// Incident response: remove recipient NAME if it still is one (re-encrypting without
     /// it), rotate every generator-backed secret it could read, run their hooks, and list
     /// the ones that need a human. Exits 1 while any value NAME could read is still in use.
@@ -459,8 +491,8 @@ pub struct RotateArgs {
     pub force: bool,
     /// Generator to use (and remember); default: the one remembered in the secret's meta,
     /// else the value is read like `set` reads it.
-    #[arg(long, value_name = "SPEC")]
-    pub generate: Option<String>,
+    #[arg(long, value_name = "SPEC", value_parser = generator)]
+    pub generate: Option<Generator>,
     /// Rotate every overdue or exposed secret that has a generator; list those that need a human (exit 1).
     #[arg(long)]
     pub due: bool,
@@ -715,7 +747,8 @@ pub struct GitSetupArgs {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Only changes at or below this secret path or namespace.
-    pub path: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub path: Option<SecretPath>,
     /// Show at most the N newest commits that changed the vault (like `git log -n`).
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     pub max_count: Option<usize>,
@@ -749,14 +782,29 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub format: Option<ImportFormat>,
     /// Put every imported path under this namespace (e.g. `prod`).
-    #[arg(long, value_name = "PATH")]
-    pub prefix: Option<String>,
+    #[arg(long, value_name = "PATH", value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// List the paths that would be imported, change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Replace secrets that already exist at an imported path.
     #[arg(long)]
     pub overwrite: bool,
+    /// How a sops file is decrypted (default: auto, the `sops` binary when it is on
+    /// PATH, else natively).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub sops: Option<SopsMode>,
+}
+
+/// How `import` decrypts a sops file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SopsMode {
+    /// The `sops` binary when it is on PATH, else natively.
+    Auto,
+    /// agevault itself: age recipients only, your age identities (and SOPS_AGE_KEY_FILE, SOPS_AGE_KEY).
+    Native,
+    /// `sops decrypt`, with whatever keys sops finds (age, PGP, KMS).
+    Binary,
 }
 
 /// Formats `import` reads.
@@ -768,7 +816,7 @@ pub enum ImportFormat {
     Json,
     /// A YAML mapping (nested mappings are namespaces).
     Yaml,
-    /// A sops-encrypted JSON, YAML or .env file (needs the `sops` binary).
+    /// A sops-encrypted JSON, YAML or .env file (age: read natively; otherwise the `sops` binary).
     Sops,
     /// An OpenPGP-encrypted JSON, YAML or .env file (needs `gpg`).
     Gpg,
@@ -778,7 +826,8 @@ pub enum ImportFormat {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Only secrets under this namespace; exported paths are relative to it.
-    pub prefix: Option<String>,
+    #[arg(value_parser = secret_path)]
+    pub prefix: Option<SecretPath>,
     /// The output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,

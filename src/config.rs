@@ -17,6 +17,9 @@ pub const CONFIG_NAME: &str = ".agevault.toml";
 /// The default vault file name.
 pub const DEFAULT_VAULT: &str = "secrets.json.age";
 
+/// The default name of an OpenPGP vault (`init --pgp`).
+pub const DEFAULT_PGP_VAULT: &str = "secrets.json.gpg";
+
 /// One `[recipients.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +65,8 @@ pub struct ScopeEntry {
     pub paths: Vec<String>,
     /// Recipient names, or `role:ROLE` for every recipient with that role.
     pub readers: Vec<String>,
-    /// The file, relative to the vault's directory (default `<vault stem>.<scope>.json.age`).
+    /// The file, relative to the vault's directory (default `<vault stem>.<scope>.json.age`,
+    /// or `.json.gpg` when the readers have OpenPGP keys).
     #[serde(default)]
     pub file: Option<String>,
 }
@@ -273,10 +277,11 @@ impl Config {
             .join(self.file.vault.as_deref().unwrap_or(DEFAULT_VAULT))
     }
 
-    /// The configured recipient keys, sorted and unique.
-    pub fn recipient_keys(&self) -> Vec<String> {
-        let set: BTreeSet<String> = self.file.recipients.values().map(|r| r.key.clone()).collect();
-        set.into_iter().collect()
+    /// The keys the main vault is encrypted to, sorted and unique: every configured
+    /// recipient whose key its format takes (age and ssh keys for an age vault, OpenPGP
+    /// keys for a `.gpg` one). Recipients of the other kind read only their scopes.
+    pub fn vault_recipient_keys(&self) -> Vec<String> {
+        self.file.vault_recipient_keys()
     }
 
     /// The name configured for `key`, if any.
@@ -380,21 +385,36 @@ impl Config {
 
     /// Adds `[recipients.NAME]`, keeping the rest of the file (comments included) as it is.
     pub fn add_recipient(&self, name: &str, key: &str, role: &str) -> Result<()> {
-        self.edit(|doc| {
-            let recipients = doc
-                .entry("recipients")
-                .or_insert_with(|| {
-                    let mut t = toml_edit::Table::new();
-                    t.set_implicit(true);
-                    toml_edit::Item::Table(t)
-                })
-                .as_table_mut()
-                .ok_or("`recipients` is not a table")?;
-            let mut entry = toml_edit::Table::new();
-            entry.insert("key", toml_edit::value(key));
-            entry.insert("role", toml_edit::value(role));
-            recipients.insert(name, toml_edit::Item::Table(entry));
+        self.edit(|doc| add_recipient_entry(doc, name, key, role))
+    }
+
+    /// This config with `[recipients.NAME]` added and NAME among the readers of `scopes`,
+    /// in memory and checked as a loaded config is (nothing is written): a change that
+    /// would leave an invalid config is refused before anything is touched.
+    pub fn with_recipient(&self, name: &str, key: &str, role: &str, scopes: &[String]) -> Result<Config> {
+        let text = self.edited(|doc| {
+            add_recipient_entry(doc, name, key, role)?;
+            for scope in scopes {
+                let readers = doc
+                    .get_mut("scopes")
+                    .and_then(|s| s.get_mut(scope.as_str()))
+                    .and_then(|s| s.get_mut("readers"))
+                    .and_then(toml_edit::Item::as_array_mut)
+                    .ok_or("a scope's readers are not a list")?;
+                if !readers.iter().any(|v| v.as_str() == Some(name)) {
+                    readers.push(name);
+                }
+            }
             Ok(())
+        })?;
+        let (file, digest) = ConfigFile::parse_with_digest(&text).map_err(|message| Error::Config {
+            path: self.path.clone(),
+            message,
+        })?;
+        Ok(Config {
+            path: self.path.clone(),
+            file,
+            digest,
         })
     }
 
@@ -459,23 +479,34 @@ fn read_config_text(path: &Path) -> Result<String> {
 }
 
 impl ConfigFile {
+    /// The format of the main vault, from its name.
+    pub fn vault_format(&self) -> crate::vault_format::VaultFormat {
+        crate::vault_format::VaultFormat::of_name(self.vault.as_deref().unwrap_or(DEFAULT_VAULT))
+    }
+
+    /// See [`Config::vault_recipient_keys`].
+    pub fn vault_recipient_keys(&self) -> Vec<String> {
+        let format = self.vault_format();
+        let set: BTreeSet<String> = self
+            .recipients
+            .values()
+            .filter(|r| format.accepts(&r.key))
+            .map(|r| r.key.clone())
+            .collect();
+        set.into_iter().collect()
+    }
+
     /// Parses and checks the text of a config file; the error names the line.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
         Self::parse_with_digest(text).map(|(file, _)| file)
     }
 
-    /// [`ConfigFile::parse`] plus the config's [`security_digest`], from one parse of the
+    /// [`ConfigFile::parse`] plus the SHA-256 of the config's meaning (see `digest_of_value`), from one parse of the
     /// text (a config with 1,000 recipients is about 100 KB of TOML, and every command
     /// loads it).
     pub fn parse_with_digest(text: &str) -> std::result::Result<(ConfigFile, String), String> {
         let located = |e: toml::de::Error| {
-            let line = e.span().map(|s| {
-                text.as_bytes()[..s.start.min(text.len())]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1
-            });
+            let line = e.span().map(|s| unknown_keys::line_of(text, &s));
             match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_owned(),
@@ -566,8 +597,31 @@ impl ConfigFile {
             }
         }
         scopes::Router::new(&file)?;
+        scopes::check_key_kinds(&file)?;
         Ok(file)
     }
+}
+
+fn add_recipient_entry(
+    doc: &mut toml_edit::DocumentMut,
+    name: &str,
+    key: &str,
+    role: &str,
+) -> std::result::Result<(), &'static str> {
+    let recipients = doc
+        .entry("recipients")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or("`recipients` is not a table")?;
+    let mut entry = toml_edit::Table::new();
+    entry.insert("key", toml_edit::value(key));
+    entry.insert("role", toml_edit::value(role));
+    recipients.insert(name, toml_edit::Item::Table(entry));
+    Ok(())
 }
 
 fn remove_recipient_entry(
@@ -593,15 +647,7 @@ fn string_array(values: &[String]) -> toml_edit::Array {
 }
 
 /// SHA-256 of the config's meaning: the parsed TOML as canonical JSON (sorted keys), so
-/// comments and formatting do not count but every value does. Unparsable text hashes as text.
-pub fn security_digest(text: &str) -> String {
-    match toml::from_str::<toml::Value>(text) {
-        Ok(value) => digest_of_value(&value),
-        Err(_) => crate::trust::sigfile::sha256_hex(text.as_bytes()),
-    }
-}
-
-/// [`security_digest`] of an already-parsed config: the SHA-256 of its canonical JSON.
+/// comments and formatting do not count but every value does.
 fn digest_of_value(value: &toml::Value) -> String {
     let canonical = serde_json::to_value(value)
         .and_then(|v| serde_json::to_string(&v))
@@ -609,28 +655,19 @@ fn digest_of_value(value: &toml::Value) -> String {
     crate::trust::sigfile::sha256_hex(canonical.as_bytes())
 }
 
-/// `line N: ` for `key` inside `[table]`, found by scanning the text (toml keeps no spans after deserializing).
+/// `line N: ` for `key` inside `[table]`, where the TOML parser saw the key (empty
+/// when the text does not parse or has no such key).
 fn line_prefix(text: &str, table: &str, key: &str) -> String {
-    let header = format!("[{table}]");
-    let mut in_table = false;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            in_table = t == header;
-            continue;
-        }
-        let k = t
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"')
-            .trim_matches('\'');
-        if in_table && k == key {
-            return format!("line {}: ", i + 1);
-        }
-    }
-    String::new()
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return String::new();
+    };
+    doc.get(table)
+        .and_then(toml_edit::Item::as_table_like)
+        .and_then(|t| t.get_key_value(key))
+        .and_then(|(k, _)| k.span())
+        .map_or_else(String::new, |span| {
+            format!("line {}: ", unknown_keys::line_of(text, &span))
+        })
 }
 
 #[cfg(test)]
@@ -670,6 +707,11 @@ files = {{ JWT_KEY_FILE = "logos/jwt-key" }}
         assert!(e.starts_with("line 2: [rotation] `a/*`"), "{e}");
         let e = ConfigFile::parse("# c\n[validate]\n\"tls/key\" = \"regex:(\"\n").unwrap_err();
         assert!(e.starts_with("line 3: [validate] `tls/key`"), "{e}");
+        // The parser's position, also where scanning lines for `key =` found nothing.
+        let e = ConfigFile::parse("vault = \"x\"\nvalidate.\"b\" = \"regex:(\"\n").unwrap_err();
+        assert!(e.starts_with("line 2: [validate] `b`"), "{e}");
+        let e = ConfigFile::parse("[rotation]\n'a/*' = \"1d\"\n  \"b/*\"  =  \"1y\"\n").unwrap_err();
+        assert!(e.starts_with("line 3: [rotation] `b/*`"), "{e}");
         let (_, k) = crate::keys::generate_identity();
         let dup = format!("[recipients.a]\nkey = \"{k}\"\n[recipients.b]\nkey = \"{k}\"\n");
         assert!(ConfigFile::parse(&dup).unwrap_err().contains("same key"));

@@ -13,8 +13,8 @@ pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 /// Why a file did not decrypt.
 #[derive(Debug)]
 pub enum DecryptFailure {
-    /// Not an age file at all, or its header is damaged.
-    NotAge(String),
+    /// Not a file of its format at all (age, or OpenPGP for `.gpg`), or its header is damaged.
+    Malformed(String),
     /// No identity matched a recipient stanza.
     NoMatchingKeys,
     /// A passphrase-protected identity was given the wrong passphrase.
@@ -23,6 +23,19 @@ pub enum DecryptFailure {
     Damaged(String),
     /// A plugin was needed and failed or is missing.
     Plugin(String),
+    /// gpg could not decrypt an OpenPGP vault file.
+    Gpg(crate::pgp::GpgFailure),
+}
+
+impl DecryptFailure {
+    /// Whether the file is simply not encrypted to any key this user holds (rather than
+    /// damaged, or a key that failed): for a scope file, "not one of its readers".
+    pub fn is_not_a_recipient(&self) -> bool {
+        matches!(
+            self,
+            DecryptFailure::NoMatchingKeys | DecryptFailure::Gpg(crate::pgp::GpgFailure::NoSecretKey { .. })
+        )
+    }
 }
 
 impl std::fmt::Display for DecryptFailure {
@@ -30,9 +43,17 @@ impl std::fmt::Display for DecryptFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecryptFailure::NoMatchingKeys => f.write_str("is not encrypted to any of your identities"),
-            DecryptFailure::NotAge(r) | DecryptFailure::Damaged(r) => write!(f, "cannot be decrypted: {r}"),
+            DecryptFailure::Malformed(r) | DecryptFailure::Damaged(r) => {
+                write!(f, "cannot be decrypted: {r}")
+            }
             DecryptFailure::WrongPassphrase => f.write_str("cannot be decrypted: wrong passphrase"),
             DecryptFailure::Plugin(r) => write!(f, "cannot be decrypted: an age plugin failed: {r}"),
+            DecryptFailure::Gpg(crate::pgp::GpgFailure::NoSecretKey { key_ids }) => write!(
+                f,
+                "is encrypted to OpenPGP key id(s) {}, none of which gpg holds a secret key for",
+                key_ids.join(", ")
+            ),
+            DecryptFailure::Gpg(failure) => write!(f, "cannot be decrypted: {failure}"),
         }
     }
 }
@@ -60,7 +81,7 @@ pub fn check_format(bytes: &[u8]) -> Result<(), String> {
     match open(bytes) {
         Ok(_) => Ok(()),
         Err(e) => Err(match e {
-            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => reason,
+            DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => reason,
             _ => "its header cannot be read".into(),
         }),
     }
@@ -95,8 +116,8 @@ pub fn decrypt(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<Se
     decrypt_inner(ciphertext, identities).map_err(|failure| match failure {
         // age's own error for a file cut short or not age at all is a generic I/O or
         // MAC complaint; the framing says more precisely what is wrong.
-        DecryptFailure::NotAge(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
-            Some(reason) => DecryptFailure::NotAge(reason.into()),
+        DecryptFailure::Malformed(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
+            Some(reason) => DecryptFailure::Malformed(reason.into()),
             None => failure,
         },
         other => other,
@@ -115,7 +136,8 @@ fn framing_problem(bytes: &[u8]) -> Option<&'static str> {
         Some("it is empty")
     } else if text.starts_with(ARMOR_BEGIN.as_bytes()) {
         let end = b"-----END AGE ENCRYPTED FILE-----";
-        (!text.windows(end.len()).any(|w| w == end))
+        memchr::memmem::find(text, end)
+            .is_none()
             .then_some("it is truncated (its -----END AGE ENCRYPTED FILE----- line is missing)")
     } else if text.starts_with(b"age-encryption.org/") {
         None
@@ -124,107 +146,74 @@ fn framing_problem(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The binary age file inside `bytes` (armored or already binary). The ciphertext is
-/// not secret; decoding it whole lets the header be parsed in one pass.
-fn dearmor(bytes: &[u8]) -> Result<Vec<u8>, DecryptFailure> {
-    let mut binary = Vec::with_capacity(bytes.len());
-    ArmoredReader::new(bytes)
-        .read_to_end(&mut binary)
-        .map_err(|e| classify(age::DecryptError::Io(e)))?;
-    Ok(binary)
-}
-
-/// Parses the header of an age file.
+/// Parses the header of an age file (armored or binary).
 ///
 /// age's own buffered reader reads the header one line at a time and re-parses
 /// everything read so far after each line: quadratic in the number of recipient
 /// stanzas (1,000 recipients took about a quarter of a second). [`WholeHeader`] hands
-/// it the entire header in one `read_until`, so it is parsed once.
-fn open(ciphertext: &[u8]) -> Result<Decryptor<WholeHeader>, DecryptFailure> {
-    let binary = dearmor(ciphertext)?;
-    Decryptor::new_buffered(WholeHeader { data: binary, pos: 0 }).map_err(classify)
+/// it the entire header in one `read_until`, so it is parsed once; the payload still
+/// streams through the armor decoder (no second copy of a large file).
+/// An age file being read from memory, armored or not.
+type Reading<'a> = WholeHeader<ArmoredReader<std::io::BufReader<&'a [u8]>>>;
+
+fn open(ciphertext: &[u8]) -> Result<Decryptor<Reading<'_>>, DecryptFailure> {
+    Decryptor::new_buffered(WholeHeader {
+        inner: ArmoredReader::new(ciphertext),
+        header_read: false,
+    })
+    .map_err(classify)
 }
 
-/// An in-memory age file whose first `read_until(b'\n')` returns the whole header
-/// (through the `--- MAC` line) instead of its first line; every other read is the
-/// plain in-memory reader.
-struct WholeHeader {
-    data: Vec<u8>,
-    pos: usize,
+/// A buffered reader whose first `read_until(b'\n')` returns the whole age header
+/// (every line through the `--- MAC` line; stanza lines start with `-> `, bodies are
+/// base64) instead of its first line. Everything else is the inner reader's.
+struct WholeHeader<R> {
+    inner: R,
+    header_read: bool,
 }
 
-impl WholeHeader {
-    /// Where the header ends: just after the newline of the first line that starts
-    /// with `--- ` (stanza lines start with `-> `, bodies are base64).
-    fn header_end(rest: &[u8]) -> Option<usize> {
-        let mac = memchr::memmem::find(rest, b"\n--- ")?;
-        let newline = memchr::memchr(b'\n', &rest[mac + 1..])?;
-        Some(mac + 1 + newline + 1)
-    }
-}
-
-impl Read for WholeHeader {
+impl<R: std::io::BufRead> Read for WholeHeader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let rest = &self.data[self.pos..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
+        self.inner.read(buf)
     }
 }
 
-impl std::io::BufRead for WholeHeader {
+impl<R: std::io::BufRead> std::io::BufRead for WholeHeader<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(&self.data[self.pos..])
+        self.inner.fill_buf()
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.data.len());
+        self.inner.consume(amt);
     }
 
     fn read_until(&mut self, byte: u8, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-        let rest = &self.data[self.pos..];
-        let end = if byte == b'\n' && self.pos == 0 {
-            Self::header_end(rest)
-        } else {
-            None
+        if byte != b'\n' || self.header_read {
+            return self.inner.read_until(byte, buf);
         }
-        .or_else(|| memchr::memchr(byte, rest).map(|i| i + 1))
-        .unwrap_or(rest.len());
-        buf.extend_from_slice(&rest[..end]);
-        self.pos += end;
-        Ok(end)
+        self.header_read = true;
+        let mut total = 0;
+        loop {
+            let start = buf.len();
+            let n = self.inner.read_until(b'\n', buf)?;
+            total += n;
+            if n == 0 || buf[start..].starts_with(b"--- ") {
+                return Ok(total);
+            }
+        }
     }
 }
 
 fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
     let decryptor = open(ciphertext)?;
     if decryptor.is_scrypt() {
-        return Err(DecryptFailure::NotAge(
+        return Err(DecryptFailure::Malformed(
             "it is passphrase-encrypted, not encrypted to recipients".into(),
         ));
     }
     let reader = decryptor
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn Identity))
         .map_err(classify)?;
-    read_payload(reader, ciphertext)
-}
-
-/// Decrypts a passphrase-encrypted (scrypt) age file.
-pub fn decrypt_with_passphrase(
-    ciphertext: &[u8],
-    passphrase: secrecy::SecretString,
-) -> Result<SecretBuf, DecryptFailure> {
-    let decryptor = open(ciphertext)?;
-    let identity = age::scrypt::Identity::new(passphrase);
-    let reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn Identity))
-        .map_err(|e| match e {
-            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
-                DecryptFailure::WrongPassphrase
-            }
-            other => classify(other),
-        })?;
     read_payload(reader, ciphertext)
 }
 
@@ -264,16 +253,16 @@ fn classify(e: age::DecryptError) -> DecryptFailure {
                 .join("; "),
         ),
         E::InvalidHeader | E::UnknownFormat => {
-            DecryptFailure::NotAge("it is not an age file or its header is damaged".into())
+            DecryptFailure::Malformed("it is not an age file or its header is damaged".into())
         }
-        E::InvalidMac => DecryptFailure::NotAge("its header was modified (MAC mismatch)".into()),
-        E::ExcessiveWork { .. } => DecryptFailure::NotAge("its passphrase work factor is too high".into()),
+        E::InvalidMac => DecryptFailure::Malformed("its header was modified (MAC mismatch)".into()),
+        E::ExcessiveWork { .. } => DecryptFailure::Malformed("its passphrase work factor is too high".into()),
         E::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            DecryptFailure::NotAge("it is truncated inside its header".into())
+            DecryptFailure::Malformed("it is truncated inside its header".into())
         }
-        E::Io(e) => DecryptFailure::NotAge(format!("its armor or header cannot be read ({e})")),
+        E::Io(e) => DecryptFailure::Malformed(format!("its armor or header cannot be read ({e})")),
         E::DecryptionFailed => DecryptFailure::Damaged("its contents are corrupted".into()),
-        other => DecryptFailure::NotAge(other.to_string()),
+        other => DecryptFailure::Malformed(other.to_string()),
     }
 }
 
@@ -297,13 +286,13 @@ mod tests {
         ));
         assert!(matches!(
             decrypt(b"garbage", &ids),
-            Err(DecryptFailure::NotAge(_))
+            Err(DecryptFailure::Malformed(_))
         ));
         let half = &ct[..ct.len() / 2];
-        assert!(matches!(decrypt(half, &ids), Err(DecryptFailure::NotAge(r)) if r.contains("truncated")));
-        assert!(matches!(decrypt(b"", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("empty")));
+        assert!(matches!(decrypt(half, &ids), Err(DecryptFailure::Malformed(r)) if r.contains("truncated")));
+        assert!(matches!(decrypt(b"", &ids), Err(DecryptFailure::Malformed(r)) if r.contains("empty")));
         assert!(
-            matches!(decrypt(b"junk\n", &ids), Err(DecryptFailure::NotAge(r)) if r.contains("not an age file"))
+            matches!(decrypt(b"junk\n", &ids), Err(DecryptFailure::Malformed(r)) if r.contains("not an age file"))
         );
         assert!(!is_armored(b"age-encryption.org/v1\n"));
     }
@@ -320,12 +309,13 @@ mod tests {
         let last: Vec<Box<dyn Identity>> = vec![Box::new(ids[299].clone())];
         assert_eq!(decrypt(&ct, &last).unwrap().as_slice(), b"many readers");
         // The binary form (what `age` writes without -a) goes through the same reader.
-        let binary = dearmor(&ct).unwrap();
+        let mut binary = Vec::new();
+        ArmoredReader::new(&ct[..]).read_to_end(&mut binary).unwrap();
         assert_eq!(decrypt(&binary, &last).unwrap().as_slice(), b"many readers");
         // A header whose MAC line is gone, or whose stanza was altered, is refused.
         let mac_at = memchr::memmem::find(&binary, b"\n--- ").unwrap() + 1;
         let cut = &binary[..mac_at];
-        assert!(matches!(decrypt(cut, &last), Err(DecryptFailure::NotAge(_))));
+        assert!(matches!(decrypt(cut, &last), Err(DecryptFailure::Malformed(_))));
         let mut altered = binary.clone();
         let stanza = memchr::memmem::find(&altered, b"-> X25519 ").unwrap() + 10;
         altered[stanza] = if altered[stanza] == b'A' { b'B' } else { b'A' };

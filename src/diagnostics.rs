@@ -152,9 +152,7 @@ pub fn clap_error_parts(rendered: &str) -> (String, Option<String>) {
             message.push_str(trimmed);
         }
     }
-    let hint = if !tips.is_empty() {
-        Some(tips.join("; "))
-    } else {
+    let hint = if tips.is_empty() {
         usage.map(|u| {
             let command: Vec<&str> = u
                 .split_whitespace()
@@ -162,6 +160,8 @@ pub fn clap_error_parts(rendered: &str) -> (String, Option<String>) {
                 .collect();
             format!("usage: {u}; see `{} --help`", command.join(" "))
         })
+    } else {
+        Some(tips.join("; "))
     };
     (message, hint)
 }

@@ -1,4 +1,7 @@
-//! The plaintext vault document: the secrets tree, per-path meta, and the recorded recipients.
+//! The plaintext vault document: the secrets tree, per-path meta, the recorded
+//! recipients, and what it records about the vault (fingerprint key, offboardings, scope
+//! files). The one place that knows the document's JSON: every field is private and the
+//! methods keep its invariants (recipients sorted and unique, meta only for what exists).
 //!
 //! Secret values live in `SecretString` from parsing to use; the document is
 //! never held as a `serde_json::Value` (which cannot be zeroized).
@@ -12,6 +15,13 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+mod meta;
+mod records;
+
+pub use meta::PathMeta;
+pub use records::{merge3, Offboarding, VaultRecords};
+
+use crate::fingerprint::FingerprintKey;
 use crate::secret_buf::SecretBuf;
 use crate::secret_path::{
     segment_problem, shorten, SecretPath, MAX_PATH_BYTES, MAX_SEGMENTS, MAX_SEGMENT_BYTES,
@@ -62,33 +72,39 @@ impl fmt::Display for DocumentError {
     }
 }
 
-/// The whole decrypted document.
+/// The whole decrypted document (its `version` is always [`FORMAT_VERSION`]).
 pub struct VaultDocument {
-    /// Format version (always `FORMAT_VERSION` once parsed).
-    pub version: u64,
     /// The secrets tree.
-    pub secrets: Tree,
+    secrets: Tree,
     /// Per-path metadata maintained by the tool; holds no values.
-    pub meta: BTreeMap<String, BTreeMap<String, Value>>,
-    /// The recipient keys this version was encrypted to, sorted.
-    pub recipients: Vec<String>,
-    /// Fields this build does not know, kept as they are.
-    pub extra: BTreeMap<String, Value>,
+    meta: BTreeMap<String, PathMeta>,
+    /// The recipient keys this version was encrypted to: sorted, each once.
+    recipients: Vec<String>,
+    /// Everything else: fingerprint key, offboardings, scope files, unknown fields.
+    records: VaultRecords,
 }
 
 impl VaultDocument {
     /// An empty document encrypted to `recipients`.
     pub fn new(recipients: Vec<String>) -> Self {
-        let mut doc = VaultDocument {
-            version: FORMAT_VERSION,
-            secrets: Tree::new(),
-            meta: BTreeMap::new(),
+        Self::from_parts(Tree::new(), BTreeMap::new(), recipients, VaultRecords::default())
+    }
+
+    /// A document from its parts (what a merge assembles).
+    pub fn from_parts(
+        secrets: Tree,
+        meta: BTreeMap<String, PathMeta>,
+        mut recipients: Vec<String>,
+        records: VaultRecords,
+    ) -> Self {
+        recipients.sort();
+        recipients.dedup();
+        VaultDocument {
+            secrets,
+            meta,
             recipients,
-            extra: BTreeMap::new(),
-        };
-        doc.recipients.sort();
-        doc.recipients.dedup();
-        doc
+            records,
+        }
     }
 
     /// Parses plaintext bytes, rejecting duplicates, non-string leaves, bad names and future versions.
@@ -148,21 +164,25 @@ impl VaultDocument {
         }
         let secrets = raw.secrets.unwrap_or_default();
         let secrets = validate_tree(secrets, &mut Vec::new(), left_out)?;
-        let mut recipients: Vec<String> = raw
+        let recipients: Vec<String> = raw
             .recipients
             .unwrap_or_default()
             .iter()
             .map(|k| crate::keys::canonical_key(k))
             .collect();
-        recipients.sort();
-        recipients.dedup();
-        Ok(VaultDocument {
-            version,
+        let meta = raw
+            .meta
+            .map(|m| m.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, entries)| (path, PathMeta::from_json(entries)))
+            .collect();
+        Ok(Self::from_parts(
             secrets,
-            meta: raw.meta.map(|m| m.0).unwrap_or_default(),
+            meta,
             recipients,
-            extra: raw.extra,
-        })
+            VaultRecords::from_json(raw.extra),
+        ))
     }
 
     /// The canonical plaintext: pretty JSON, sorted keys, trailing newline.
@@ -179,6 +199,11 @@ impl VaultDocument {
         self.leaves()
             .map(|(p, v)| p.len() + v.expose_secret().len())
             .sum()
+    }
+
+    /// The secrets tree.
+    pub fn secrets(&self) -> &Tree {
+        &self.secrets
     }
 
     /// Finds the node at `path`.
@@ -272,38 +297,143 @@ impl VaultDocument {
         true
     }
 
-    /// Whether `key` was taken off the vault with `recipients remove`.
-    /// Every key an `offboarded` record names that is not a recipient again (one added
+    /// The recipient keys this version is encrypted to, sorted, each once.
+    pub fn recipients(&self) -> &[String] {
+        &self.recipients
+    }
+
+    /// Adds a recipient key; returns whether it was new.
+    pub fn add_recipient(&mut self, key: String) -> bool {
+        match self.recipients.binary_search(&key) {
+            Ok(_) => false,
+            Err(at) => {
+                self.recipients.insert(at, key);
+                true
+            }
+        }
+    }
+
+    /// Removes a recipient key; returns whether it was there.
+    pub fn remove_recipient(&mut self, key: &str) -> bool {
+        let before = self.recipients.len();
+        self.recipients.retain(|k| k != key);
+        self.recipients.len() != before
+    }
+
+    /// Replaces the recipients with those of `other` (a scope file's own, a merge's).
+    pub fn set_recipients(&mut self, recipients: &[String]) {
+        recipients.clone_into(&mut self.recipients);
+        self.recipients.sort();
+        self.recipients.dedup();
+    }
+
+    /// The offboarding records, oldest first (one per `recipients remove`).
+    pub fn offboardings(&self) -> &[Offboarding] {
+        self.records.offboarded.as_deref().unwrap_or_default()
+    }
+
+    /// The offboarding records, to update their fingerprints (a new fingerprint key).
+    pub fn offboardings_mut(&mut self) -> &mut [Offboarding] {
+        self.records.offboarded.as_deref_mut().unwrap_or_default()
+    }
+
+    /// Adds an offboarding record.
+    pub fn record_offboarding(&mut self, record: Offboarding) {
+        self.records.offboarded.get_or_insert_with(Vec::new).push(record);
+    }
+
+    /// Every key an offboarding record names that is not a recipient again (one added
     /// back later with `recipients add` was re-admitted on purpose).
     pub fn offboarded_keys(&self) -> Vec<String> {
-        match self.extra.get("offboarded") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|r| r["key"].as_str().map(str::to_owned))
-                .filter(|k| !self.recipients.contains(k))
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.offboardings()
+            .iter()
+            .filter_map(Offboarding::key)
+            .filter(|k| !self.recipients.iter().any(|r| r == k))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Whether `key` was removed with `recipients remove`.
     pub fn was_offboarded(&self, key: &str) -> bool {
-        matches!(self.extra.get("offboarded"), Some(Value::Array(list))
-            if list.iter().any(|r| r["key"].as_str() == Some(key)))
+        self.offboardings().iter().any(|r| r.key() == Some(key))
     }
 
     /// Whether a recipient named `name` was taken off the vault with `recipients remove`.
     pub fn was_offboarded_name(&self, name: &str) -> bool {
-        matches!(self.extra.get("offboarded"), Some(Value::Array(list))
-            if list.iter().any(|r| r["name"].as_str() == Some(name)))
+        self.offboardings().iter().any(|r| r.name() == Some(name))
+    }
+
+    /// The vault's fingerprint key, when it holds a well-formed one.
+    pub fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        self.records
+            .fingerprint_key
+            .as_deref()
+            .and_then(|text| FingerprintKey::decode(text))
+    }
+
+    /// Adds a fresh fingerprint key unless the document has a valid one; returns
+    /// whether it added one.
+    pub fn ensure_fingerprint_key(&mut self) -> bool {
+        if self.fingerprint_key().is_some() {
+            return false;
+        }
+        self.records.fingerprint_key = Some(FingerprintKey::generate().encode());
+        true
+    }
+
+    /// Replaces the fingerprint key with a fresh one (offboarding, or content nobody
+    /// signed). The offboarding records are not carried over here; see
+    /// `lifecycle::exposure::renew_fingerprint_key`.
+    pub fn replace_fingerprint_key(&mut self) {
+        self.records.fingerprint_key = Some(FingerprintKey::generate().encode());
+    }
+
+    /// Whether the main vault records that the file of `scope` exists.
+    pub fn lists_scope_file(&self, scope: &str) -> bool {
+        self.records
+            .scope_files
+            .as_ref()
+            .is_some_and(|list| list.iter().any(|s| s == scope))
+    }
+
+    /// Records which scope files exist (none: the field goes).
+    pub fn set_scope_files(&mut self, scopes: Vec<String>) {
+        self.records.scope_files = (!scopes.is_empty()).then_some(scopes);
+    }
+
+    /// Everything the document records about the vault beyond secrets, meta and recipients.
+    pub fn records(&self) -> &VaultRecords {
+        &self.records
+    }
+
+    /// Replaces those records (a scope file keeps its own when the combined document is split).
+    pub fn set_records(&mut self, records: VaultRecords) {
+        self.records = records;
+    }
+
+    /// The metadata of `path`.
+    pub fn meta(&self, path: &str) -> Option<&PathMeta> {
+        self.meta.get(path)
+    }
+
+    /// The metadata of `path`, created empty when missing.
+    pub fn meta_mut(&mut self, path: &str) -> &mut PathMeta {
+        self.meta.entry(path.to_owned()).or_default()
+    }
+
+    /// Replaces the metadata of `path` (moving a path's meta between documents).
+    pub fn set_meta(&mut self, path: &str, meta: PathMeta) {
+        self.meta.insert(path.to_owned(), meta);
+    }
+
+    /// Every meta entry, by path.
+    pub fn metas(&self) -> impl Iterator<Item = (&str, &PathMeta)> {
+        self.meta.iter().map(|(p, m)| (p.as_str(), m))
     }
 
     /// Records "now" as the last update of `path`.
     pub fn touch(&mut self, path: &str) {
-        self.meta
-            .entry(path.to_owned())
-            .or_default()
-            .insert("updated".into(), Value::String(crate::clock::now_rfc3339()));
+        self.meta_mut(path).set_updated(crate::clock::now_rfc3339());
     }
 
     /// Every leaf as (path, value), sorted by path.
@@ -516,19 +646,6 @@ pub fn tree_to_json(tree: &Tree) -> SecretBuf {
         buf.extend_from_slice(b"\n");
     }
     buf
-}
-
-/// Whether two trees hold the same paths and values.
-pub fn trees_equal(a: &Tree, b: &Tree) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b.iter()).all(|((ka, na), (kb, nb))| {
-            ka == kb
-                && match (na, nb) {
-                    (Node::Leaf(x), Node::Leaf(y)) => x.expose_secret() == y.expose_secret(),
-                    (Node::Tree(x), Node::Tree(y)) => trees_equal(x, y),
-                    _ => false,
-                }
-        })
 }
 
 // ---------------------------------------------------------------- parsing
@@ -784,22 +901,88 @@ impl Serialize for TreeRef<'_> {
 }
 
 impl Serialize for VaultDocument {
+    /// `version`, `secrets`, `meta`, `recipients`, then every other field in name order.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("version", &self.version)?;
+        map.serialize_entry("version", &FORMAT_VERSION)?;
         map.serialize_entry("secrets", &TreeRef(&self.secrets))?;
         map.serialize_entry("meta", &self.meta)?;
         map.serialize_entry("recipients", &self.recipients)?;
-        for (k, v) in &self.extra {
-            map.serialize_entry(k, v)?;
-        }
+        records::serialize_fields(&mut map, &self.records)?;
         map.end()
+    }
+}
+
+/// Takes the text field `key` out of `fields`; one that is not text stays where it is.
+fn take_text(fields: &mut BTreeMap<String, Value>, key: &str) -> Option<String> {
+    match fields.remove(key) {
+        Some(Value::String(text)) => Some(text),
+        Some(other) => {
+            fields.insert(key.to_owned(), other);
+            None
+        }
+        None => None,
+    }
+}
+
+/// Takes the list-of-text field `key` out of `fields`; anything else stays where it is.
+fn take_texts(fields: &mut BTreeMap<String, Value>, key: &str) -> Option<Vec<String>> {
+    match fields.remove(key) {
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => Some(
+            list.into_iter()
+                .filter_map(|v| match v {
+                    Value::String(text) => Some(text),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Some(other) => {
+            fields.insert(key.to_owned(), other);
+            None
+        }
+        None => None,
+    }
+}
+
+/// A field being written: text, a list or map of text, offboarding records, or JSON
+/// kept as it was read. Lets known and unknown fields be written in one name order
+/// without copying anything into a `serde_json::Value`.
+enum Field<'a> {
+    Text(&'a str),
+    Texts(&'a [String]),
+    TextMap(&'a BTreeMap<String, String>),
+    Records(&'a [Offboarding]),
+    Json(&'a Value),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Text(t) => s.serialize_str(t),
+            Field::Texts(list) => s.collect_seq(list.iter()),
+            Field::TextMap(map) => s.collect_map(map.iter()),
+            Field::Records(list) => s.collect_seq(list.iter()),
+            Field::Json(v) => v.serialize(s),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether two trees hold the same paths and values.
+    fn trees_equal(a: &Tree, b: &Tree) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b.iter()).all(|((ka, na), (kb, nb))| {
+                ka == kb
+                    && match (na, nb) {
+                        (Node::Leaf(x), Node::Leaf(y)) => x.expose_secret() == y.expose_secret(),
+                        (Node::Tree(x), Node::Tree(y)) => trees_equal(x, y),
+                        _ => false,
+                    }
+            })
+    }
 
     fn parse(s: &str) -> Result<VaultDocument, DocumentError> {
         VaultDocument::parse(s.as_bytes())
@@ -810,11 +993,11 @@ mod tests {
         let text = r#"{"version":1,"secrets":{"samba":{"password":"p\"w"},"tls":{"key":"-----BEGIN-----\nX\n"}},
             "meta":{"samba/password":{"updated":"2026-01-01T00:00:00Z"}},"recipients":["age1b","age1a"],"future":[1]}"#;
         let doc = parse(text).unwrap();
-        assert_eq!(doc.recipients, ["age1a", "age1b"]);
+        assert_eq!(doc.recipients(), ["age1a", "age1b"]);
         let out = doc.to_plaintext();
         let again = VaultDocument::parse(out.as_slice()).unwrap();
-        assert!(trees_equal(&doc.secrets, &again.secrets));
-        assert_eq!(again.extra["future"], serde_json::json!([1]));
+        assert!(trees_equal(doc.secrets(), again.secrets()));
+        assert_eq!(again.records().unknown["future"], serde_json::json!([1]));
         assert_eq!(out.as_slice(), again.to_plaintext().as_slice());
         let paths: Vec<_> = doc.leaves().map(|(p, _)| p).collect();
         assert_eq!(paths, ["samba/password", "tls/key"]);
@@ -920,7 +1103,7 @@ mod tests {
         let r = VaultDocument::parse_repairing(text.as_bytes()).unwrap();
         assert!(r.changed);
         assert_eq!(r.left_out, [vec!["a".to_owned(); MAX_SEGMENTS + 1]]);
-        assert!(r.doc.extra["extra"].is_array());
+        assert!(r.doc.records().unknown["extra"].is_array());
         assert!(parse_tree(format!("{}1{}", "[".repeat(n), "]".repeat(n)).as_bytes()).is_err());
         // Brackets inside strings are not nesting.
         let quoted = format!(r#"{{"version":1,"secrets":{{"k":"{}"}}}}"#, "{[".repeat(n));
@@ -933,15 +1116,230 @@ mod tests {
         let p = SecretPath::parse("a/b/c").unwrap();
         assert!(doc.set(&p, "v".into()).unwrap());
         assert!(!doc.set(&p, "v".into()).unwrap());
-        assert!(doc.meta.contains_key("a/b/c"));
+        assert!(doc.meta("a/b/c").is_some_and(|m| m.updated().is_some()));
         assert!(doc.set(&SecretPath::parse("a/b").unwrap(), "x".into()).is_err());
         assert!(doc
             .set(&SecretPath::parse("a/b/c/d").unwrap(), "x".into())
             .is_err());
         assert!(matches!(doc.get(&p), Some(Node::Leaf(_))));
         assert!(doc.remove(&SecretPath::parse("a/b").unwrap()));
-        assert!(doc.secrets.is_empty());
-        assert!(doc.meta.is_empty());
+        assert!(doc.secrets().is_empty());
+        assert_eq!(doc.metas().count(), 0);
         assert!(!doc.remove(&p));
+    }
+
+    /// Every field this build knows, in every shape it must keep: unknown top-level
+    /// fields before, between and after the known ones, unknown meta entries and record
+    /// fields, and known fields of the wrong JSON type (kept as they are, read as absent).
+    const EVERY_FIELD: &str = r#"{
+  "version": 1,
+  "secrets": {
+    "db": {
+      "password": "pw",
+      "password.next": "pw2"
+    },
+    "tls": {
+      "key": "k",
+      "key.previous": "k0"
+    }
+  },
+  "meta": {
+    "db/password": {
+      "generator": "password:32",
+      "note": [
+        "kept"
+      ],
+      "rotated": "2026-02-01T00:00:00Z",
+      "updated": "2026-02-01T00:00:00Z"
+    },
+    "db/password.next": {
+      "companion": ".pub",
+      "generator": "password:32",
+      "staged_for": "db/password"
+    },
+    "tls/key": {
+      "updated": 17
+    },
+    "tls/key.previous": {
+      "keep_until": "2026-03-01T00:00:00Z",
+      "staged_with": "tls/key"
+    }
+  },
+  "recipients": [
+    "age1a",
+    "age1b"
+  ],
+  "aaa_first": true,
+  "fingerprint_key": "DDHw8uq9FOPY+AeSBsxL483rEJzJYCTe149gdXKJF0Q=",
+  "mmm_between": {
+    "x": null
+  },
+  "offboarded": [
+    {
+      "fingerprints": {
+        "db/password": "00ff"
+      },
+      "key": "age1gone",
+      "key_id": "abcd",
+      "name": "bob",
+      "paths": [
+        "db/password"
+      ],
+      "removed": "2026-01-15T00:00:00Z",
+      "zzz_later": 1
+    },
+    {
+      "fingerprints": {
+        "tls/key": 5
+      },
+      "key": "age1old",
+      "name": 7,
+      "paths": "tls/key",
+      "removed": "2025-12-01T00:00:00Z"
+    }
+  ],
+  "scope_files": [
+    "prod"
+  ],
+  "zzz_last": "x"
+}
+"#;
+
+    #[test]
+    fn every_field_round_trips_byte_for_byte() {
+        let doc = parse(EVERY_FIELD).unwrap();
+        assert_eq!(doc.to_plaintext().as_slice(), EVERY_FIELD.as_bytes());
+        // What the typed model reads from it.
+        assert!(doc.fingerprint_key().is_some());
+        assert!(doc.lists_scope_file("prod") && !doc.lists_scope_file("dev"));
+        assert_eq!(doc.offboarded_keys(), ["age1gone", "age1old"]);
+        assert!(doc.was_offboarded_name("bob") && !doc.was_offboarded_name("7"));
+        let bob = &doc.offboardings()[0];
+        assert_eq!(bob.paths(), ["db/password"]);
+        assert_eq!(bob.fingerprints().map(BTreeMap::len), Some(1));
+        let old = &doc.offboardings()[1];
+        assert_eq!(
+            (old.name(), old.fingerprints(), old.paths().len()),
+            (None, None, 0)
+        );
+        let next = doc.meta("db/password.next").unwrap();
+        assert_eq!(
+            (next.staged_for(), next.companion()),
+            (Some("db/password"), Some(".pub"))
+        );
+        assert_eq!(doc.meta("tls/key").unwrap().updated(), None, "17 is no time");
+        assert_eq!(
+            doc.meta("tls/key.previous").unwrap().keep_until(),
+            Some("2026-03-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_written_field_replaces_the_malformed_one_it_read() {
+        let text = r#"{"version":1,"fingerprint_key":12,"offboarded":"none","scope_files":[1],"meta":{"a":{"updated":false}}}"#;
+        let mut doc = parse(text).unwrap();
+        assert!(doc.fingerprint_key().is_none() && doc.offboardings().is_empty());
+        assert!(!doc.lists_scope_file("1"));
+        // Kept as they are while nothing writes them.
+        let kept = String::from_utf8(doc.to_plaintext().as_slice().to_vec()).unwrap();
+        for field in [
+            r#""fingerprint_key": 12"#,
+            r#""offboarded": "none""#,
+            r#""updated": false"#,
+        ] {
+            assert!(kept.contains(field), "{field} lost:\n{kept}");
+        }
+        assert!(doc.ensure_fingerprint_key());
+        doc.record_offboarding(Offboarding::new(
+            "bob",
+            "age1b",
+            "now".into(),
+            "id".into(),
+            BTreeMap::new(),
+            vec![],
+        ));
+        doc.set_scope_files(vec!["prod".into()]);
+        doc.touch("a");
+        let again = parse(std::str::from_utf8(doc.to_plaintext().as_slice()).unwrap()).unwrap();
+        assert!(again.fingerprint_key().is_some());
+        assert!(again.was_offboarded("age1b") && again.lists_scope_file("prod"));
+        assert!(again.meta("a").unwrap().updated().is_some());
+        assert!(
+            again.records().unknown.is_empty(),
+            "{:?}",
+            again.records().unknown
+        );
+    }
+
+    #[test]
+    fn writes_gain_a_fingerprint_key_once() {
+        let mut doc = VaultDocument::new(vec!["age1x".into()]);
+        assert!(doc.fingerprint_key().is_none());
+        assert!(doc.ensure_fingerprint_key(), "a key is added when missing");
+        let key = doc.fingerprint_key().unwrap();
+        assert!(!doc.ensure_fingerprint_key(), "an existing key is kept");
+        let parsed = VaultDocument::parse(doc.to_plaintext().as_slice()).unwrap();
+        assert_eq!(
+            parsed.fingerprint_key().unwrap().fingerprint(b"v"),
+            key.fingerprint(b"v")
+        );
+        doc.replace_fingerprint_key();
+        assert_ne!(
+            doc.fingerprint_key().unwrap().fingerprint(b"v"),
+            key.fingerprint(b"v")
+        );
+    }
+
+    #[test]
+    fn recipients_stay_sorted_and_unique() {
+        let mut doc = VaultDocument::new(vec!["age1c".into(), "age1a".into(), "age1c".into()]);
+        assert_eq!(doc.recipients(), ["age1a", "age1c"]);
+        assert!(doc.add_recipient("age1b".into()));
+        assert!(!doc.add_recipient("age1a".into()));
+        assert_eq!(doc.recipients(), ["age1a", "age1b", "age1c"]);
+        assert!(doc.remove_recipient("age1a") && !doc.remove_recipient("age1a"));
+        doc.set_recipients(&["age1z".into(), "age1y".into(), "age1z".into()]);
+        assert_eq!(doc.recipients(), ["age1y", "age1z"]);
+    }
+
+    /// The demo vault committed in this repository (main vault and scope files), as
+    /// stock age decrypts it, writes back to the same bytes.
+    #[test]
+    fn the_committed_demo_vault_round_trips() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let identity = std::fs::read_to_string(root.join("examples/demo-identity.txt")).unwrap();
+        let identity: Box<dyn age::Identity> = Box::new(
+            identity
+                .lines()
+                .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+                .unwrap()
+                .parse::<age::x25519::Identity>()
+                .unwrap(),
+        );
+        for file in [
+            "secrets.json.age",
+            "secrets.prod.json.age",
+            "secrets.dev.json.age",
+        ] {
+            let ciphertext = std::fs::read(root.join(file)).unwrap();
+            let plaintext = crate::crypto::decrypt(&ciphertext, std::slice::from_ref(&identity)).unwrap();
+            let doc = VaultDocument::parse(plaintext.as_slice()).unwrap();
+            assert_eq!(doc.to_plaintext().as_slice(), plaintext.as_slice(), "{file}");
+        }
+    }
+
+    /// The key lives in a `Zeroizing` string from parsing on: replacing it or dropping
+    /// the document leaves no copy of it in freed memory.
+    #[test]
+    fn the_fingerprint_key_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        let text = "Zmluz2VycHJpbnQta2V5LWNhbmFyeS0xMjM0NTY3ODk=";
+        let json = format!(r#"{{"version":1,"fingerprint_key":"{text}"}}"#);
+        let doc = || VaultDocument::parse(json.as_bytes()).unwrap();
+        let mut d = doc();
+        assert!(d.fingerprint_key().is_some());
+        assert_eq!(freed_copies(text.as_bytes(), || d.replace_fingerprint_key()), 0);
+        let d = doc();
+        assert_eq!(freed_copies(text.as_bytes(), move || drop(d)), 0);
     }
 }

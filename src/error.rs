@@ -78,6 +78,14 @@ pub enum Error {
     #[error("broken pipe")]
     BrokenPipe,
 
+    /// A step failed for a reason the system or a library gave: `context: cause`, with
+    /// the cause kept as the error's source instead of flattened into text.
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Any other failure, already phrased as one sentence.
     #[error("{0}")]
     Message(String),
@@ -92,6 +100,17 @@ impl Error {
     /// A one-sentence error.
     pub fn msg(text: impl Into<String>) -> Self {
         Error::Message(text.into())
+    }
+
+    /// `context: cause`, keeping `cause` as the source.
+    pub fn with_source(
+        context: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Failed {
+            context: context.into(),
+            source: Box::new(cause),
+        }
     }
 
     /// An I/O failure on `path` while doing `action` ("reading", "writing", …).
@@ -150,7 +169,7 @@ impl Error {
         }
     }
 
-    /// The process exit code this error maps to (SPEC §3).
+    /// The process exit code this error maps to (the README's *Exit codes*).
     pub fn exit_code(&self) -> u8 {
         match self.kind() {
             Error::Usage(_) => 2,
@@ -162,3 +181,21 @@ impl Error {
 
 /// The result type of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_reads_as_one_sentence_and_keeps_its_cause() {
+        let cause = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = Error::with_source("cannot read from the terminal", cause);
+        assert_eq!(e.to_string(), "cannot read from the terminal: denied");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("as the io::Error it was");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        assert_eq!(e.exit_code(), 1);
+    }
+}

@@ -26,11 +26,21 @@ pub enum RecipientKind {
     SshRsa,
     /// `age1NAME1…` served by an `age-plugin-NAME` binary.
     Plugin,
+    /// `pgp:FINGERPRINT`, an OpenPGP key in the gpg keyring (for `.gpg` vault files).
+    Pgp,
 }
 
 /// Checks a recipient key string and says what kind it is, or what is wrong with it.
 pub fn parse_recipient_kind(key: &str) -> std::result::Result<RecipientKind, String> {
     let key = key.trim();
+    if crate::pgp::is_pgp_key(key) {
+        return crate::pgp::parse_fingerprint(key).map(|_| RecipientKind::Pgp);
+    }
+    if key.len() == 40 && key.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "it looks like an OpenPGP fingerprint; write it as pgp:{key} (for a .gpg vault file)"
+        ));
+    }
     if key.starts_with("age1") {
         if key.parse::<age::x25519::Recipient>().is_ok() {
             return Ok(RecipientKind::X25519);
@@ -59,7 +69,11 @@ pub fn parse_recipient_kind(key: &str) -> std::result::Result<RecipientKind, Str
     if key.starts_with("ssh-") || key.starts_with("ecdsa-") || key.starts_with("sk-") {
         return Err("this SSH key type is not supported by age; use ssh-ed25519 or ssh-rsa".into());
     }
-    Err("it is neither an age recipient (age1…) nor an ssh-ed25519/ssh-rsa public key".into())
+    Err(
+        "it is neither an age recipient (age1…), an ssh-ed25519/ssh-rsa public key, nor an OpenPGP key \
+         (pgp:FINGERPRINT)"
+            .into(),
+    )
 }
 
 /// Builds encryptors for `keys` (plugin recipients go through their plugin binary).
@@ -73,7 +87,7 @@ pub fn recipients_for(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>>
 
 fn read_recipients_strings(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>> {
     age::cli_common::read_recipients(keys.to_vec(), vec![], vec![], None, &mut StdinGuard::new(false))
-        .map_err(|e| Error::msg(format!("cannot use the configured recipients: {e}")))
+        .map_err(|e| Error::with_source("cannot use the configured recipients", e))
 }
 
 /// One identity source that was found, for reporting.
@@ -86,7 +100,7 @@ pub struct FoundIdentity {
     pub note: Option<String>,
 }
 
-/// Every identity discovered, in SPEC §2 order.
+/// Every identity discovered, in discovery order (see [`discover`]).
 #[derive(Default)]
 pub struct IdentitySet {
     /// The identities in the order they are tried: those that never prompt first
@@ -270,6 +284,18 @@ impl IdentitySet {
         self.plain += 1;
     }
 
+    /// Adds the identities of one more file (another tool's key file, such as sops'
+    /// `SOPS_AGE_KEY_FILE`), after those already discovered. A missing file is an
+    /// error only when `required`.
+    pub fn add_file(&mut self, path: &Path, required: bool) -> Result<()> {
+        load_file(path, self, required)
+    }
+
+    /// Adds identities given as text (an identity file's contents), named `source` in messages.
+    pub fn add_text(&mut self, text: &str, source: &str) -> Result<()> {
+        load_text(text, source, None, self)
+    }
+
     /// The hint under "no identity can decrypt": what to do next. Someone whose
     /// passphrase could not be asked for is probably a recipient already.
     pub fn next_step(&self) -> &'static str {
@@ -405,10 +431,13 @@ impl age::Callbacks for TerminalCallbacks {
 }
 
 /// The canonical form of a recipient key, so the same key is always one key:
-/// `ssh-… AAAA…` without its comment, `age1…` in lower case.
+/// `ssh-… AAAA…` without its comment, `age1…` in lower case, `pgp:` and an upper-case
+/// fingerprint without spaces.
 pub fn canonical_key(key: &str) -> String {
     let key = key.trim();
-    if key.starts_with("ssh-") {
+    if crate::pgp::is_pgp_key(key) {
+        crate::pgp::canonical(key)
+    } else if key.starts_with("ssh-") {
         key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
     } else if key.to_ascii_lowercase().starts_with("age1") {
         key.to_ascii_lowercase()
@@ -479,6 +508,19 @@ mod tests {
             .contains("PRIVATE"));
         assert!(parse_recipient_kind("ssh-ed25519 AAAAbroken").is_err());
         assert!(parse_recipient_kind("hello").is_err());
+        let fpr = "E4DEACDB6D500DECF6743BEA164C6FB1D369BE9B";
+        assert_eq!(
+            parse_recipient_kind(&format!("pgp:{fpr}")),
+            Ok(RecipientKind::Pgp)
+        );
+        assert!(parse_recipient_kind(fpr).unwrap_err().contains("pgp:"));
+        assert!(parse_recipient_kind("pgp:D369BE9B")
+            .unwrap_err()
+            .contains("short key id"));
+        assert_eq!(
+            canonical_key("pgp:e4de acdb 6d50 0dec f674  3bea 164c 6fb1 d369 be9b"),
+            format!("pgp:{fpr}")
+        );
         let mut broken = public.clone();
         broken.pop();
         broken.push(if public.ends_with('q') { 'p' } else { 'q' });

@@ -1,39 +1,54 @@
 //! agevault: secrets in one git-committed, age-encrypted JSON file, handed to programs at run time.
 
-pub mod audit;
-pub mod child;
-pub mod cli;
-pub mod clock;
-pub mod commands;
-pub mod config;
-pub mod conflict_markers;
-pub mod crypto;
-pub mod diagnostics;
-pub mod document;
-pub mod error;
-pub mod exec;
-pub mod fingerprint;
-pub mod git;
-pub mod harden;
-pub mod keys;
-pub mod lifecycle;
-pub mod manual;
-pub mod memdir;
-pub mod migrate;
-pub mod openbao;
-pub mod output;
-pub mod ownership;
-pub mod progress;
-pub mod scan;
-pub mod secret_buf;
-pub mod secret_path;
-pub mod store;
-pub mod suggest;
-pub mod terminal;
-pub mod trust;
-pub mod workspace;
+mod audit;
+mod child;
+mod cli;
+mod clock;
+mod commands;
+mod config;
+mod conflict_markers;
+mod crypto;
+mod diagnostics;
+mod document;
+mod error;
+mod exec;
+mod fingerprint;
+mod git;
+mod harden;
+mod keys;
+mod lifecycle;
+mod manual;
+mod memdir;
+mod migrate;
+mod openbao;
+mod output;
+mod ownership;
+mod pgp;
+mod progress;
+mod scan;
+mod secret_buf;
+mod secret_path;
+mod store;
+mod suggest;
+mod terminal;
+mod trust;
+mod vault_format;
+mod workspace;
 
 use std::process::ExitCode;
+
+/// The parsers of untrusted bytes, for the fuzz targets in `fuzz/` (which turn the
+/// `fuzzing` feature on). Nothing else outside the crate uses the library (`src/main.rs`
+/// calls [`main_entry`]), so every module is private and, in every other build, the
+/// compiler reports any item nothing calls.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::config::ConfigFile;
+    pub use crate::document::VaultDocument;
+    pub use crate::git::merge::merge_documents;
+    pub use crate::secret_path::SecretPath;
+    pub use crate::trust::sigfile::SigFile;
+}
 
 pub use error::{Error, Result};
 
@@ -109,6 +124,12 @@ fn report_usage_error(e: &clap::Error) -> ExitCode {
         Some("never") => diagnostics::ColorChoice::Never,
         _ => diagnostics::ColorChoice::Auto,
     });
+    // Our own value parsers (secret paths, generators) phrase their errors like every
+    // other agevault error: our words, our hint, our exit code.
+    if let Some(ours) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<Error>()) {
+        diagnostics::error(&ours.message(), ours.hint());
+        return ExitCode::from(ours.exit_code());
+    }
     let (message, hint) = diagnostics::clap_error_parts(&e.render().to_string());
     diagnostics::error(&message, hint.as_deref());
     code

@@ -13,6 +13,7 @@ pub fn examples(path: &str) -> &'static [(&'static str, &'static str)] {
         "init" => &[
             ("agevault init", "config, vault and (if needed) your identity, named after $USER"),
             ("agevault init --name alice-laptop", "the same, with another recipient name"),
+            ("agevault init --pgp 62D6C774F452AEEC0C4F8C5E53A86DF481217521", "an OpenPGP vault (secrets.json.gpg) that gpg encrypts to your key"),
         ],
         "keygen" => &[
             ("agevault keygen", "a new identity in ~/.config/agevault/identity.txt"),
@@ -29,6 +30,7 @@ pub fn examples(path: &str) -> &'static [(&'static str, &'static str)] {
         "recipients add" => &[
             ("agevault recipients add bob --key-file bob.pub", "the key from bob's .pub file"),
             ("ssh pve1 cat /etc/agevault/identity.pub | agevault recipients add pve1 --key-file - --role host", "a host's key from standard input"),
+            ("gpg --import bob.asc && agevault recipients add bob pgp:0123456789ABCDEF0123456789ABCDEF01234567", "an OpenPGP reader of a .gpg vault (its public key must be in your keyring)"),
         ],
         "recipients remove" => &[
             ("agevault recipients remove bob", "offboard bob; lists the secrets to rotate"),
@@ -153,12 +155,15 @@ AGEVAULT_SIGNING_KEY: like --signing-key.\n\
 AGEVAULT_TRUST_DIR: the trust store directory.\n\
 AGEVAULT_EXEC_EXPLICIT_ONLY=1: exec injects only explicit mappings (host setting).\n\
 AGEVAULT_SAFE_DIRECTORIES: directories whose config and vault may be owned by another user.\n\
+AGEVAULT_GPG: the gpg program for OpenPGP (.gpg) vault files (default: gpg on PATH). GNUPGHOME: gpg's keyring; \
+GPG_TTY: the terminal gpg-agent's pinentry asks on (set from agevault's own terminal when unset).\n\
 NO_COLOR (non-empty): no colour on stderr; CLICOLOR_FORCE=1: colour even on a pipe (--color overrides both).\n\
 VISUAL, EDITOR: the editor of edit. XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR, HOME: where keys, \
 the trust store and memory files live.";
 
 const FILES: &str = ".agevault.toml: the configuration (found upwards from the current directory).\n\
 secrets.json.age, secrets.json.age.sig: the vault and its signature; secrets.SCOPE.json.age per scope.\n\
+secrets.json.gpg: an OpenPGP vault (any vault or scope file whose name ends in .gpg), encrypted by gpg.\n\
 .secrets.json.age.lock: the lock writers take.\n\
 ~/.config/agevault/identity.txt, /etc/agevault/identity.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa: identities.\n\
 ~/.config/agevault/signing-key: the writer's signing key.\n\

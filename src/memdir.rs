@@ -79,7 +79,10 @@ impl MemDir {
         sweep_stale(&base);
         let pid = std::process::id();
         for _ in 0..16 {
-            let suffix: u64 = rand_suffix();
+            let mut random = [0u8; 8];
+            rand::RngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut random)
+                .map_err(|e| Error::with_source("cannot get random bytes from the system", e))?;
+            let suffix = u64::from_le_bytes(random);
             let path = base.join(format!("agevault-{kind}-{pid}-{suffix:016x}"));
             match fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => {
@@ -186,7 +189,9 @@ impl ProcessStamp {
         match read_stat(self.pid) {
             Some((start, state)) => start == self.start && !matches!(state, 'Z' | 'X'),
             // Without /proc nothing tells processes apart: a live PID counts.
-            None if !Path::new("/proc/self/stat").exists() => pid_alive(self.pid as i32),
+            // A recorded PID beyond i32 is no process (and must not wrap to -1, "every
+            // process", for kill(2)).
+            None if !Path::new("/proc/self/stat").exists() => i32::try_from(self.pid).is_ok_and(pid_alive),
             None => false,
         }
     }
@@ -203,7 +208,7 @@ fn read_stat(pid: u32) -> Option<(u64, char)> {
 fn parse_stat(stat: &[u8]) -> Option<(u64, char)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat[close + 1..]
-        .split(|b| b.is_ascii_whitespace())
+        .split(u8::is_ascii_whitespace)
         .filter(|f| !f.is_empty());
     let state = char::from(*fields.next()?.first()?);
     // After the state (field 3), the start time is field 22: 18 fields further.
@@ -298,22 +303,6 @@ fn read_record(dir: &Path, uid: u32) -> Option<Vec<ProcessStamp>> {
         })
         .collect();
     stamps.filter(|s| !s.is_empty())
-}
-
-fn rand_suffix() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom_fill(&mut bytes).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        return t ^ u64::from(std::process::id()).rotate_left(32);
-    }
-    u64::from_le_bytes(bytes)
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 /// Removes `agevault-*-PID-*` directories of ours that no process uses any more:

@@ -95,11 +95,6 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
-    /// Whether anything is drawn.
-    pub fn is_visible(&self) -> bool {
-        self.bar.is_some()
-    }
-
     /// Starts another phase: a new label and length, from zero (a spinner becomes a bar).
     pub fn restart(&self, len: u64, what: &str) {
         if let Some(bar) = &self.bar {

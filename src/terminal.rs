@@ -4,12 +4,13 @@
 use std::io::{IsTerminal, Read};
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::secret_buf::SecretBuf;
 
 /// The largest value `set` and `rotate` accept (age itself limits some inputs to 16 MiB).
-const MAX_VALUE: u64 = 16 << 20;
+const MAX_VALUE: usize = 16 << 20;
 
 /// Escapes control and bidi characters so an untrusted name cannot rewrite
 /// the terminal (names come from files anyone with write access can craft).
@@ -34,8 +35,18 @@ pub fn stdin_is_terminal() -> bool {
 /// Reads a line from the terminal without echo, wrapping it at once.
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
     let line = crate::progress::suspend_active(|| rpassword::prompt_password(prompt))
-        .map_err(|e| crate::Error::msg(format!("cannot read from the terminal: {e}")))?;
-    Ok(SecretString::from(line))
+        .map_err(|e| crate::Error::with_source("cannot read from the terminal", e))?;
+    Ok(wrap_secret(line))
+}
+
+/// Moves a plain `String` into a `SecretString` and zeroizes the original.
+///
+/// `SecretString::from(String)` shrinks the buffer into a `Box<str>`, which can
+/// reallocate and free the old bytes without zeroizing them.
+fn wrap_secret(mut line: String) -> SecretString {
+    let secret = SecretString::from(line.as_str());
+    line.zeroize();
+    secret
 }
 
 /// Reads a value: stdin when it is not a terminal, else a hidden prompt.
@@ -52,9 +63,9 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
         return Ok(v);
     }
     // One byte over the limit tells a too-long value from one that just fits.
-    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE + 1), 256)
+    let buf = SecretBuf::read_all(std::io::stdin().lock().take(MAX_VALUE as u64 + 1), 256)
         .map_err(|e| Error::io("reading", "standard input", e))?;
-    if buf.as_slice().len() > MAX_VALUE as usize {
+    if buf.as_slice().len() > MAX_VALUE {
         return Err(Error::msg(
             "the value on standard input is over 16 MiB; nothing was changed",
         ));
@@ -78,7 +89,8 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
     Ok(SecretString::from(text))
 }
 
-/// Asks a yes/no question on the terminal; anything but y/yes is no.
+/// Asks a yes/no question on the terminal: Enter (the `Y` default), `y` or `yes` is
+/// yes; anything else, or no answer to read, is no.
 pub fn confirm(question: &str) -> bool {
     let mut answer = String::new();
     let read = crate::progress::suspend_active(|| {
@@ -101,5 +113,20 @@ mod tests {
         assert_eq!(sanitize("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(sanitize("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(sanitize("plain/path-1"), "plain/path-1");
+    }
+
+    #[test]
+    fn a_prompted_line_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        use secrecy::ExposeSecret;
+        // rpassword grows its String as keys arrive, so it has spare capacity.
+        let mut line = String::with_capacity(64);
+        line.push_str("typed-passphrase-Jx4");
+        let mut secret = None;
+        assert_eq!(
+            freed_copies(b"typed-passphrase-Jx4", || secret = Some(wrap_secret(line))),
+            0
+        );
+        assert_eq!(secret.unwrap().expose_secret(), "typed-passphrase-Jx4");
     }
 }

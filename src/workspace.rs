@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::crypto::{self, DecryptFailure};
+use crate::crypto::DecryptFailure;
 use crate::document::{DocumentError, VaultDocument};
 use crate::error::{Error, Result};
 use crate::keys::{self, IdentitySet};
+use crate::pgp::GpgFailure;
 use crate::secret_buf::SecretBuf;
 use crate::store::{self, VaultLock};
 use crate::trust::pins::TrustStore;
@@ -83,7 +84,7 @@ impl Workspace {
         })
     }
 
-    /// Discovers identities as SPEC §2 orders them.
+    /// Discovers identities in the order of the README's *Identities: where agevault looks*.
     pub fn identities(&self) -> Result<IdentitySet> {
         keys::discover(&self.options.identities)
     }
@@ -180,8 +181,8 @@ impl Workspace {
     /// Decrypts vault bytes, mapping failures to sentences.
     pub fn decrypt(&self, bytes: &[u8], ids: &IdentitySet) -> Result<SecretBuf> {
         let path = self.vault_path.clone();
-        crypto::decrypt(bytes, &ids.identities).map_err(|failure| match failure {
-            DecryptFailure::NotAge(reason) | DecryptFailure::Damaged(reason) => {
+        crate::vault_format::decrypt(&path, bytes, &ids.identities).map_err(|failure| match failure {
+            DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => {
                 let hint = format!("restore it from git (`git checkout -- {}`)", path.display());
                 Error::Corrupt { path, reason }.with_hint(hint)
             }
@@ -197,7 +198,33 @@ impl Workspace {
                 "cannot decrypt {}: an age plugin failed: {reason}",
                 path.display()
             )),
+            DecryptFailure::Gpg(GpgFailure::NoSecretKey { key_ids }) => Error::NoMatchingIdentity(format!(
+                "no key of yours can decrypt {}: it is encrypted to OpenPGP key id(s) {}, and gpg holds the \
+                 secret key of none of them (`gpg --list-secret-keys` lists yours; check GNUPGHOME, or insert \
+                 your smartcard)",
+                path.display(),
+                self.name_pgp_key_ids(&key_ids).join(", ")
+            ))
+            .with_hint("ask a recipient to add your key with `agevault recipients add NAME pgp:FINGERPRINT`"),
+            DecryptFailure::Gpg(failure) => Error::msg(format!("cannot decrypt {}: {failure}", path.display())),
         })
+    }
+
+    /// `KEYID (recipient `NAME`)` for each key id a configured OpenPGP recipient owns
+    /// (per the gpg keyring, subkeys included); the bare key id for the others.
+    fn name_pgp_key_ids(&self, key_ids: &[String]) -> Vec<String> {
+        let owners = self
+            .config
+            .as_ref()
+            .map(|c| pgp_key_owners(c, key_ids))
+            .unwrap_or_default();
+        key_ids
+            .iter()
+            .map(|id| match owners.get(id) {
+                Some(name) => format!("{id} (recipient `{}`)", crate::terminal::sanitize(name)),
+                None => id.clone(),
+            })
+            .collect()
     }
 
     /// Parses decrypted bytes as a document.
@@ -280,8 +307,8 @@ impl Workspace {
         let original = doc.to_plaintext();
         // A vault written by the stock age CLI records no recipients: its first
         // write records (and encrypts to) the configured set.
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         Ok(WriteSession {
             doc,
@@ -303,8 +330,8 @@ impl Workspace {
         let loaded = self.load(&ids, crate::workspace::Want::All, false)?;
         let mut doc = loaded.doc;
         let original = doc.to_plaintext();
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         Ok(WriteSession {
             doc,
@@ -333,8 +360,8 @@ impl Workspace {
         let plaintext = self.decrypt(&bytes, &ids)?;
         let mut doc = self.parse(&plaintext)?;
         let original = doc.to_plaintext();
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         let sig = trust::read_sig(&self.vault_path)?;
         let store = TrustStore::open()?;
@@ -434,8 +461,8 @@ impl Workspace {
         } else {
             doc.to_plaintext()
         };
-        if doc.recipients.is_empty() {
-            doc.recipients = self.recipient_keys(&doc);
+        if doc.recipients().is_empty() {
+            doc.set_recipients(&self.recipient_keys(&doc));
         }
         let session = WriteSession {
             doc,
@@ -453,7 +480,7 @@ impl Workspace {
         let Some(config) = &self.config else {
             return Ok(());
         };
-        let drift = RecipientDrift::between(config, &doc.recipients);
+        let drift = RecipientDrift::between(config, doc.recipients());
         if drift.is_empty() {
             return Ok(());
         }
@@ -469,8 +496,8 @@ impl Workspace {
     /// The keys writes encrypt to: the config's, or (without a config) those recorded in the vault.
     pub fn recipient_keys(&self, doc: &VaultDocument) -> Vec<String> {
         match &self.config {
-            Some(c) => c.recipient_keys(),
-            None => doc.recipients.clone(),
+            Some(c) => c.vault_recipient_keys(),
+            None => doc.recipients().to_vec(),
         }
     }
 
@@ -492,17 +519,17 @@ impl Workspace {
             .as_ref()
             .filter(|c| !c.file.scopes.is_empty() || !session.parts.is_empty())
         {
-            return self.commit_scoped(session, c.clone());
+            return self.commit_scoped(session, c);
         }
         let plaintext = session.doc.to_plaintext();
         if plaintext == session.original {
             return Ok(false);
         }
         if let Some(p) = &session.prior {
-            trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &self.vault_path)?;
+            trust::check_not_removed(&p.vault_id, session.doc.recipients(), &[], &self.vault_path)?;
         }
         let mut doc = session.doc;
-        let ciphertext = encrypt_vault(&mut doc)?;
+        let ciphertext = encrypt_vault(&self.vault_path, &mut doc)?;
         let (mut store, sig) = sign_new_version(
             &self.vault_path,
             &ciphertext,
@@ -523,12 +550,45 @@ impl WriteSession {
     }
 }
 
-/// Encrypts `doc` to the recipients it records. Every vault gains a fingerprint key
-/// (for `git diff`) on its first write and keeps it.
-pub fn encrypt_vault(doc: &mut VaultDocument) -> Result<Vec<u8>> {
-    crate::fingerprint::ensure_key(doc);
-    let recipients = keys::recipients_for(&doc.recipients)?;
-    crypto::encrypt_armored(doc.to_plaintext().as_slice(), &recipients).map_err(Error::msg)
+/// Encrypts `doc` to the recipients it records, as the vault file at `path` (an age file,
+/// or an OpenPGP one for a `.gpg` name). Every vault gains a fingerprint key (for
+/// `git diff`) on its first write and keeps it.
+pub fn encrypt_vault(path: &Path, doc: &mut VaultDocument) -> Result<Vec<u8>> {
+    doc.ensure_fingerprint_key();
+    crate::vault_format::encrypt(path, doc.to_plaintext().as_slice(), doc.recipients())
+}
+
+/// Which configured recipient owns each of these OpenPGP long key ids (primary key or
+/// subkey), as the gpg keyring knows the configured fingerprints. Keys not in the
+/// keyring cannot be matched and are left out.
+pub fn pgp_key_owners(config: &Config, key_ids: &[String]) -> std::collections::BTreeMap<String, String> {
+    let configured: Vec<(String, String)> = config
+        .file
+        .recipients
+        .iter()
+        .filter_map(|(name, r)| {
+            crate::pgp::parse_fingerprint(&r.key)
+                .ok()
+                .map(|f| (name.clone(), f))
+        })
+        .collect();
+    let mut owners = std::collections::BTreeMap::new();
+    if configured.is_empty() || key_ids.is_empty() {
+        return owners;
+    }
+    let fingerprints: Vec<String> = configured.iter().map(|(_, f)| f.clone()).collect();
+    let Ok(keys) = crate::pgp::gpg::list_keys(&fingerprints) else {
+        return owners;
+    };
+    for key in keys {
+        let Some((name, _)) = configured.iter().find(|(_, f)| *f == key.fingerprint) else {
+            continue;
+        };
+        for id in key_ids.iter().filter(|id| key.key_ids.contains(id)) {
+            owners.insert(id.clone(), name.clone());
+        }
+    }
+    owners
 }
 
 /// Signs `ciphertext` as the next version of the vault at `vault` (the writer set and
@@ -610,7 +670,7 @@ impl RecipientDrift {
                 removed: Vec::new(),
             };
         }
-        let configured: BTreeSet<String> = config.recipient_keys().into_iter().collect();
+        let configured: BTreeSet<String> = config.vault_recipient_keys().into_iter().collect();
         let recorded: BTreeSet<String> = recorded.iter().cloned().collect();
         RecipientDrift {
             added: configured.difference(&recorded).cloned().collect(),

@@ -7,10 +7,6 @@ use std::fs;
 
 use common::{all_output, stderr, Sandbox};
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn log(sb: &Sandbox) -> std::path::PathBuf {
     sb.audit_dir().join("access.log")
 }
@@ -22,11 +18,9 @@ fn exec_and_get_are_recorded_without_values_and_the_chain_verifies() {
         ("api/key", "audit-secret-value-2"),
     ]);
     sb.append_config("[exec.app]\nenv = { DB_PASSWORD = \"db/password\" }\n");
-    sb.cmd(&["exec", "-p", "app", "--", "true"]).assert().success();
+    sb.test(&["exec", "-p", "app", "--", "true"]).run().success();
     assert_eq!(sb.get("api/key"), "audit-secret-value-2");
-    sb.cmd(&["exec", "--only", "api", "--", "true"])
-        .assert()
-        .success();
+    sb.test(&["exec", "--only", "api", "--", "true"]).run().success();
 
     let text = fs::read_to_string(log(&sb)).unwrap();
     assert_eq!(text.lines().count(), 3, "{text}");
@@ -52,31 +46,30 @@ fn exec_and_get_are_recorded_without_values_and_the_chain_verifies() {
         0o600
     );
 
-    let out = sb.cmd(&["audit", "verify"]).output().unwrap();
+    let out = sb.test(&["audit", "verify"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
-    assert!(stdout(&out).contains("ok: 3 record(s), chain intact"));
+    assert!(out.stdout().contains("ok: 3 record(s), chain intact"));
 
-    let out = sb.cmd(&["audit", "show"]).output().unwrap();
+    let out = sb.test(&["audit", "show"]).run();
     assert!(out.status.success());
-    let shown = stdout(&out);
+    let shown = out.stdout();
     assert!(
         shown.contains("db/password") && shown.contains("get") && shown.contains("app"),
         "{shown}"
     );
-    let out = sb.cmd(&["audit", "show", "--since", "1h"]).output().unwrap();
-    assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
+    let out = sb.test(&["audit", "show", "--since", "1h"]).run();
+    assert_eq!(out.stdout().lines().count(), 4, "{}", out.stdout());
     let out = sb
-        .cmd(&["audit", "show", "--since", "2999-01-01T00:00:00Z"])
-        .output()
-        .unwrap();
+        .test(&["audit", "show", "--since", "2999-01-01T00:00:00Z"])
+        .run();
     assert_eq!(
-        stdout(&out).lines().count(),
+        out.stdout().lines().count(),
         1,
         "only the header: {}",
-        stdout(&out)
+        out.stdout()
     );
-    let out = sb.cmd(&["audit", "show", "--json"]).output().unwrap();
-    assert_eq!(stdout(&out), text);
+    let out = sb.test(&["audit", "show", "--json"]).run();
+    assert_eq!(out.stdout(), text);
 }
 
 #[test]
@@ -88,23 +81,23 @@ fn verify_detects_an_edited_and_a_removed_line() {
     let original = fs::read_to_string(log(&sb)).unwrap();
     // Someone hides which path they read.
     fs::write(log(&sb), original.replacen("a/one", "a/two", 1)).unwrap();
-    let out = sb.cmd(&["audit", "verify"]).output().unwrap();
+    let out = sb.test(&["audit", "verify"]).run();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains(":1: was edited"), "{}", stdout(&out));
+    assert!(out.stdout().contains(":1: was edited"), "{}", out.stdout());
     // Someone removes the middle line.
     let lines: Vec<&str> = original.lines().collect();
     fs::write(log(&sb), format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-    let out = sb.cmd(&["audit", "verify"]).output().unwrap();
+    let out = sb.test(&["audit", "verify"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains(":2: does not follow the line before it"),
+        out.stdout().contains(":2: does not follow the line before it"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
     // Restored, it verifies again, and new records chain on.
     fs::write(log(&sb), &original).unwrap();
     sb.get("a/two");
-    assert!(sb.cmd(&["audit", "verify"]).output().unwrap().status.success());
+    assert!(sb.test(&["audit", "verify"]).run().status.success());
 }
 
 #[test]
@@ -114,7 +107,7 @@ fn a_required_record_fails_closed_and_an_optional_one_warns() {
     let script = format!("touch {}", marker.display());
     // The audit directory cannot be created: a file is in the way.
     fs::write(sb.audit_dir(), "not a directory").unwrap();
-    let out = sb.cmd(&["exec", "--", "sh", "-c", &script]).output().unwrap();
+    let out = sb.test(&["exec", "--", "sh", "-c", &script]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: no access record written"),
@@ -126,10 +119,9 @@ fn a_required_record_fails_closed_and_an_optional_one_warns() {
 
     // Required by the host…
     let out = sb
-        .cmd(&["exec", "--", "sh", "-c", &script])
+        .test(&["exec", "--", "sh", "-c", &script])
         .env("AGEVAULT_AUDIT", "required")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("access record is required"),
@@ -139,13 +131,9 @@ fn a_required_record_fails_closed_and_an_optional_one_warns() {
     assert!(!marker.exists(), "the child ran without a record");
     // …or by the (signed) config, which the host cannot switch off with AGEVAULT_AUDIT=off.
     sb.append_config("[audit]\nrequired = true\n");
-    let out = sb
-        .cmd(&["get", "a/one"])
-        .env("AGEVAULT_AUDIT", "off")
-        .output()
-        .unwrap();
+    let out = sb.test(&["get", "a/one"]).env("AGEVAULT_AUDIT", "off").run();
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stdout(&out).contains("v-1-cccccccc"));
+    assert!(!out.stdout().contains("v-1-cccccccc"));
     fs::remove_file(sb.audit_dir()).unwrap();
     assert_eq!(sb.get("a/one"), "v-1-cccccccc");
     assert!(log(&sb).exists());
@@ -157,11 +145,7 @@ fn a_group_writable_audit_directory_is_refused() {
     fs::create_dir(sb.audit_dir()).unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(sb.audit_dir(), fs::Permissions::from_mode(0o777)).unwrap();
-    let out = sb
-        .cmd(&["get", "a/one"])
-        .env("AGEVAULT_AUDIT", "required")
-        .output()
-        .unwrap();
+    let out = sb.test(&["get", "a/one"]).env("AGEVAULT_AUDIT", "required").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("writable by others"), "{}", stderr(&out));
 }

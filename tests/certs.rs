@@ -29,10 +29,6 @@ fn save(sb: &Sandbox, path: &str, name: &str) -> std::path::PathBuf {
     file
 }
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn rsa_and_p256_keys_load_in_openssl_with_their_public_halves() {
     let sb = Sandbox::init();
@@ -41,7 +37,7 @@ fn rsa_and_p256_keys_load_in_openssl_with_their_public_halves() {
         ("k/rsa3072", "rsa:3072"),
         ("k/ec", "p256"),
     ] {
-        let out = sb.cmd(&["set", path, "--generate", spec]).output().unwrap();
+        let out = sb.test(&["set", path, "--generate", spec]).run();
         assert!(out.status.success(), "{spec}: {}", stderr(&out));
         assert!(!all_output(&out).contains("PRIVATE KEY"), "{spec}: key printed");
     }
@@ -67,7 +63,7 @@ fn rsa_and_p256_keys_load_in_openssl_with_their_public_halves() {
     );
     assert_eq!(derived, sb.get("k/rsa2048.pub"));
     // The generator is remembered: rotate makes a new key of the same kind.
-    sb.cmd(&["rotate", "k/ec"]).assert().success();
+    sb.test(&["rotate", "k/ec"]).run().success();
     assert_ne!(fs::read_to_string(&ec).unwrap(), sb.get("k/ec"));
     let ec2 = save(&sb, "k/ec", "ec2.pem");
     assert_eq!(openssl(&["pkey", "-pubout", "-in"], &ec2), sb.get("k/ec.pub"));
@@ -77,14 +73,13 @@ fn rsa_and_p256_keys_load_in_openssl_with_their_public_halves() {
 fn x509_makes_a_self_signed_certificate_openssl_verifies() {
     let sb = Sandbox::init();
     let out = sb
-        .cmd(&[
+        .test(&[
             "set",
             "tls/key",
             "--generate",
             "x509:CN=app.lan,days=90,san=app.lan,san=10.0.0.5",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", stderr(&out));
     let cert = save(&sb, "tls/key.crt", "cert.pem");
     let key = save(&sb, "tls/key", "key.pem");
@@ -106,10 +101,9 @@ fn x509_makes_a_self_signed_certificate_openssl_verifies() {
         .output()
         .unwrap();
     assert!(
-        stdout(&out).contains(": OK"),
-        "{}{}",
-        stdout(&out),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout).contains(": OK"),
+        "{}",
+        all_output(&out)
     );
     // About 90 days.
     let out = Command::new("openssl")
@@ -130,13 +124,13 @@ fn x509_makes_a_self_signed_certificate_openssl_verifies() {
         openssl(&["pkey", "-pubout", "-in"], &key)
     );
     // RSA keys and CSRs too.
-    sb.cmd(&[
+    sb.test(&[
         "set",
         "tls/rsa",
         "--generate",
         "x509:CN=rsa.lan,days=30,key=rsa:2048",
     ])
-    .assert()
+    .run()
     .success();
     let text = openssl(
         &["x509", "-noout", "-text", "-in"],
@@ -146,8 +140,8 @@ fn x509_makes_a_self_signed_certificate_openssl_verifies() {
         text.contains("sha256WithRSAEncryption") && text.contains("2048 bit"),
         "{text}"
     );
-    sb.cmd(&["set", "tls/req", "--generate", "x509:CN=req.lan,san=req.lan,csr"])
-        .assert()
+    sb.test(&["set", "tls/req", "--generate", "x509:CN=req.lan,san=req.lan,csr"])
+        .run()
         .success();
     let csr = save(&sb, "tls/req.csr", "req.csr");
     let out = Command::new("openssl")
@@ -162,49 +156,45 @@ fn x509_makes_a_self_signed_certificate_openssl_verifies() {
 #[test]
 fn pem_rule_parses_der_and_cert_matches_its_key() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "tls/key", "--generate", "x509:CN=a.lan,days=30"])
-        .assert()
+    sb.test(&["set", "tls/key", "--generate", "x509:CN=a.lan,days=30"])
+        .run()
         .success();
-    sb.cmd(&["set", "other/key", "--generate", "p256"])
-        .assert()
+    sb.test(&["set", "other/key", "--generate", "p256"])
+        .run()
         .success();
     sb.append_config(
         "[validate]\n\"tls/key\" = [\"pem\", \"cert-matches:tls/key.crt\"]\n\"tls/key.crt\" = [\"pem\", \"expires-within:60d,1d\"]\n\"tls/fake\" = \"pem\"\n",
     );
     // A certificate close to expiry is a warning, not a failure.
-    let out = sb.cmd(&["check"]).output().unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
+    let out = sb.test(&["check"]).run();
+    assert!(out.status.success(), "{}", out.stdout());
     assert!(
-        stdout(&out).contains("warning validate: `tls/key.crt`"),
+        out.stdout().contains("warning validate: `tls/key.crt`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    assert!(stdout(&out).contains("within 60d"), "{}", stdout(&out));
+    assert!(out.stdout().contains("within 60d"), "{}", out.stdout());
 
     // A certificate whose body is `AAAA` has valid armor and base64, but no DER.
     let fake = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    let out = sb.cmd(&["set", "tls/fake"]).write_stdin(fake).output().unwrap();
+    let out = sb.test(&["set", "tls/fake"]).stdin(fake).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("breaks the rule `pem`"), "{}", stderr(&out));
-    sb.cmd(&["set", "tls/fake", "--force"])
-        .write_stdin(fake)
-        .assert()
+    sb.test(&["set", "tls/fake", "--force"])
+        .stdin(fake)
+        .run()
         .success();
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert!(
-        stdout(&out).contains("`tls/fake` fails the rule `pem`"),
+        out.stdout().contains("`tls/fake` fails the rule `pem`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    sb.cmd(&["rm", "tls/fake"]).assert().success();
+    sb.test(&["rm", "tls/fake"]).run().success();
 
     // A key that does not match its certificate.
     let other = sb.get("other/key");
-    let out = sb
-        .cmd(&["set", "tls/key"])
-        .write_stdin(other.as_str())
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "tls/key"]).stdin(other.as_str()).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("does not match `tls/key.crt`"),
@@ -212,24 +202,24 @@ fn pem_rule_parses_der_and_cert_matches_its_key() {
         stderr(&out)
     );
     assert!(!all_output(&out).contains("PRIVATE"), "value leaked");
-    sb.cmd(&["set", "tls/key", "--force"])
-        .write_stdin(other.as_str())
-        .assert()
+    sb.test(&["set", "tls/key", "--force"])
+        .stdin(other.as_str())
+        .run()
         .success();
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("cert-matches:tls/key.crt"),
+        out.stdout().contains("cert-matches:tls/key.crt"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
     // `rotate` regenerates both halves together, which match again.
-    sb.cmd(&["rotate", "tls/key", "--generate", "x509:CN=a.lan,days=365"])
-        .assert()
+    sb.test(&["rotate", "tls/key", "--generate", "x509:CN=a.lan,days=365"])
+        .run()
         .success();
-    let out = sb.cmd(&["check"]).output().unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
-    assert!(!stdout(&out).contains("warning"), "{}", stdout(&out));
+    let out = sb.test(&["check"]).run();
+    assert!(out.status.success(), "{}", out.stdout());
+    assert!(!out.stdout().contains("warning"), "{}", out.stdout());
 }
 
 #[test]
@@ -259,19 +249,19 @@ fn expiring_certificates_fail_and_edit_refuses_broken_values() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cert = fs::read_to_string(dir.join("old.crt")).unwrap();
-    sb.cmd(&["set", "tls/old", "--force"])
-        .write_stdin(cert.as_str())
-        .assert()
+    sb.test(&["set", "tls/old", "--force"])
+        .stdin(cert.as_str())
+        .run()
         .success();
     sb.append_config("[validate]\n\"tls/old\" = \"expires-within:30d,7d\"\n\"db/url\" = \"url\"\n");
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("FAIL validate: `tls/old`"),
+        out.stdout().contains("FAIL validate: `tls/old`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    assert!(stdout(&out).contains("within 7d"), "{}", stdout(&out));
+    assert!(out.stdout().contains("within 7d"), "{}", out.stdout());
 
     // edit: a changed value that breaks its rule is refused; --force saves it.
     sb.set("db/url", "postgres://db.lan/app");
@@ -282,13 +272,13 @@ fn expiring_certificates_fail_and_edit_refuses_broken_values() {
     )
     .unwrap();
     Command::new("chmod").arg("755").arg(&editor).status().unwrap();
-    let out = sb.cmd(&["edit"]).env("EDITOR", &editor).output().unwrap();
+    let out = sb.test(&["edit"]).env("EDITOR", &editor).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(stderr(&out).contains("breaks the rule `url`"), "{}", stderr(&out));
     assert_eq!(sb.get("db/url"), "postgres://db.lan/app");
-    sb.cmd(&["edit", "--force"])
+    sb.test(&["edit", "--force"])
         .env("EDITOR", &editor)
-        .assert()
+        .run()
         .success();
     assert_eq!(sb.get("db/url"), "not a url");
 }
@@ -304,9 +294,9 @@ fn check_finds_profile_mappings_to_missing_secrets_and_coverage_gaps() {
          [policy]\nrequire = [\"owner\", \"rotation\"]\npaths = [\"db/**\"]\n\
          [secrets.\"db/*\"]\nowner = \"dba\"\n",
     );
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
-    let text = stdout(&out);
+    let text = out.stdout();
     assert!(
         text.contains("FAIL profiles: profile [exec.samba] env maps SMB_USER to `samba/user`"),
         "{text}"
@@ -327,6 +317,6 @@ fn check_finds_profile_mappings_to_missing_secrets_and_coverage_gaps() {
     sb.set("samba/user", "svc");
     sb.set("logos/jwt-key", "k-0000000000000000");
     sb.append_config("[rotation]\n\"db/*\" = \"90d\"\n");
-    let out = sb.cmd(&["check"]).output().unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
+    let out = sb.test(&["check"]).run();
+    assert!(out.status.success(), "{}", out.stdout());
 }

@@ -81,9 +81,9 @@ fn the_github_full_check_step_fails_on_a_bad_vault_and_keeps_its_report() {
     assert_eq!(report["ok"], true);
 
     // A rule the value breaks: the step must fail, and the report still says why.
-    sb.cmd(&["set", "db/url", "--force"])
-        .write_stdin("not a url")
-        .assert()
+    sb.test(&["set", "db/url", "--force"])
+        .stdin("not a url")
+        .run()
         .success();
     sb.append_config("[validate]\n\"db/url\" = \"url\"\n");
     let out = run_like_github(&sb, &script);

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{age_keygen, all_output, assert_no_leak, stderr, Sandbox};
-use gitutil::{agevault, git, git_ok, repo_with_setup, text};
+use common::{age_keygen, all_output, assert_no_leak, hidden, stderr, Sandbox};
+use gitutil::{agevault, git, git_ok, repo_with_setup};
 
 fn write_exec(path: &Path, body: &str) {
     fs::write(path, body).unwrap();
@@ -79,10 +79,9 @@ fn a_writer_behind_an_open_edit_says_it_waits_within_a_second_then_proceeds() {
     let before = sb.vault_bytes();
     let started = Instant::now();
     let out = sb
-        .cmd(&["--no-wait", "set", "db/user"])
-        .write_stdin("lock-wait-user-2")
-        .output()
-        .unwrap();
+        .test(&["--no-wait", "set", "db/user"])
+        .stdin("lock-wait-user-2")
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
@@ -95,10 +94,9 @@ fn a_writer_behind_an_open_edit_says_it_waits_within_a_second_then_proceeds() {
     // --wait=DURATION gives up after it.
     let started = Instant::now();
     let out = sb
-        .cmd(&["--wait=1s", "set", "db/user"])
-        .write_stdin("lock-wait-user-2")
-        .output()
-        .unwrap();
+        .test(&["--wait=1s", "set", "db/user"])
+        .stdin("lock-wait-user-2")
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(
         started.elapsed() >= Duration::from_millis(900),
@@ -156,17 +154,17 @@ fn a_writer_behind_an_open_edit_says_it_waits_within_a_second_then_proceeds() {
 #[test]
 fn wait_and_no_wait_are_validated() {
     let sb = Sandbox::with_secrets(&[("a", "wait-usage-1")]);
-    let out = sb.cmd(&["--wait=soon", "rm", "a"]).output().unwrap();
+    let out = sb.test(&["--wait=soon", "rm", "a"]).run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(stderr(&out).contains("--wait=soon"), "{}", stderr(&out));
-    let out = sb.cmd(&["--wait", "--no-wait", "rm", "a"]).output().unwrap();
+    let out = sb.test(&["--wait", "--no-wait", "rm", "a"]).run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     // Without contention the flags change nothing.
-    sb.cmd(&["--no-wait", "set", "b"])
-        .write_stdin("wait-usage-2")
-        .assert()
+    sb.test(&["--no-wait", "set", "b"])
+        .stdin("wait-usage-2")
+        .run()
         .success();
-    sb.cmd(&["--wait", "rm", "a"]).assert().success();
+    sb.test(&["--wait", "rm", "a"]).run().success();
     assert_eq!(sb.get("b"), "wait-usage-2");
 }
 
@@ -180,7 +178,7 @@ fn rm_of_a_namespace_needs_r() {
         ("keep", "rm-r-keep-3"),
     ]);
     let before = sb.vault_bytes();
-    let out = sb.cmd(&["rm", "db"]).output().unwrap();
+    let out = sb.test(&["rm", "db"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(
@@ -191,12 +189,12 @@ fn rm_of_a_namespace_needs_r() {
     assert_no_leak(&out, "rm-r-pw-1");
     assert_eq!(sb.vault_bytes(), before, "rm without -r changed the vault");
 
-    sb.cmd(&["rm", "db/user"]).assert().success();
-    sb.cmd(&["rm", "-r", "db"]).assert().success();
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    sb.test(&["rm", "db/user"]).run().success();
+    sb.test(&["rm", "-r", "db"]).run().success();
+    let out = sb.test(&["ls"]).run();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "keep\n");
     // -r on a single secret is harmless.
-    sb.cmd(&["rm", "--recursive", "keep"]).assert().success();
+    sb.test(&["rm", "--recursive", "keep"]).run().success();
 }
 
 #[test]
@@ -204,7 +202,7 @@ fn get_and_rm_of_a_mistyped_path_suggest_the_closest() {
     let sb = Sandbox::with_secrets(&[("db/password", "typo-pw-1"), ("samba/user", "typo-user-2")]);
     let before = sb.vault_bytes();
     for cmd in ["get", "rm"] {
-        let out = sb.cmd(&[cmd, "db/pasword"]).output().unwrap();
+        let out = sb.test(&[cmd, "db/pasword"]).run();
         assert_eq!(out.status.code(), Some(1), "{cmd}: {}", all_output(&out));
         assert_eq!(
             stderr(&out),
@@ -215,13 +213,13 @@ fn get_and_rm_of_a_mistyped_path_suggest_the_closest() {
         assert_no_leak(&out, "typo-pw-1");
     }
     // A namespace is a candidate too; a stranger gets no suggestion.
-    let out = sb.cmd(&["get", "smba"]).output().unwrap();
+    let out = sb.test(&["get", "smba"]).run();
     let (_, hint) = common::error_and_hint(&stderr(&out));
     assert_eq!(
         hint.as_deref(),
         Some("did you mean `samba`? (`agevault ls` lists them)")
     );
-    let out = sb.cmd(&["get", "web/token"]).output().unwrap();
+    let out = sb.test(&["get", "web/token"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
@@ -240,22 +238,22 @@ fn recipients_add_reads_the_key_from_a_file_or_standard_input() {
     let bob = age_keygen(&bob_id);
     let bob_pub = sb.root.path().join("bob.pub");
     fs::write(&bob_pub, format!("# bob's laptop\n\n{bob}\n")).unwrap();
-    sb.cmd(&[
+    sb.test(&[
         "recipients",
         "add",
         "bob",
         "--key-file",
         bob_pub.to_str().unwrap(),
     ])
-    .assert()
+    .run()
     .success();
     let carol_id = sb.root.path().join("carol.txt");
     let carol = age_keygen(&carol_id);
-    sb.cmd(&["recipients", "add", "carol", "--key-file", "-", "--role", "host"])
-        .write_stdin(format!("{carol}\n"))
-        .assert()
+    sb.test(&["recipients", "add", "carol", "--key-file", "-", "--role", "host"])
+        .stdin(format!("{carol}\n"))
+        .run()
         .success();
-    let out = sb.cmd(&["recipients", "list"]).output().unwrap();
+    let out = sb.test(&["recipients", "list"]).run();
     let list = String::from_utf8_lossy(&out.stdout);
     assert!(list.contains(&format!("bob\tdeveloper\t{bob}")), "{list}");
     assert!(list.contains(&format!("carol\thost\t{carol}")), "{list}");
@@ -276,15 +274,14 @@ fn recipients_add_reads_the_key_from_a_file_or_standard_input() {
     let dave_id = sb.root.path().join("dave.txt");
     age_keygen(&dave_id);
     let out = sb
-        .cmd(&[
+        .test(&[
             "recipients",
             "add",
             "dave",
             "--key-file",
             dave_id.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(stderr(&out).contains("PRIVATE key"), "{}", stderr(&out));
     assert!(
@@ -293,7 +290,7 @@ fn recipients_add_reads_the_key_from_a_file_or_standard_input() {
         all_output(&out)
     );
     let out = sb
-        .cmd(&[
+        .test(&[
             "recipients",
             "add",
             "dave",
@@ -301,14 +298,12 @@ fn recipients_add_reads_the_key_from_a_file_or_standard_input() {
             "--key-file",
             bob_pub.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     let out = sb
-        .cmd(&["recipients", "add", "dave", "--key-file", "-"])
-        .write_stdin("\n# nothing\n")
-        .output()
-        .unwrap();
+        .test(&["recipients", "add", "dave", "--key-file", "-"])
+        .stdin("\n# nothing\n")
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("standard input holds no public key"),
@@ -323,11 +318,11 @@ fn removing_your_own_last_key_is_refused_unless_forced() {
     let sb = Sandbox::with_secrets(&[("k", "own-key-value-1")]);
     let bob_id = sb.root.path().join("bob.txt");
     let bob = age_keygen(&bob_id);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     let before = sb.vault_bytes();
     let config_before = fs::read_to_string(sb.config()).unwrap();
 
-    let out = sb.cmd(&["recipients", "remove", "alice"]).output().unwrap();
+    let out = sb.test(&["recipients", "remove", "alice"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(
@@ -340,36 +335,35 @@ fn removing_your_own_last_key_is_refused_unless_forced() {
     assert_eq!(fs::read_to_string(sb.config()).unwrap(), config_before);
 
     // Removing someone else's key needs no --force.
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
 
     // With another of your keys still a recipient, removing one is fine.
     let laptop_id = sb.root.path().join("laptop.txt");
     let laptop = age_keygen(&laptop_id);
-    sb.cmd(&["recipients", "add", "alice-laptop", &laptop])
-        .assert()
+    sb.test(&["recipients", "add", "alice-laptop", &laptop])
+        .run()
         .success();
-    sb.cmd(&[
+    sb.test(&[
         "--identity",
         laptop_id.to_str().unwrap(),
         "recipients",
         "remove",
         "alice",
     ])
-    .assert()
+    .run()
     .success();
     assert_eq!(
         String::from_utf8_lossy(
-            &sb.cmd(&["--identity", laptop_id.to_str().unwrap(), "get", "k"])
-                .output()
-                .unwrap()
+            &sb.test(&["--identity", laptop_id.to_str().unwrap(), "get", "k"])
+                .run()
                 .stdout
         ),
         "own-key-value-1"
     );
 
     // --force does what it says: the last key of yours goes, and you are locked out.
-    sb.cmd(&[
+    sb.test(&[
         "--identity",
         laptop_id.to_str().unwrap(),
         "recipients",
@@ -377,17 +371,15 @@ fn removing_your_own_last_key_is_refused_unless_forced() {
         "alice-laptop",
         "--force",
     ])
-    .assert()
+    .run()
     .success();
     let out = sb
-        .cmd(&["--identity", laptop_id.to_str().unwrap(), "get", "k"])
-        .output()
-        .unwrap();
+        .test(&["--identity", laptop_id.to_str().unwrap(), "get", "k"])
+        .run();
     assert_eq!(out.status.code(), Some(1));
     let out = sb
-        .cmd(&["--identity", bob_id.to_str().unwrap(), "get", "k"])
-        .output()
-        .unwrap();
+        .test(&["--identity", bob_id.to_str().unwrap(), "get", "k"])
+        .run();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "own-key-value-1");
 }
 
@@ -397,7 +389,7 @@ fn removing_your_own_last_key_is_refused_unless_forced() {
 fn init_suggests_git_setup_and_the_next_steps() {
     let sb = Sandbox::empty();
     git_ok(&sb, &["init", "-q", "-b", "main"]);
-    let out = sb.cmd(&["init"]).output().unwrap();
+    let out = sb.test(&["init"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(err.contains("next steps:"), "{err}");
@@ -407,7 +399,7 @@ fn init_suggests_git_setup_and_the_next_steps() {
     assert!(out.stdout.is_empty());
 
     let outside = Sandbox::empty();
-    let out = outside.cmd(&["init"]).output().unwrap();
+    let out = outside.test(&["init"]).run();
     assert!(
         stderr(&out).contains("git init && agevault git setup"),
         "{}",
@@ -415,7 +407,7 @@ fn init_suggests_git_setup_and_the_next_steps() {
     );
 
     let quiet = Sandbox::empty();
-    let out = quiet.cmd(&["-q", "init"]).output().unwrap();
+    let out = quiet.test(&["-q", "init"]).run();
     assert!(out.status.success());
     assert!(!stderr(&out).contains("next steps"), "{}", stderr(&out));
 }
@@ -441,7 +433,7 @@ fn a_merge_without_git_setup_names_the_recovery_and_the_recovery_works() {
     let sb = Sandbox::with_secrets(&[("db/password", "nosetup-base-1")]);
     two_branches_without_setup(&sb);
     let out = git(&sb, &["merge", "--no-edit", "theirs"]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", all_output(&out));
     let armored = fs::read_to_string(sb.vault()).unwrap();
     assert!(armored.contains("<<<<<<<"), "git did not write conflict markers");
 
@@ -451,7 +443,7 @@ fn a_merge_without_git_setup_names_the_recovery_and_the_recovery_works() {
         &["exec", "--", "true"],
         &["set", "x"],
     ] {
-        let out = agevault(&sb, args).write_stdin("v").output().unwrap();
+        let out = agevault(&sb, args).stdin("v").run();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", all_output(&out));
         let err = stderr(&out);
         assert!(err.contains("conflict markers"), "{args:?}: {err}");
@@ -469,7 +461,7 @@ fn a_merge_without_git_setup_names_the_recovery_and_the_recovery_works() {
             "{args:?}"
         );
     }
-    let check = agevault(&sb, &["check"]).output().unwrap();
+    let check = agevault(&sb, &["check"]).run();
     assert_eq!(check.status.code(), Some(1));
     assert!(
         all_output(&check).contains("git merge --abort"),
@@ -479,9 +471,9 @@ fn a_merge_without_git_setup_names_the_recovery_and_the_recovery_works() {
 
     // The recovery it names: abort, set up, merge again.
     git_ok(&sb, &["merge", "--abort"]);
-    agevault(&sb, &["git", "setup"]).assert().success();
+    agevault(&sb, &["git", "setup"]).run().success();
     let out = git(&sb, &["merge", "--no-edit", "theirs"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(sb.get("db/password"), "nosetup-ours-3");
     assert_eq!(sb.get("api/token"), "nosetup-theirs-2");
 }
@@ -504,7 +496,7 @@ fn taking_their_side_whole_is_a_rollback_for_the_writer_who_went_further() {
             "secrets.json.age.sig",
         ],
     );
-    let out = agevault(&sb, &["get", "api/token"]).output().unwrap();
+    let out = agevault(&sb, &["get", "api/token"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("rollback"), "{}", stderr(&out));
 }
@@ -530,7 +522,7 @@ fn exec_refuses_a_selection_that_touches_an_unresolved_conflict() {
         vec!["exec", "--only", "db", "--", "sh", "-c", child.as_str()],
         vec!["exec", "--env", "P=db/password", "--", "sh", "-c", child.as_str()],
     ] {
-        let out = agevault(&sb, &args).output().unwrap();
+        let out = agevault(&sb, &args).run();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", all_output(&out));
         let err = stderr(&out);
         assert!(
@@ -551,11 +543,10 @@ fn exec_refuses_a_selection_that_touches_an_unresolved_conflict() {
         &sb,
         &["exec", "--env", "U=db/user", "--", "sh", "-c", "printf %s \"$U\""],
     )
-    .output()
-    .unwrap();
+    .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-conflict-user-0");
-    let out = agevault(&sb, &["get", "db/password"]).output().unwrap();
+    let out = agevault(&sb, &["get", "db/password"]).run();
     assert!(
         stderr(&out).contains("unresolved merge conflict"),
         "{}",
@@ -570,11 +561,13 @@ fn a_passphrase_identity_without_a_terminal_says_so_instead_of_asking_to_be_adde
     let sb = Sandbox::with_secrets(&[("p/secret", "no-tty-value-1")]);
     let bin = env!("CARGO_BIN_EXE_agevault");
     let protected = sb.root.path().join("protected.txt");
-    let out = common::run_on_tty(
+    let out = sb.run_on_tty(
         &format!("'{bin}' keygen --passphrase -o '{}'", protected.display()),
-        &sb.home(),
-        &sb.repo(),
-        &["pass phrase 1", "pass phrase 1"],
+        &[],
+        &[
+            hidden("Passphrase for the new identity: ", "pass phrase 1"),
+            hidden("Repeat the passphrase: ", "pass phrase 1"),
+        ],
     );
     assert!(out.status.success());
     let public = String::from_utf8_lossy(&out.stdout)
@@ -582,9 +575,7 @@ fn a_passphrase_identity_without_a_terminal_says_so_instead_of_asking_to_be_adde
         .find(|w| w.starts_with("age1"))
         .unwrap()
         .to_owned();
-    sb.cmd(&["recipients", "add", "carol", &public])
-        .assert()
-        .success();
+    sb.test(&["recipients", "add", "carol", &public]).run().success();
     fs::remove_file(sb.identity()).unwrap();
     // setsid: no controlling terminal at all, as under cron, systemd or CI.
     let out = background(
@@ -627,7 +618,7 @@ fn log_n_shows_only_the_newest_commits() {
     sb.set("c", "log-n-3");
     git_ok(&sb, &["commit", "-qam", "three"]);
 
-    let out = agevault(&sb, &["log", "-n", "1"]).output().unwrap();
+    let out = agevault(&sb, &["log", "-n", "1"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let headers: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
@@ -635,9 +626,7 @@ fn log_n_shows_only_the_newest_commits() {
     assert!(headers[0].contains("three"), "{text}");
     assert!(text.contains("added    c"), "{text}");
 
-    let out = agevault(&sb, &["log", "--max-count", "2", "--json"])
-        .output()
-        .unwrap();
+    let out = agevault(&sb, &["log", "--max-count", "2", "--json"]).run();
     let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let summaries: Vec<&str> = entries
         .as_array()
@@ -646,7 +635,7 @@ fn log_n_shows_only_the_newest_commits() {
         .map(|e| e["summary"].as_str().unwrap())
         .collect();
     assert_eq!(summaries, ["three", "two"]);
-    let out = agevault(&sb, &["log", "-n", "many"]).output().unwrap();
+    let out = agevault(&sb, &["log", "-n", "many"]).run();
     assert_eq!(out.status.code(), Some(2));
     for v in ["log-n-1", "log-n-2", "log-n-3"] {
         assert_no_leak(&out, v);
@@ -660,12 +649,12 @@ fn log_names_recipients_instead_of_printing_their_keys() {
     git_ok(&sb, &["add", "-A"]);
     git_ok(&sb, &["commit", "-q", "-m", "one"]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     git_ok(&sb, &["commit", "-qam", "add bob"]);
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     git_ok(&sb, &["commit", "-qam", "remove bob"]);
 
-    let out = agevault(&sb, &["log"]).output().unwrap();
+    let out = agevault(&sb, &["log"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     // bob is gone from the config: his name comes from the vault's offboarding record.
@@ -674,7 +663,7 @@ fn log_names_recipients_instead_of_printing_their_keys() {
     assert!(text.contains("recipient added    alice (age1"), "{text}");
     assert!(!text.contains(&bob), "a whole key is printed: {text}");
 
-    let out = agevault(&sb, &["log", "--json"]).output().unwrap();
+    let out = agevault(&sb, &["log", "--json"]).run();
     let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(entries[0]["recipients_removed"][0]["name"], "bob");
     assert_eq!(entries[0]["recipients_removed"][0]["key"], bob.as_str());
@@ -699,7 +688,7 @@ fn every_listing_accepts_json() {
         &["check", "--json"],
         &["whoami", "--json"],
     ] {
-        let out = agevault(&sb, args).output().unwrap();
+        let out = agevault(&sb, args).run();
         assert!(out.status.success(), "{args:?}: {}", all_output(&out));
         let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&out.stdout);
         assert!(
@@ -709,8 +698,6 @@ fn every_listing_accepts_json() {
         );
         assert_no_leak(&out, "json-listing-1");
     }
-    let out = agevault(&sb, &["inventory", "--json", "--format", "csv"])
-        .output()
-        .unwrap();
+    let out = agevault(&sb, &["inventory", "--json", "--format", "csv"]).run();
     assert_eq!(out.status.code(), Some(2));
 }

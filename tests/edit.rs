@@ -1,4 +1,4 @@
-//! `agevault edit` driven by real `$EDITOR` scripts (SPEC §4).
+//! `agevault edit` driven by real `$EDITOR` scripts.
 
 mod common;
 
@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{all_output, assert_no_leak, stderr, unique, Sandbox};
+use common::{all_output, assert_no_leak, echoed, stderr, unique, Answer, Outcome, Sandbox};
 
 /// Where editor scripts record the path of the file they were given.
 fn seen_path(sb: &Sandbox) -> PathBuf {
@@ -33,8 +33,8 @@ fn editor_in(sb: &Sandbox, dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 /// `agevault edit` with `EDITOR` set to `editor_cmd`; stdin is not a terminal.
-fn edit(sb: &Sandbox, editor_cmd: &str) -> Output {
-    sb.cmd(&["edit"]).env("EDITOR", editor_cmd).output().unwrap()
+fn edit(sb: &Sandbox, editor_cmd: &str) -> Outcome {
+    sb.test(&["edit"]).env("EDITOR", editor_cmd).run()
 }
 
 /// The file the editor was given; asserts its private directory is gone.
@@ -132,7 +132,7 @@ fn editor_writing_new_json_adds_and_removes_paths() {
     assert_eq!(sb.get("new"), added);
     assert_eq!(sb.get("fresh/pem"), "line1\nline2\n");
     assert_eq!(sb.get("keep/me"), keep);
-    let ls = sb.cmd(&["ls"]).output().unwrap();
+    let ls = sb.test(&["ls"]).run();
     let listing = String::from_utf8_lossy(&ls.stdout);
     assert!(!listing.contains("drop/me"), "{listing}");
     let doc = document(&sb);
@@ -155,11 +155,10 @@ fn visual_wins_over_editor() {
     let visual = editor(&sb, "visual.sh", &format!("sed -i 's/{old}/{by_visual}/' \"$F\""));
     let plain = editor(&sb, "editor.sh", &format!("sed -i 's/{old}/{by_editor}/' \"$F\""));
     let out = sb
-        .cmd(&["edit"])
+        .test(&["edit"])
         .env("VISUAL", &visual)
         .env("EDITOR", &plain)
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(sb.get("app/token"), by_visual);
 }
@@ -363,12 +362,10 @@ fn a_missing_editor_is_one_clear_error() {
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name.starts_with("agevault-edit-")
-                && fs::read_dir(e.path())
-                    .map(|d| {
-                        d.flatten()
-                            .any(|f| fs::read_to_string(f.path()).is_ok_and(|t| t.contains(&value)))
-                    })
-                    .unwrap_or(false)
+                && fs::read_dir(e.path()).is_ok_and(|d| {
+                    d.flatten()
+                        .any(|f| fs::read_to_string(f.path()).is_ok_and(|t| t.contains(&value)))
+                })
         })
         .collect();
     assert!(leftovers.is_empty(), "plaintext left in /dev/shm: {leftovers:?}");
@@ -414,11 +411,10 @@ fn xdg_runtime_dir_is_preferred_when_it_is_a_memory_filesystem() {
         .unwrap();
     let script = editor(&sb, "xdg.sh", "true");
     let out = sb
-        .cmd(&["edit"])
+        .test(&["edit"])
         .env("EDITOR", &script)
         .env("XDG_RUNTIME_DIR", runtime.path())
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     let file = assert_temp_removed(&sb);
     assert_eq!(file.parent().unwrap().parent().unwrap(), runtime.path());
@@ -427,11 +423,10 @@ fn xdg_runtime_dir_is_preferred_when_it_is_a_memory_filesystem() {
     let disk = sb.root.path().join("disk-runtime");
     fs::create_dir_all(&disk).unwrap();
     let out = sb
-        .cmd(&["edit"])
+        .test(&["edit"])
         .env("EDITOR", &script)
         .env("XDG_RUNTIME_DIR", &disk)
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     let file = assert_temp_removed(&sb);
     assert_eq!(file.parent().unwrap().parent().unwrap(), Path::new("/dev/shm"));
@@ -441,11 +436,10 @@ fn xdg_runtime_dir_is_preferred_when_it_is_a_memory_filesystem() {
 #[test]
 fn a_stale_edit_directory_of_a_dead_process_is_swept() {
     let sb = Sandbox::with_secrets(&[("a", &unique("stale"))]);
-    // A PID that certainly ran and is certainly gone: a child we reaped.
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
-    let stale = PathBuf::from(format!("/dev/shm/agevault-edit-{dead}-00ff"));
+    // A PID no process can have: above the kernel's PID_MAX_LIMIT (2^22), so it is
+    // certainly gone and can never be reused while the test runs.
+    let dead = (1u32 << 22) + 1;
+    let stale = PathBuf::from(format!("/dev/shm/agevault-edit-{dead}-{:x}", std::process::id()));
     let _ = fs::remove_dir_all(&stale);
     fs::create_dir(&stale).unwrap();
     fs::write(stale.join("secrets.json"), "{\"left\": \"behind\"}").unwrap();
@@ -460,19 +454,11 @@ fn a_stale_edit_directory_of_a_dead_process_is_swept() {
     let out = edit(&sb, "true");
     let live_survived = live.exists();
     let _ = fs::remove_dir_all(&live);
+    let stale_survived = stale.exists();
+    let _ = fs::remove_dir_all(&stale);
     assert!(out.status.success(), "{}", all_output(&out));
-    // The PID could in theory have been reused by a new process in between.
-    if pid_alive(dead) {
-        eprintln!("note: pid {dead} was reused; sweep check skipped");
-        let _ = fs::remove_dir_all(&stale);
-        return;
-    }
-    assert!(!stale.exists(), "stale {} was not swept", stale.display());
+    assert!(!stale_survived, "stale {} was not swept", stale.display());
     assert!(live_survived, "the directory of a live process was swept");
-}
-
-fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[test]
@@ -518,10 +504,10 @@ fn a_value_in_the_wrong_place_is_not_quoted_in_the_error() {
     }
 }
 
-/// Runs `agevault edit` on a pseudo-terminal, answering each prompt with `answers`.
-fn edit_on_tty(sb: &Sandbox, editor_cmd: &str, answers: &[&str]) -> Output {
+/// Runs `agevault edit` on a pseudo-terminal, answering each `(prompt, answer)`.
+fn edit_on_tty(sb: &Sandbox, editor_cmd: &str, answers: &[Answer]) -> Output {
     let cmd = format!("'{}' edit", env!("CARGO_BIN_EXE_agevault"));
-    common::run_on_tty_with(&cmd, &sb.home(), &sb.repo(), &[("EDITOR", editor_cmd)], answers)
+    sb.run_on_tty(&cmd, &[("EDITOR", editor_cmd)], answers)
 }
 
 #[test]
@@ -538,7 +524,11 @@ fn on_a_terminal_invalid_json_offers_to_reopen_the_editor() {
             c = counter.display()
         ),
     );
-    let out = edit_on_tty(&sb, &script.display().to_string(), &["y"]);
+    let out = edit_on_tty(
+        &sb,
+        &script.display().to_string(),
+        &[echoed("Re-open the editor", "y")],
+    );
     let text = all_output(&out);
     assert!(text.contains("invalid JSON"), "{text}");
     assert!(text.contains("Re-open the editor"), "{text}");
@@ -548,7 +538,11 @@ fn on_a_terminal_invalid_json_offers_to_reopen_the_editor() {
     // Saying no discards the change.
     fs::remove_file(&counter).unwrap();
     let before = sb.vault_bytes();
-    let out = edit_on_tty(&sb, &script.display().to_string(), &["n"]);
+    let out = edit_on_tty(
+        &sb,
+        &script.display().to_string(),
+        &[echoed("Re-open the editor", "n")],
+    );
     assert!(
         all_output(&out).contains("nothing was changed"),
         "{}",

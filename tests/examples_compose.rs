@@ -348,8 +348,8 @@ fn assert_up_saw_export(host: &Host, secrets_dir: &Path, value: &str) {
 fn stack_sh_exports_to_memory_starts_recreates_on_rotation_and_cleans_up() {
     let host = Host::new();
     let sb = &host.sb;
-    sb.cmd(&["set", SECRET, "--generate", "password:32"])
-        .assert()
+    sb.test(&["set", SECRET, "--generate", "password:32"])
+        .run()
         .success();
     sb.set("compose/app/api-token", "compose-api-token-4f1e9");
     sb.set("elsewhere/secret", "not-for-compose-9a7c3");
@@ -364,7 +364,7 @@ fn stack_sh_exports_to_memory_starts_recreates_on_rotation_and_cleans_up() {
 
     // Rotation: rotate, then `stack.sh up` again (the unit's reload) exports the new
     // value into a fresh directory and recreates the containers.
-    let out = sb.cmd(&["rotate", SECRET]).output().unwrap();
+    let out = sb.test(&["rotate", SECRET]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let second = sb.get(SECRET);
     assert_ne!(first, second);
@@ -438,8 +438,8 @@ fn exec_start(unit: &str) -> Vec<String> {
 fn the_exec_variant_mounts_a_memory_file_only_while_compose_runs() {
     let host = Host::new();
     host.sb
-        .cmd(&["set", SECRET, "--generate", "password:32"])
-        .assert()
+        .test(&["set", SECRET, "--generate", "password:32"])
+        .run()
         .success();
     let value = host.sb.get(SECRET);
     let runtime = MemDir::new();

@@ -128,22 +128,20 @@ fn import_from_memory_env(sb: &Sandbox, password: &str) {
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o600)).unwrap();
 
     let dry = sb
-        .cmd(&[
+        .test(&[
             "import",
             env_file.to_str().unwrap(),
             "--prefix",
             "samba/backup",
             "--dry-run",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(dry.status.success(), "{}", all_output(&dry));
     assert_eq!(String::from_utf8_lossy(&dry.stdout), "samba/backup/password\n");
 
     let out = sb
-        .cmd(&["import", env_file.to_str().unwrap(), "--prefix", "samba/backup"])
-        .output()
-        .unwrap();
+        .test(&["import", env_file.to_str().unwrap(), "--prefix", "samba/backup"])
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_no_leak(&out, password);
     let said = String::from_utf8_lossy(&out.stderr);
@@ -181,14 +179,14 @@ fn scan_finds_the_password_in_before_sh_and_not_in_after_sh() {
     fs::copy(example("after.sh"), sb.repo().join("after.sh")).unwrap();
 
     // Before the import only the pattern can find it.
-    let out = sb.cmd(&["scan"]).output().unwrap();
+    let out = sb.test(&["scan"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(report, "before.sh:13: smbpasswd-literal\n");
 
     // Once the value is in the vault, scan also knows it as a vault value.
     import_from_memory_env(&sb, &password);
-    let out = sb.cmd(&["scan"]).output().unwrap();
+    let out = sb.test(&["scan"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
@@ -198,7 +196,7 @@ fn scan_finds_the_password_in_before_sh_and_not_in_after_sh() {
     assert_no_leak(&out, &password);
 
     // after.sh holds nothing: not the value, not a pattern.
-    let out = sb.cmd(&["scan", "after.sh"]).output().unwrap();
+    let out = sb.test(&["scan", "after.sh"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
 
@@ -218,9 +216,9 @@ fn scan_finds_the_password_in_before_sh_and_not_in_after_sh() {
             "samba: the backup password comes from agevault",
         ],
     );
-    let out = sb.cmd(&["scan"]).output().unwrap();
+    let out = sb.test(&["scan"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-    let out = sb.cmd(&["scan", "--history"]).output().unwrap();
+    let out = sb.test(&["scan", "--history"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -430,9 +428,8 @@ fn after_sh_feeds_smbpasswd_on_stdin_and_leaves_the_password_nowhere() {
 
     // The old value was committed for years: rotate it, then apply the new one.
     let rotated = sb
-        .cmd(&["rotate", "samba/backup/password", "--generate", "password:32"])
-        .output()
-        .unwrap();
+        .test(&["rotate", "samba/backup/password", "--generate", "password:32"])
+        .run();
     assert!(rotated.status.success(), "{}", all_output(&rotated));
     let new = sb.get("samba/backup/password");
     assert_eq!(new.len(), 32);
@@ -446,9 +443,9 @@ fn after_sh_feeds_smbpasswd_on_stdin_and_leaves_the_password_nowhere() {
 #[test]
 fn after_sh_refuses_a_value_smbpasswd_would_split() {
     let sb = operator_repo();
-    sb.cmd(&["set", "samba/backup/password"])
-        .write_stdin("two\nlines-of-password")
-        .assert()
+    sb.test(&["set", "samba/backup/password"])
+        .stdin("two\nlines-of-password")
+        .run()
         .success();
     install_after_sh(&sb);
     let runtime = MemDir::new("mig-rt");
@@ -529,15 +526,14 @@ fn the_readme_git_crypt_migration_imports_everything_and_leaves_no_plaintext() {
     // 2. Import from the tmpfs copy, then remove it.
     let prod_env = clone.join("secrets/prod.env");
     let dry = sb
-        .cmd(&[
+        .test(&[
             "import",
             prod_env.to_str().unwrap(),
             "--prefix",
             "prod",
             "--dry-run",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(dry.status.success(), "{}", all_output(&dry));
     let mut listed: Vec<String> = String::from_utf8_lossy(&dry.stdout)
         .lines()
@@ -547,9 +543,8 @@ fn the_readme_git_crypt_migration_imports_everything_and_leaves_no_plaintext() {
     assert_eq!(listed, ["prod/API_TOKEN", "prod/DB_PASSWORD"]);
     for (file, prefix) in [("secrets/prod.env", "prod"), ("secrets/db.json", "prod/db")] {
         let out = sb
-            .cmd(&["import", clone.join(file).to_str().unwrap(), "--prefix", prefix])
-            .output()
-            .unwrap();
+            .test(&["import", clone.join(file).to_str().unwrap(), "--prefix", prefix])
+            .run();
         assert!(out.status.success(), "import {file}: {}", all_output(&out));
     }
     drop(tmp);
@@ -580,7 +575,7 @@ fn the_readme_git_crypt_migration_imports_everything_and_leaves_no_plaintext() {
             "secrets: from git-crypt to agevault",
         ],
     );
-    let out = sb.cmd(&["scan"]).output().unwrap();
+    let out = sb.test(&["scan"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert!(git_ok(&sb, &["ls-files"])
         .lines()
@@ -589,10 +584,7 @@ fn the_readme_git_crypt_migration_imports_everything_and_leaves_no_plaintext() {
 
     // 4. Rotate everything the git-crypt key could read.
     for path in ["prod/DB_PASSWORD", "prod/API_TOKEN", "prod/db/password"] {
-        let out = sb
-            .cmd(&["rotate", path, "--generate", "password:32"])
-            .output()
-            .unwrap();
+        let out = sb.test(&["rotate", path, "--generate", "password:32"]).run();
         assert!(out.status.success(), "rotate {path}: {}", all_output(&out));
     }
     for (path, old) in [

@@ -1,5 +1,5 @@
 //! Every failure is one clear line on stderr, a non-zero exit, an untouched vault,
-//! no secret in the output and no panic (SPEC §4, §7).
+//! no secret in the output and no panic.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Sandbox};
+use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Outcome, Sandbox};
 
 /// Asserts a clean failure with exit `code`: one `agevault: error:` line on stderr (and
 /// at most a `hint:` line under it), nothing on stdout, no panic or debug dump, none of
@@ -41,12 +41,12 @@ fn assert_clean_failure(out: &Output, code: i32, secrets: &[&str]) -> String {
 }
 
 /// Runs `set PATH` with `value` on stdin.
-fn set(sb: &Sandbox, path: &str, value: &str) -> Output {
-    sb.cmd(&["set", path]).write_stdin(value).output().unwrap()
+fn set(sb: &Sandbox, path: &str, value: &str) -> Outcome {
+    sb.test(&["set", path]).stdin(value).run()
 }
 
-fn run(sb: &Sandbox, args: &[&str]) -> Output {
-    sb.cmd(args).output().unwrap()
+fn run(sb: &Sandbox, args: &[&str]) -> Outcome {
+    sb.test(args).run()
 }
 
 /// Checks that reading, setting, removing and editing all fail with `needle`
@@ -61,7 +61,7 @@ fn assert_every_command_refuses(sb: &Sandbox, needle: &str, secrets: &[&str]) {
         ("ls", run(sb, &["ls"])),
         ("set", set(sb, "a", &fresh)),
         ("rm", run(sb, &["rm", "a"])),
-        ("edit", sb.cmd(&["edit"]).env("EDITOR", "true").output().unwrap()),
+        ("edit", sb.test(&["edit"]).env("EDITOR", "true").run()),
     ];
     for (what, out) in outs {
         let err = assert_clean_failure(&out, 1, &all);
@@ -93,21 +93,16 @@ fn wrong_key_lists_the_tried_key_and_says_it_is_not_a_recipient() {
 
     let new = unique("wrong-key-new");
     let out = sb
-        .cmd(&["--identity", other_arg, "set", "a"])
-        .write_stdin(new.as_str())
-        .output()
-        .unwrap();
+        .test(&["--identity", other_arg, "set", "a"])
+        .stdin(new.as_str())
+        .run();
     let err = assert_clean_failure(&out, 1, &[&value, &new]);
     assert!(err.contains("not a configured recipient"), "{err}");
     assert_eq!(sb.vault_bytes(), before);
 
     // The same with the key given as text in $AGEVAULT_IDENTITY.
     let text = fs::read_to_string(&other).unwrap();
-    let out = sb
-        .cmd(&["get", "a"])
-        .env("AGEVAULT_IDENTITY", &text)
-        .output()
-        .unwrap();
+    let out = sb.test(&["get", "a"]).env("AGEVAULT_IDENTITY", &text).run();
     let err = assert_clean_failure(&out, 1, &[&value]);
     assert!(err.contains("$AGEVAULT_IDENTITY"), "{err}");
     assert!(err.contains(&other_pub), "{err}");
@@ -414,6 +409,42 @@ fn path_traversal_is_a_usage_error_before_anything_is_read() {
 }
 
 #[test]
+fn a_bad_path_or_generator_is_a_usage_error_on_every_command_before_any_config() {
+    // No config anywhere: the argument is checked as the command line is read.
+    let sb = Sandbox::empty();
+    let bad_path = "agevault: error: invalid secret path `a//b`: it has an empty segment\n";
+    for args in [
+        &["get", "a//b"][..],
+        &["rm", "a//b"],
+        &["set", "a//b"],
+        &["ls", "a//b"],
+        &["log", "a//b"],
+        &["rotate", "ok", "a//b"],
+        &["export", "a//b", "--format", "env"],
+        &["import", "x.env", "--prefix", "a//b"],
+    ] {
+        sb.test(args).run().code(2).stdout_is("").stderr_is(bad_path);
+    }
+    for args in [
+        &["set", "a", "--generate", "hex:0"][..],
+        &["rotate", "a", "--generate", "hex:0"],
+    ] {
+        let out = sb.test(args).run();
+        out.code(2).stdout_is("");
+        assert!(
+            out.stderr().starts_with("agevault: error: ") && out.stderr().lines().count() == 1,
+            "{args:?}: {}",
+            out.stderr()
+        );
+    }
+    // clap's own usage errors keep clap's text.
+    sb.test(&["get"])
+        .run()
+        .code(2)
+        .stderr_has("required arguments were not provided");
+}
+
+#[test]
 fn a_value_in_argv_is_refused_and_not_echoed() {
     let value = unique("argv-secret");
     let sb = Sandbox::with_secrets(&[("a", "initial-argv-value")]);
@@ -447,22 +478,20 @@ fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Mounts a tmpfs of `size` at `dir`; `None` (with a note) when mounting is not allowed.
-fn mount_tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+/// Mounts a tmpfs of `size` at `dir` (root only); fails the test when that is refused.
+fn mount_tmpfs(dir: &Path, size: &str) -> Mount {
     fs::create_dir_all(dir).unwrap();
     let out = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
         .arg(dir)
         .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "note: cannot mount a tmpfs ({}); skipping",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        return None;
-    }
-    Some(Mount(dir.to_owned()))
+        .expect("the mount command must be installed");
+    assert!(
+        out.status.success(),
+        "cannot mount a tmpfs: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Mount(dir.to_owned())
 }
 
 /// Copies the repo's config and vault into `dir`.
@@ -477,20 +506,17 @@ fn a_read_only_directory_fails_cleanly() {
     let value = unique("ro-old");
     let sb = Sandbox::with_secrets(&[("a", &value)]);
     let dir = sb.root.path().join("ro");
+    // Root writes through permission bits, so for root the directory is a read-only
+    // mount; for anyone else a directory without write permission.
     let _mount = if is_root() {
-        let Some(m) = mount_tmpfs(&dir, "1m") else {
-            return;
-        };
+        let m = mount_tmpfs(&dir, "1m");
         copy_repo(&sb, &dir);
         let st = std::process::Command::new("mount")
             .args(["-o", "remount,ro"])
             .arg(&dir)
             .status()
             .unwrap();
-        if !st.success() {
-            eprintln!("note: cannot remount read-only; skipping");
-            return;
-        }
+        assert!(st.success(), "cannot remount {} read-only", dir.display());
         Some(m)
     } else {
         fs::create_dir_all(&dir).unwrap();
@@ -502,12 +528,7 @@ fn a_read_only_directory_fails_cleanly() {
     let before = fs::read(&vault).unwrap();
     let new = unique("ro-new");
 
-    let out = sb
-        .cmd(&["set", "a"])
-        .current_dir(&dir)
-        .write_stdin(new.as_str())
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "a"]).current_dir(&dir).stdin(new.as_str()).run();
     let err = assert_clean_failure(&out, 1, &[&value, &new]);
     assert!(
         err.contains(dir.to_str().unwrap()),
@@ -517,18 +538,13 @@ fn a_read_only_directory_fails_cleanly() {
         err.contains("Read-only file system") || err.contains("Permission denied"),
         "{err}"
     );
-    let out = sb.cmd(&["rm", "a"]).current_dir(&dir).output().unwrap();
+    let out = sb.test(&["rm", "a"]).current_dir(&dir).run();
     assert_clean_failure(&out, 1, &[&value]);
-    let out = sb
-        .cmd(&["edit"])
-        .current_dir(&dir)
-        .env("EDITOR", "true")
-        .output()
-        .unwrap();
+    let out = sb.test(&["edit"]).current_dir(&dir).env("EDITOR", "true").run();
     assert_clean_failure(&out, 1, &[&value]);
     assert_eq!(fs::read(&vault).unwrap(), before);
     // Reading needs no write access.
-    let out = sb.cmd(&["get", "a"]).current_dir(&dir).output().unwrap();
+    let out = sb.test(&["get", "a"]).current_dir(&dir).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), value);
     if !is_root() {
@@ -538,16 +554,11 @@ fn a_read_only_directory_fails_cleanly() {
 
 #[test]
 fn a_full_disk_fails_cleanly_and_leaves_no_temp_file() {
-    if !is_root() {
-        eprintln!("note: not root; the full-disk case needs a tmpfs mount; skipping");
-        return;
-    }
+    common::require_root("a full disk is a small tmpfs mount");
     let value = unique("full-old");
     let sb = Sandbox::with_secrets(&[("a", &value)]);
     let dir = sb.root.path().join("full");
-    let Some(_mount) = mount_tmpfs(&dir, "40k") else {
-        return;
-    };
+    let _mount = mount_tmpfs(&dir, "40k");
     copy_repo(&sb, &dir);
     let vault = dir.join("secrets.json.age");
     let before = fs::read(&vault).unwrap();
@@ -564,11 +575,10 @@ fn a_full_disk_fails_cleanly_and_leaves_no_temp_file() {
 
     let big = format!("{}{}", unique("full-new"), "z".repeat(64 * 1024));
     let out = sb
-        .cmd(&["set", "big"])
+        .test(&["set", "big"])
         .current_dir(&dir)
-        .write_stdin(big.as_str())
-        .output()
-        .unwrap();
+        .stdin(big.as_str())
+        .run();
     let err = assert_clean_failure(&out, 1, &[&value, &big[..30]]);
     assert!(err.contains("No space left on device"), "{err}");
     assert!(err.contains("secrets.json.age"), "{err}");
@@ -582,12 +592,7 @@ fn a_full_disk_fails_cleanly_and_leaves_no_temp_file() {
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     // Once there is room again, the same write works.
     fs::remove_file(&filler).unwrap();
-    let out = sb
-        .cmd(&["set", "a"])
-        .current_dir(&dir)
-        .write_stdin("after-full")
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "a"]).current_dir(&dir).stdin("after-full").run();
     assert!(out.status.success(), "{}", all_output(&out));
 }
 

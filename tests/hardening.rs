@@ -3,7 +3,7 @@
 mod common;
 mod gitutil;
 
-use common::{all_output, stderr, Sandbox};
+use common::{all_output, stderr, Outcome, Sandbox, Test};
 
 // ------------------------------------------------------------ empty values
 
@@ -12,7 +12,7 @@ fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
     let sb = Sandbox::with_secrets(&[("api/key", "kept-value-0001")]);
     let before = sb.vault_bytes();
     for input in ["", "\n", "\r\n"] {
-        let out = sb.cmd(&["set", "api/key"]).write_stdin(input).output().unwrap();
+        let out = sb.test(&["set", "api/key"]).stdin(input).run();
         assert_eq!(out.status.code(), Some(1), "{input:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains("empty value for `api/key`"), "{err}");
@@ -20,12 +20,7 @@ fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
         common::error_and_hint(&err);
     }
     // A closed stdin reads like /dev/null.
-    let out = sb
-        .cmd(&["set", "api/key"])
-        .pipe_stdin("/dev/null")
-        .unwrap()
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "api/key"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         sb.vault_bytes(),
@@ -34,9 +29,9 @@ fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
     );
     assert_eq!(sb.get("api/key"), "kept-value-0001");
 
-    sb.cmd(&["set", "api/key", "--allow-empty"])
-        .write_stdin("")
-        .assert()
+    sb.test(&["set", "api/key", "--allow-empty"])
+        .stdin("")
+        .run()
         .success();
     assert_eq!(sb.get("api/key"), "");
 }
@@ -45,12 +40,7 @@ fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
 fn rotate_without_generator_and_without_a_value_refuses() {
     let sb = Sandbox::with_secrets(&[("api/key", "kept-value-0002")]);
     let before = sb.vault_bytes();
-    let out = sb
-        .cmd(&["rotate", "api/key"])
-        .pipe_stdin("/dev/null")
-        .unwrap()
-        .output()
-        .unwrap();
+    let out = sb.test(&["rotate", "api/key"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(err.contains("`api/key`") && err.contains("no generator"), "{err}");
@@ -59,9 +49,9 @@ fn rotate_without_generator_and_without_a_value_refuses() {
     assert_eq!(sb.vault_bytes(), before);
     assert_eq!(sb.get("api/key"), "kept-value-0002");
     // A piped value still rotates.
-    sb.cmd(&["rotate", "api/key"])
-        .write_stdin("new-value-0002\n")
-        .assert()
+    sb.test(&["rotate", "api/key"])
+        .stdin("new-value-0002\n")
+        .run()
         .success();
     assert_eq!(sb.get("api/key"), "new-value-0002");
 }
@@ -101,7 +91,7 @@ fn set_refuses_paths_over_the_depth_and_length_caps() {
         (p50k.as_str(), "longer than 1024 bytes"),
         (long.as_str(), "255 bytes"),
     ] {
-        let out = sb.cmd(&["set", path]).write_stdin("v").output().unwrap();
+        let out = sb.test(&["set", path]).stdin("v").run();
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains(want), "{}", stderr(&out));
         assert!(stderr(&out).len() < 400, "{}", stderr(&out));
@@ -109,8 +99,8 @@ fn set_refuses_paths_over_the_depth_and_length_caps() {
     let p32 = vec!["s"; 32].join("/");
     sb.set(&p32, "deep-but-allowed");
     assert_eq!(sb.get(&p32), "deep-but-allowed");
-    sb.cmd(&["exec", "--", "true"]).assert().success();
-    sb.cmd(&["rm", &p32]).assert().success();
+    sb.test(&["exec", "--", "true"]).run().success();
+    sb.test(&["rm", &p32]).run().success();
     assert_ne!(sb.vault_bytes(), before);
     assert_eq!(sb.get("ok"), "value-0004");
 }
@@ -126,10 +116,10 @@ fn a_50000_deep_vault_from_stock_age_fails_clearly_and_rm_repairs_it() {
         &["check"],
         &["status"],
     ] {
-        let out = sb.cmd(args).output().unwrap();
+        let out = sb.test(args).run();
         assert_clear_depth_error(&out, &args.join(" "));
     }
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    let out = sb.test(&["ls"]).run();
     let prefix = vec!["a"; 32].join("/");
     assert!(
         stderr(&out).contains(&format!("agevault rm -r {prefix}")),
@@ -137,26 +127,26 @@ fn a_50000_deep_vault_from_stock_age_fails_clearly_and_rm_repairs_it() {
         stderr(&out)
     );
     // The repair the error names works and removes nothing else.
-    sb.cmd(&["rm", "-r", &prefix]).assert().success();
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    sb.test(&["rm", "-r", &prefix]).run().success();
+    let out = sb.test(&["ls"]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok/value");
     assert_eq!(sb.get("ok/value"), "still-here-0003");
-    sb.cmd(&["check"]).assert().success();
+    sb.test(&["check"]).run().success();
 }
 
 #[test]
 fn edit_repairs_a_too_deep_vault_and_refuses_too_deep_input() {
     let sb = Sandbox::init();
     sb.age_encrypt_vault(deep_document(40).as_bytes());
-    let out = sb.cmd(&["get", "ok/value"]).output().unwrap();
+    let out = sb.test(&["get", "ok/value"]).run();
     assert_clear_depth_error(&out, "get");
     // Saving unchanged drops the too-deep path (and says so before the editor opens).
-    let out = sb.cmd(&["edit"]).env("EDITOR", "true").output().unwrap();
+    let out = sb.test(&["edit"]).env("EDITOR", "true").run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("saving removes it"), "{}", stderr(&out));
     assert_eq!(sb.get("ok/value"), "still-here-0003");
-    sb.cmd(&["check"]).assert().success();
+    sb.test(&["check"]).run().success();
 
     // An editor that writes a too-deep tree is refused; nothing changes.
     let before = sb.vault_bytes();
@@ -172,7 +162,7 @@ fn edit_repairs_a_too_deep_vault_and_refuses_too_deep_input() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = sb.cmd(&["edit"]).env("EDITOR", &script).output().unwrap();
+    let out = sb.test(&["edit"]).env("EDITOR", &script).run();
     assert_clear_depth_error(&out, "edit");
     assert_eq!(sb.vault_bytes(), before);
 }
@@ -188,13 +178,12 @@ fn the_merge_driver_refuses_a_too_deep_side() {
     std::fs::copy(sb.vault(), &theirs).unwrap();
     let ours = sb.vault();
     let out = sb
-        .cmd(&["git", "merge-driver"])
+        .test(&["git", "merge-driver"])
         .arg(&base)
         .arg(&ours)
         .arg(&theirs)
         .arg("secrets.json.age")
-        .output()
-        .unwrap();
+        .run();
     assert_clear_depth_error(&out, "merge-driver");
     assert!(stderr(&out).contains("cannot merge"), "{}", stderr(&out));
 }
@@ -202,10 +191,10 @@ fn the_merge_driver_refuses_a_too_deep_side() {
 // ------------------------------------------------------------ hostile files
 
 /// Runs `cmd` and fails the test if it has not finished within 10 s (a blocked open).
-fn output_within_10s(mut cmd: assert_cmd::Command) -> std::process::Output {
+fn output_within_10s(test: Test) -> Outcome {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(cmd.output().unwrap());
+        let _ = tx.send(test.run());
     });
     rx.recv_timeout(std::time::Duration::from_secs(10))
         .expect("agevault blocked on a non-regular file")
@@ -223,7 +212,7 @@ fn a_symlinked_or_fifo_lock_file_is_refused() {
     let _ = std::fs::remove_file(&lock);
     let target = sb.root.path().join("planted-by-the-lock");
     std::os::unix::fs::symlink(&target, &lock).unwrap();
-    let out = sb.cmd(&["set", "k"]).write_stdin("new").output().unwrap();
+    let out = sb.test(&["set", "k"]).stdin("new").run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
     assert!(!target.exists(), "the lock symlink was followed");
@@ -231,9 +220,7 @@ fn a_symlinked_or_fifo_lock_file_is_refused() {
 
     std::fs::remove_file(&lock).unwrap();
     mkfifo(&lock);
-    let mut cmd = sb.cmd(&["set", "k"]);
-    cmd.write_stdin("new");
-    let out = output_within_10s(cmd);
+    let out = output_within_10s(sb.test(&["set", "k"]).stdin("new"));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before);
@@ -256,9 +243,7 @@ fn devices_fifos_and_oversized_vaults_and_configs_are_refused() {
             &["check", "--no-decrypt"],
             &["git", "textconv", vault],
         ] {
-            let mut cmd = sb.cmd(args);
-            cmd.args(["--vault", vault]);
-            let out = output_within_10s(cmd);
+            let out = output_within_10s(sb.test(args).args(["--vault", vault]));
             assert!(
                 all_output(&out).contains(want),
                 "{args:?} {vault}: {}",
@@ -273,12 +258,12 @@ fn devices_fifos_and_oversized_vaults_and_configs_are_refused() {
         config.replace("vault = \"secrets.json.age\"", "vault = \"/dev/zero\""),
     )
     .unwrap();
-    let out = output_within_10s(sb.cmd(&["get", "k"]));
+    let out = output_within_10s(sb.test(&["get", "k"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/dev/zero is a device"), "{}", stderr(&out));
     // The config itself.
     for config in ["/dev/zero", fifo.to_str().unwrap()] {
-        let out = output_within_10s(sb.cmd(&["--config", config, "ls"]));
+        let out = output_within_10s(sb.test(&["--config", config, "ls"]));
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
     }
@@ -300,7 +285,7 @@ fn group_or_world_writable_config_and_vault_are_refused_unless_trusted() {
     for (file, what) in [(sb.config(), "config"), (sb.vault(), "vault")] {
         for mode in [0o664, 0o646] {
             chmod(&file, mode);
-            let out = sb.cmd(&["get", "k"]).output().unwrap();
+            let out = sb.test(&["get", "k"]).run();
             assert_eq!(out.status.code(), Some(1), "{what} {mode:o}");
             let err = stderr(&out);
             assert!(
@@ -315,60 +300,51 @@ fn group_or_world_writable_config_and_vault_are_refused_unless_trusted() {
             // The override, by directory or for everything.
             for trust in [sb.repo().display().to_string(), "/nonexistent:*".into()] {
                 let out = sb
-                    .cmd(&["get", "k"])
+                    .test(&["get", "k"])
                     .env("AGEVAULT_SAFE_DIRECTORIES", &trust)
-                    .output()
-                    .unwrap();
+                    .run();
                 assert!(out.status.success(), "{trust}: {}", stderr(&out));
             }
             let other = sb.root.path().join("elsewhere");
             let out = sb
-                .cmd(&["get", "k"])
+                .test(&["get", "k"])
                 .env("AGEVAULT_SAFE_DIRECTORIES", &other)
-                .output()
-                .unwrap();
+                .run();
             assert_eq!(out.status.code(), Some(1));
         }
         chmod(&file, 0o644);
     }
-    sb.cmd(&["get", "k"]).assert().success();
+    sb.test(&["get", "k"]).run().success();
 }
 
 #[test]
 fn a_config_or_vault_owned_by_another_user_is_refused() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: needs root to give files to another user");
-        return;
-    }
+    common::require_root("giving files to another user");
     // A config planted in a shared parent directory by another user.
     let sb = Sandbox::with_secrets(&[("k", "owned-value-0009")]);
     let below = sb.repo().join("sub");
     std::fs::create_dir(&below).unwrap();
     chown(&sb.config(), 4242);
-    let out = sb
-        .cmd(&["exec", "--", "true"])
-        .current_dir(&below)
-        .output()
-        .unwrap();
+    let out = sb.test(&["exec", "--", "true"]).current_dir(&below).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("is owned by uid 4242"), "{}", stderr(&out));
-    sb.cmd(&["exec", "--", "true"])
+    sb.test(&["exec", "--", "true"])
         .current_dir(&below)
         .env("AGEVAULT_SAFE_DIRECTORIES", sb.repo())
-        .assert()
+        .run()
         .success();
     chown(&sb.config(), 0);
     chown(&sb.vault(), 4242);
-    let out = sb.cmd(&["get", "k"]).output().unwrap();
+    let out = sb.test(&["get", "k"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("vault ") && stderr(&out).contains("uid 4242"),
         "{}",
         stderr(&out)
     );
-    sb.cmd(&["get", "k"])
+    sb.test(&["get", "k"])
         .env("AGEVAULT_SAFE_DIRECTORIES", "*")
-        .assert()
+        .run()
         .success();
 }
 
@@ -403,7 +379,7 @@ fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
     // git itself accepts it.
     gitutil::git_ok(&sb, &["log", "--format=%an"]);
 
-    let out = gitutil::agevault(&sb, &["log"]).output().unwrap();
+    let out = gitutil::agevault(&sb, &["log"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -411,9 +387,9 @@ fn a_commit_with_a_malformed_author_date_shows_an_unknown_date() {
         "{text}"
     );
     assert!(text.contains("db/pw"), "{text}");
-    let out = gitutil::agevault(&sb, &["log", "--json"]).output().unwrap();
+    let out = gitutil::agevault(&sb, &["log", "--json"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
-    let out = gitutil::agevault(&sb, &["scan", "--history"]).output().unwrap();
+    let out = gitutil::agevault(&sb, &["scan", "--history"]).run();
     assert!(
         !stderr(&out).contains("cannot read the git repository"),
         "{}",
@@ -466,7 +442,7 @@ fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_
         std::fs::write(sb.config(), text).unwrap();
         let want = format!("line {line}: unknown key `{key}`; did you mean `{near}`?");
         for args in [&["check"][..], &["get", "api/key"]] {
-            let out = sb.cmd(args).output().unwrap();
+            let out = sb.test(args).run();
             assert_eq!(
                 out.status.code(),
                 Some(1),
@@ -486,7 +462,7 @@ fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_
     }
     // A key with no near neighbour lists the known ones.
     std::fs::write(sb.config(), format!("{original}[recipients.alice.extra]\n")).unwrap();
-    let out = sb.cmd(&["get", "api/key"]).output().unwrap();
+    let out = sb.test(&["get", "api/key"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("unknown key `extra`; known keys here: key, role"),
@@ -499,14 +475,14 @@ fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_
         format!("{original}[scopes.ci]\nany = 1\n[openbao]\naddress = \"x\"\n[trust]\nmode = \"y\"\n"),
     )
     .unwrap();
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    let out = sb.test(&["ls"]).run();
     assert!(
         !stderr(&out).contains("unknown key"),
         "reserved tables refused: {}",
         stderr(&out)
     );
     std::fs::write(sb.config(), &original).unwrap();
-    sb.cmd(&["check"]).assert().success();
+    sb.test(&["check"]).run().success();
     assert_eq!(sb.get("api/key"), "typo-value-0010");
 }
 
@@ -608,7 +584,7 @@ fn writers_killed_at_random_instants_leave_the_old_or_the_new_vault_and_no_stray
         if signed_sha256(&sb) != sha256_hex(&sb.vault_bytes()) {
             between += 1;
         }
-        let out = sb.cmd(&["get", "k"]).output().unwrap();
+        let out = sb.test(&["get", "k"]).run();
         assert!(
             out.status.success(),
             "trial {trial}: get after a kill (signature {} the vault): {}",

@@ -47,8 +47,7 @@ fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false)
+        .is_ok_and(|o| o.stdout == b"0\n")
 }
 
 /// Runs a PostgreSQL server binary as the cluster's user.
@@ -69,8 +68,7 @@ fn ensure_pg_user() {
     let exists = Command::new("id")
         .arg(PG_USER)
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     if !exists {
         let out = Command::new("useradd")
             .args([
@@ -205,8 +203,8 @@ impl Drop for Cluster {
 fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
     let pg = Cluster::start();
     let sb = Sandbox::init();
-    sb.cmd(&["set", "db/password", "--generate", "password:24"])
-        .assert()
+    sb.test(&["set", "db/password", "--generate", "password:24"])
+        .run()
         .success();
     let old = sb.get("db/password");
     // Create the role with the vault's value, the way a provisioning script would:
@@ -225,10 +223,9 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
     )
     .unwrap();
     let out = sb
-        .cmd(&["exec", "--file", "PW_FILE=db/password", "--", "sh"])
+        .test(&["exec", "--file", "PW_FILE=db/password", "--", "sh"])
         .arg(&script)
-        .output()
-        .unwrap();
+        .run();
     ok(&out, "create role");
     ok(
         &pg.psql("app", Some(&old), "select current_user;"),
@@ -248,7 +245,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
         sock = pg.socket.display(),
         port = pg.port
     ));
-    let out = sb.cmd(&["rotate", "db/password"]).output().unwrap();
+    let out = sb.test(&["rotate", "db/password"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("rotated db/password (hook succeeded)"),
@@ -274,7 +271,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
 
     // A consumer through `exec` gets the new value and logs in.
     let out = sb
-        .cmd(&[
+        .test(&[
             "exec",
             "--env",
             "PGPASSWORD=db/password",
@@ -296,8 +293,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
             "-c",
             "select 42",
         ])
-        .output()
-        .unwrap();
+        .run();
     ok(&out, "exec psql");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
 
@@ -308,7 +304,7 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
         .args(["-m", "fast", "stop"])
         .output()
         .unwrap();
-    let out = sb.cmd(&["rotate", "db/password"]).output().unwrap();
+    let out = sb.test(&["rotate", "db/password"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("agevault rotate --retry-hooks db/password"),
@@ -331,12 +327,12 @@ fn rotate_runs_alter_role_on_a_real_postgresql_and_the_new_password_works() {
 fn the_compose_example_hook_sets_the_role_password_over_stdin() {
     let pg = Cluster::start();
     let sb = Sandbox::init();
-    sb.cmd(&["set", "compose/postgres/password", "--generate", "password:32"])
-        .assert()
+    sb.test(&["set", "compose/postgres/password", "--generate", "password:32"])
+        .run()
         .success();
     let old = sb.get("compose/postgres/password");
     let create = sb
-        .cmd(&[
+        .test(&[
             "exec",
             "--file",
             "PW_FILE=compose/postgres/password",
@@ -352,8 +348,7 @@ fn the_compose_example_hook_sets_the_role_password_over_stdin() {
             sock = pg.socket.display(),
             port = pg.port
         ))
-        .output()
-        .unwrap();
+        .run();
     ok(&create, "create role");
 
     let readme =
@@ -400,10 +395,9 @@ fn the_compose_example_hook_sets_the_role_password_over_stdin() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
 
     let out = sb
-        .cmd(&["rotate", "compose/postgres/password"])
+        .test(&["rotate", "compose/postgres/password"])
         .env("PATH", &path)
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(
         stderr(&out).contains("rotated compose/postgres/password (hook succeeded)"),

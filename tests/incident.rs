@@ -11,10 +11,6 @@ fn doc(sb: &Sandbox) -> serde_json::Value {
     serde_json::from_str(&sb.age_decrypt()).unwrap()
 }
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// alice's vault with bob as a second recipient, generated and hand-set secrets and
 /// public values.
 fn vault_with_bob() -> (Sandbox, std::path::PathBuf) {
@@ -24,7 +20,7 @@ fn vault_with_bob() -> (Sandbox, std::path::PathBuf) {
         ("jwt/key", "ed25519"),
         ("api/token", "hex:16"),
     ] {
-        sb.cmd(&["set", path, "--generate", spec]).assert().success();
+        sb.test(&["set", path, "--generate", spec]).run().success();
     }
     sb.set("smtp/password", "typed-by-a-human-1");
     sb.set("samba/user", "svc-samba");
@@ -32,8 +28,8 @@ fn vault_with_bob() -> (Sandbox, std::path::PathBuf) {
     sb.append_config("[secrets.\"samba/user\"]\nclass = \"public\"\n[secrets.\"tls/cert\"]\npublic = true\n");
     let bob_key = sb.root.path().join("bob.txt");
     let bob = age_keygen(&bob_key);
-    sb.cmd(&["recipients", "add", "bob", &bob, "--role", "host"])
-        .assert()
+    sb.test(&["recipients", "add", "bob", &bob, "--role", "host"])
+        .run()
         .success();
     (sb, bob_key)
 }
@@ -43,7 +39,7 @@ fn rotate_exposed_to_rekeys_rotates_generated_and_lists_what_needs_a_human() {
     let (sb, bob_key) = vault_with_bob();
     let old_db = sb.get("db/password");
     let old_smtp = sb.get("smtp/password");
-    let out = sb.cmd(&["rotate", "--exposed-to", "bob"]).output().unwrap();
+    let out = sb.test(&["rotate", "--exposed-to", "bob"]).run();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(1), "a hand-set secret remains: {text}");
     assert!(text.contains("needs a human: smtp/password"), "{text}");
@@ -71,44 +67,44 @@ fn rotate_exposed_to_rekeys_rotates_generated_and_lists_what_needs_a_human() {
     assert_eq!(sb.get("smtp/password"), old_smtp);
 
     // check fails while exposure remains, naming the command.
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("FAIL exposure: `smtp/password`"),
+        out.stdout().contains("FAIL exposure: `smtp/password`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    assert!(stdout(&out).contains("--exposed-to bob"));
+    assert!(out.stdout().contains("--exposed-to bob"));
     assert!(
-        !stdout(&out).contains("`db/password` still holds"),
+        !out.stdout().contains("`db/password` still holds"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
 
     // The human rotates it (same second as everything else: values decide, not dates).
-    sb.cmd(&["rotate", "smtp/password"])
-        .write_stdin("typed-by-a-human-2")
-        .assert()
+    sb.test(&["rotate", "smtp/password"])
+        .stdin("typed-by-a-human-2")
+        .run()
         .success();
-    let out = sb.cmd(&["rotate", "--exposed-to", "bob"]).output().unwrap();
+    let out = sb.test(&["rotate", "--exposed-to", "bob"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
-    let out = sb.cmd(&["check"]).output().unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
+    let out = sb.test(&["check"]).run();
+    assert!(out.status.success(), "{}", out.stdout());
 }
 
 #[test]
 fn exposure_follows_the_value_not_the_date() {
     let (sb, _) = vault_with_bob();
     let old = sb.get("smtp/password");
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     // Setting the same value again moves `updated` forward but it is still the leaked value.
-    sb.cmd(&["rotate", "smtp/password"])
-        .write_stdin("typed-by-a-human-2")
-        .assert()
+    sb.test(&["rotate", "smtp/password"])
+        .stdin("typed-by-a-human-2")
+        .run()
         .success();
     sb.set("smtp/password", &old);
     let status: serde_json::Value =
-        serde_json::from_slice(&sb.cmd(&["status", "--json"]).output().unwrap().stdout).unwrap();
+        serde_json::from_slice(&sb.test(&["status", "--json"]).run().stdout).unwrap();
     let row = status
         .as_array()
         .unwrap()
@@ -118,11 +114,11 @@ fn exposure_follows_the_value_not_the_date() {
     assert_eq!(row["exposed_to"][0]["name"], "bob", "{row}");
     // A copy under another path is exposed too.
     sb.set("smtp/copy", &old);
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert!(
-        stdout(&out).contains("`smtp/copy` still holds"),
+        out.stdout().contains("`smtp/copy` still holds"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
     // The record holds fingerprints, never values.
     let d = doc(&sb);
@@ -141,10 +137,10 @@ fn exposure_follows_the_value_not_the_date() {
 #[test]
 fn incident_is_one_command_and_rotate_due_includes_exposed() {
     let (sb, _) = vault_with_bob();
-    let out = sb.cmd(&["incident", "bob", "--dry-run"]).output().unwrap();
+    let out = sb.test(&["incident", "bob", "--dry-run"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
-    assert!(stdout(&out).contains("would remove recipient `bob`"));
-    assert!(stdout(&out).contains("would rotate db/password (password:24)"));
+    assert!(out.stdout().contains("would remove recipient `bob`"));
+    assert!(out.stdout().contains("would rotate db/password (password:24)"));
     assert!(
         fs::read_to_string(sb.config())
             .unwrap()
@@ -152,18 +148,20 @@ fn incident_is_one_command_and_rotate_due_includes_exposed() {
         "dry run changed the config"
     );
 
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     let old_token = sb.get("api/token");
     // --due treats exposed secrets as due: rotates the generated ones, lists the rest, exits 1.
-    let out = sb.cmd(&["rotate", "--due"]).output().unwrap();
+    let out = sb.test(&["rotate", "--due"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    assert!(stdout(&out).contains("needs a human: smtp/password"));
+    assert!(out.stdout().contains("needs a human: smtp/password"));
     assert_ne!(sb.get("api/token"), old_token);
     // Now `incident` only has the human one left.
-    let out = sb.cmd(&["incident", "bob"]).output().unwrap();
+    let out = sb.test(&["incident", "bob"]).run();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("needs a human: smtp/password is still exposed to `bob`"));
-    let out = sb.cmd(&["incident", "carol"]).output().unwrap();
+    assert!(out
+        .stdout()
+        .contains("needs a human: smtp/password is still exposed to `bob`"));
+    let out = sb.test(&["incident", "carol"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("neither a configured recipient"));
 }
@@ -174,9 +172,9 @@ fn exposure_grace_per_class_warns_then_fails() {
     sb.append_config(
         "[secrets.\"smtp/*\"]\nclass = \"internal\"\n[policy]\nexposure_grace = { internal = \"7d\" }\n",
     );
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
-    sb.cmd(&["rotate", "--due"]).output().unwrap();
-    let out = sb.cmd(&["check", "--json"]).output().unwrap();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
+    sb.test(&["rotate", "--due"]).run();
+    let out = sb.test(&["check", "--json"]).run();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let exposure = report["checks"]
         .as_array()
@@ -189,28 +187,26 @@ fn exposure_grace_per_class_warns_then_fails() {
         .as_str()
         .unwrap()
         .contains("smtp/password"));
-    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(out.status.success(), "{}", out.stdout());
 }
 
 #[test]
 fn keep_previous_overlaps_and_check_fails_after_the_window() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "logos/jwt-key", "--generate", "ed25519"])
-        .assert()
+    sb.test(&["set", "logos/jwt-key", "--generate", "ed25519"])
+        .run()
         .success();
     let old = sb.get("logos/jwt-key");
     let old_pub = sb.get("logos/jwt-key.pub");
     let out = sb
-        .cmd(&["rotate", "logos/jwt-key", "--keep-previous", "1h"])
-        .output()
-        .unwrap();
+        .test(&["rotate", "logos/jwt-key", "--keep-previous", "1h"])
+        .run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(sb.get("logos/jwt-key.previous"), old);
     assert_eq!(sb.get("logos/jwt-key.pub.previous"), old_pub);
     assert_ne!(sb.get("logos/jwt-key"), old);
     // exec injects both; the service verifies tokens signed with either.
-    let out = sb
-        .cmd(&[
+    let out = sb.test(&[
             "exec",
             "--file",
             "JWT_KEY_FILE=logos/jwt-key",
@@ -221,43 +217,36 @@ fn keep_previous_overlaps_and_check_fails_after_the_window() {
             "-c",
             "cmp -s \"$JWT_KEY_PREVIOUS_FILE\" \"$JWT_KEY_FILE\" || echo differ; head -1 \"$JWT_KEY_PREVIOUS_FILE\"",
         ])
-        .output()
-        .unwrap();
+.run();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "differ\n-----BEGIN PRIVATE KEY-----\n");
-    assert!(sb.cmd(&["check"]).output().unwrap().status.success());
+    assert_eq!(out.stdout(), "differ\n-----BEGIN PRIVATE KEY-----\n");
+    assert!(sb.test(&["check"]).run().status.success());
     // A window that is over: check fails and says how to end it.
     let out = sb
-        .cmd(&["rotate", "logos/jwt-key", "--keep-previous", "0s"])
-        .output()
-        .unwrap();
+        .test(&["rotate", "logos/jwt-key", "--keep-previous", "0s"])
+        .run();
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("FAIL overlap: `logos/jwt-key.previous`"),
+        out.stdout().contains("FAIL overlap: `logos/jwt-key.previous`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    assert!(stdout(&out).contains("agevault rm logos/jwt-key.previous"));
-    sb.cmd(&["rm", "logos/jwt-key.previous"]).assert().success();
-    sb.cmd(&["rm", "logos/jwt-key.pub.previous"]).assert().success();
-    assert!(sb.cmd(&["check"]).output().unwrap().status.success());
+    assert!(out.stdout().contains("agevault rm logos/jwt-key.previous"));
+    sb.test(&["rm", "logos/jwt-key.previous"]).run().success();
+    sb.test(&["rm", "logos/jwt-key.pub.previous"]).run().success();
+    assert!(sb.test(&["check"]).run().status.success());
     // A rotation without --keep-previous drops nothing it should keep: no previous appears.
-    sb.cmd(&["rotate", "logos/jwt-key"]).assert().success();
-    assert!(!sb
-        .cmd(&["get", "logos/jwt-key.previous"])
-        .output()
-        .unwrap()
-        .status
-        .success());
+    sb.test(&["rotate", "logos/jwt-key"]).run().success();
+    assert!(!sb.test(&["get", "logos/jwt-key.previous"]).run().status.success());
 }
 
 #[test]
 fn hooks_get_old_and_new_values_as_files_and_a_failure_keeps_the_old_value() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "app/password", "--generate", "alnum:20"])
-        .assert()
+    sb.test(&["set", "app/password", "--generate", "alnum:20"])
+        .run()
         .success();
     sb.set("app/admin", "admin-credential-1");
     let seen = sb.root.path().join("seen");
@@ -274,7 +263,7 @@ fn hooks_get_old_and_new_values_as_files_and_a_failure_keeps_the_old_value() {
         seen = seen.display()
     ));
     let old = sb.get("app/password");
-    let out = sb.cmd(&["rotate", "app/password"]).output().unwrap();
+    let out = sb.test(&["rotate", "app/password"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(err.contains("hook fails on purpose"), "{err}");
@@ -287,15 +276,15 @@ fn hooks_get_old_and_new_values_as_files_and_a_failure_keeps_the_old_value() {
     assert_eq!(sb.get("app/password"), old);
     let staged = sb.get("app/password.next");
     assert_ne!(staged, old);
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert!(
-        stdout(&out).contains("FAIL staged: `app/password.next`"),
+        out.stdout().contains("FAIL staged: `app/password.next`"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
 
     fs::remove_file(&flag).unwrap();
-    let out = sb.cmd(&["rotate", "--retry-hooks"]).output().unwrap();
+    let out = sb.test(&["rotate", "--retry-hooks"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     // The hook's output is masked: the new value printed by `cat` shows as *****.
     assert!(stderr(&out).contains("*****"), "{}", stderr(&out));
@@ -313,20 +302,15 @@ fn hooks_get_old_and_new_values_as_files_and_a_failure_keeps_the_old_value() {
         !argv.contains(&staged) && !argv.contains(&old),
         "a value in argv: {argv}"
     );
-    assert!(!sb
-        .cmd(&["get", "app/password.next"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    assert!(sb.cmd(&["check"]).output().unwrap().status.success());
+    assert!(!sb.test(&["get", "app/password.next"]).run().status.success());
+    assert!(sb.test(&["check"]).run().status.success());
 }
 
 #[test]
 fn hooks_time_out_and_values_can_come_as_variables() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "svc/token", "--generate", "hex:16"])
-        .assert()
+    sb.test(&["set", "svc/token", "--generate", "hex:16"])
+        .run()
         .success();
     let out_file = sb.root.path().join("env-seen");
     sb.append_config(&format!(
@@ -335,7 +319,7 @@ fn hooks_time_out_and_values_can_come_as_variables() {
     ));
     let old = sb.get("svc/token");
     let started = std::time::Instant::now();
-    let out = sb.cmd(&["rotate", "svc/token"]).output().unwrap();
+    let out = sb.test(&["rotate", "svc/token"]).run();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "the timeout did not stop the hook"

@@ -52,7 +52,7 @@ fn assert_fields(what: &str, obj: &Value, fields: &[(&str, &str)]) {
 
 /// Runs `args` (which must succeed or exit with `code`) and parses stdout as JSON.
 fn json(sb: &Sandbox, args: &[&str], code: i32) -> Value {
-    let out = agevault(sb, args).output().unwrap();
+    let out = agevault(sb, args).run();
     assert_eq!(out.status.code(), Some(code), "{args:?}: {}", all_output(&out));
     for v in ["json-db-pw-1", "json-db-user-2", "json-prod-3"] {
         assert_no_leak(&out, v);
@@ -72,11 +72,11 @@ fn rich_sandbox() -> Sandbox {
     git_ok(&sb, &["init", "-q", "-b", "main"]);
     git_ok(&sb, &["add", "-A"]);
     git_ok(&sb, &["commit", "-q", "-m", "first"]);
-    sb.cmd(&["set", "db/user", "--generate", "alnum:12"])
-        .assert()
+    sb.test(&["set", "db/user", "--generate", "alnum:12"])
+        .run()
         .success();
     sb.set("prod/api", "json-prod-3");
-    sb.cmd(&[
+    sb.test(&[
         "scopes",
         "add",
         "prod",
@@ -85,11 +85,11 @@ fn rich_sandbox() -> Sandbox {
         "--readers",
         "alice",
     ])
-    .assert()
+    .run()
     .success();
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob, "--role", "host"])
-        .assert()
+    sb.test(&["recipients", "add", "bob", &bob, "--role", "host"])
+        .run()
         .success();
     sb.append_config(
         "[rotation]\n\"db/*\" = \"30d\"\n\n[secrets.\"db/*\"]\nowner = \"infra\"\nclass = \"restricted\"\n\
@@ -97,7 +97,7 @@ fn rich_sandbox() -> Sandbox {
     );
     git_ok(&sb, &["add", "-A"]);
     git_ok(&sb, &["commit", "-q", "-m", "second"]);
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     git_ok(&sb, &["add", "-A"]);
     git_ok(&sb, &["commit", "-q", "-m", "offboard bob"]);
     sb

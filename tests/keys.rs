@@ -5,16 +5,13 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{age_keygen, assert_no_leak, stderr, Sandbox};
+use common::{age_keygen, assert_no_leak, hidden, stderr, Sandbox};
 
 #[test]
 fn keygen_writes_a_0600_identity_and_prints_the_public_key() {
     let sb = Sandbox::empty();
     let path = sb.root.path().join("k/id.txt");
-    let out = sb
-        .cmd(&["keygen", "-o", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = sb.test(&["keygen", "-o", path.to_str().unwrap()]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     let public = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(public.starts_with("age1"));
@@ -22,15 +19,12 @@ fn keygen_writes_a_0600_identity_and_prints_the_public_key() {
     assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     // Never overwrites.
     let before = fs::read(&path).unwrap();
-    let out = sb
-        .cmd(&["keygen", "-o", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = sb.test(&["keygen", "-o", path.to_str().unwrap()]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("refusing to overwrite"));
     assert_eq!(fs::read(&path).unwrap(), before);
     // To stdout.
-    let out = sb.cmd(&["keygen", "-o", "-"]).output().unwrap();
+    let out = sb.test(&["keygen", "-o", "-"]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("AGE-SECRET-KEY-1"));
 }
 
@@ -85,11 +79,11 @@ fn keygen_with_passphrase_protects_the_identity() {
 #[test]
 fn whoami_names_the_matching_recipient() {
     let sb = Sandbox::init();
-    let out = sb.cmd(&["whoami"]).output().unwrap();
+    let out = sb.test(&["whoami"]).run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&common::public_key(&sb.identity())), "{text}");
     assert!(text.contains("recipient `alice`"), "{text}");
-    let out = sb.cmd(&["whoami", "--json"]).output().unwrap();
+    let out = sb.test(&["whoami", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["recipient"], "alice");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("AGE-SECRET-KEY"));
@@ -100,22 +94,20 @@ fn identity_text_from_the_environment_decrypts() {
     let sb = Sandbox::with_secrets(&[("ci/token", "env-identity-value-1")]);
     let key_text = fs::read_to_string(sb.identity()).unwrap();
     fs::remove_file(sb.identity()).unwrap();
-    let out = sb.cmd(&["get", "ci/token"]).output().unwrap();
+    let out = sb.test(&["get", "ci/token"]).run();
     assert_eq!(out.status.code(), Some(1));
     let out = sb
-        .cmd(&["get", "ci/token"])
+        .test(&["get", "ci/token"])
         .env("AGEVAULT_IDENTITY", &key_text)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "env-identity-value-1");
     // And from a file named in the environment.
     let file = sb.root.path().join("ci-key.txt");
     fs::write(&file, &key_text).unwrap();
     let out = sb
-        .cmd(&["get", "ci/token"])
+        .test(&["get", "ci/token"])
         .env("AGEVAULT_IDENTITY_FILE", &file)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "env-identity-value-1");
 }
 
@@ -139,15 +131,15 @@ fn ssh_keygen(sb: &Sandbox, name: &str, args: &[&str]) -> String {
 fn ssh_ed25519_recipient_and_identity() {
     let sb = Sandbox::with_secrets(&[("ssh/secret", "ssh-protected-value-1")]);
     let public = ssh_keygen(&sb, "id_ed25519", &["-t", "ed25519", "-C", "bob@example"]);
-    sb.cmd(&["recipients", "add", "bob", &public, "--role", "developer"])
-        .assert()
+    sb.test(&["recipients", "add", "bob", &public, "--role", "developer"])
+        .run()
         .success();
     // Bob (only his ssh key in ~/.ssh) can now read the vault.
     fs::remove_file(sb.identity()).unwrap();
-    let out = sb.cmd(&["get", "ssh/secret"]).output().unwrap();
+    let out = sb.test(&["get", "ssh/secret"]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ssh-protected-value-1");
-    let out = sb.cmd(&["whoami"]).output().unwrap();
+    let out = sb.test(&["whoami"]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("recipient `bob`"));
 }
 
@@ -159,10 +151,10 @@ fn recipients_add_list_remove_with_offboarding_report() {
     ]);
     let bob_key = sb.root.path().join("bob.txt");
     let bob = age_keygen(&bob_key);
-    sb.cmd(&["recipients", "add", "bob", &bob, "--role", "host"])
-        .assert()
+    sb.test(&["recipients", "add", "bob", &bob, "--role", "host"])
+        .run()
         .success();
-    let out = sb.cmd(&["recipients", "list", "--json"]).output().unwrap();
+    let out = sb.test(&["recipients", "list", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[1]["name"], "bob");
@@ -176,7 +168,7 @@ fn recipients_add_list_remove_with_offboarding_report() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("offboard-value-1"));
 
-    let out = sb.cmd(&["recipients", "remove", "bob"]).output().unwrap();
+    let out = sb.test(&["recipients", "remove", "bob"]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "api/key\nsamba/password\n");
     assert!(stderr(&out).contains("rotate"));
@@ -220,21 +212,21 @@ fn recipients_add_rejects_bad_and_duplicate_keys() {
         (&["recipients", "remove", "nobody"], 1, "no recipient named"),
     ];
     for (args, code, want) in cases {
-        let out = sb.cmd(args).output().unwrap();
+        let out = sb.test(args).run();
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
     let alice = common::public_key(&sb.identity());
-    let out = sb.cmd(&["recipients", "add", "alice2", &alice]).output().unwrap();
+    let out = sb.test(&["recipients", "add", "alice2", &alice]).run();
     assert!(
         stderr(&out).contains("already configured as recipient `alice`"),
         "{}",
         stderr(&out)
     );
     let other = age_keygen(&sb.root.path().join("x.txt"));
-    let out = sb.cmd(&["recipients", "add", "alice", &other]).output().unwrap();
+    let out = sb.test(&["recipients", "add", "alice", &other]).run();
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
-    let out = sb.cmd(&["recipients", "remove", "alice"]).output().unwrap();
+    let out = sb.test(&["recipients", "remove", "alice"]).run();
     assert!(stderr(&out).contains("last recipient"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before);
     assert_eq!(fs::read_to_string(sb.config()).unwrap(), config_before);
@@ -250,14 +242,14 @@ fn hand_edited_recipient_is_refused_until_applied() {
     ));
     fs::write(sb.config(), config).unwrap();
     let before = sb.vault_bytes();
-    let out = sb.cmd(&["set", "k"]).write_stdin("new").output().unwrap();
+    let out = sb.test(&["set", "k"]).stdin("new").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("agevault trust sign"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before);
     // An unsigned config edit is not trusted for reading either; a writer's
     // `trust sign` reviews and applies it.
-    assert!(!sb.cmd(&["get", "k"]).output().unwrap().status.success());
-    sb.cmd(&["trust", "sign"]).assert().success();
+    assert!(!sb.test(&["get", "k"]).run().status.success());
+    sb.test(&["trust", "sign"]).run().success();
     assert_eq!(sb.get("k"), "drift-value-1");
     sb.set("k", "after-drift-1");
     let doc: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
@@ -352,11 +344,13 @@ fn a_passphrase_protected_identity_prompts_and_decrypts() {
     let sb = Sandbox::with_secrets(&[("p/secret", "behind-a-passphrase-1")]);
     let bin = env!("CARGO_BIN_EXE_agevault");
     let protected = sb.root.path().join("protected.txt");
-    let out = common::run_on_tty(
+    let out = sb.run_on_tty(
         &format!("'{bin}' keygen --passphrase -o '{}'", protected.display()),
-        &sb.home(),
-        &sb.repo(),
-        &["pass phrase 1", "pass phrase 1"],
+        &[],
+        &[
+            hidden("Passphrase for the new identity: ", "pass phrase 1"),
+            hidden("Repeat the passphrase: ", "pass phrase 1"),
+        ],
     );
     assert!(out.status.success());
     let public = String::from_utf8_lossy(&out.stdout)
@@ -364,19 +358,17 @@ fn a_passphrase_protected_identity_prompts_and_decrypts() {
         .find(|w| w.starts_with("age1"))
         .unwrap()
         .to_owned();
-    sb.cmd(&["recipients", "add", "carol", &public])
-        .assert()
-        .success();
+    sb.test(&["recipients", "add", "carol", &public]).run().success();
     fs::remove_file(sb.identity()).unwrap();
     let cmd = format!("'{bin}' --identity '{}' get p/secret", protected.display());
-    let out = common::run_on_tty(&cmd, &sb.home(), &sb.repo(), &["pass phrase 1"]);
+    let out = sb.run_on_tty(&cmd, &[], &[hidden("Type passphrase", "pass phrase 1")]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("behind-a-passphrase-1"), "{text}");
     assert!(
         !text.contains("pass phrase 1"),
         "the passphrase was echoed: {text}"
     );
-    let out = common::run_on_tty(&cmd, &sb.home(), &sb.repo(), &["wrong phrase"]);
+    let out = sb.run_on_tty(&cmd, &[], &[hidden("Type passphrase", "wrong phrase")]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("behind-a-passphrase-1"));
     assert!(text.contains("error"), "{text}");
@@ -386,8 +378,8 @@ fn a_passphrase_protected_identity_prompts_and_decrypts() {
 fn ssh_rsa_recipient_decrypts_with_the_rsa_key() {
     let sb = Sandbox::with_secrets(&[("r/secret", "rsa-protected-value-1")]);
     let public = ssh_keygen(&sb, "id_rsa", &["-t", "rsa", "-b", "2048"]);
-    sb.cmd(&["recipients", "add", "rsa-host", &public, "--role", "host"])
-        .assert()
+    sb.test(&["recipients", "add", "rsa-host", &public, "--role", "host"])
+        .run()
         .success();
     fs::remove_file(sb.identity()).unwrap();
     assert_eq!(sb.get("r/secret"), "rsa-protected-value-1");
@@ -397,9 +389,9 @@ fn ssh_rsa_recipient_decrypts_with_the_rsa_key() {
 fn removing_a_recipient_renews_the_fingerprint_key() {
     let sb = Sandbox::with_secrets(&[("a", "fingerprinted-value-1")]);
     let eve = age_keygen(&sb.root.path().join("eve.txt"));
-    sb.cmd(&["recipients", "add", "eve", &eve]).assert().success();
+    sb.test(&["recipients", "add", "eve", &eve]).run().success();
     let before: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
-    sb.cmd(&["recipients", "remove", "eve"]).assert().success();
+    sb.test(&["recipients", "remove", "eve"]).run().success();
     let after: serde_json::Value = serde_json::from_str(&sb.age_decrypt()).unwrap();
     assert!(before["fingerprint_key"].is_string());
     assert!(after["fingerprint_key"].is_string());

@@ -374,19 +374,26 @@ fn split_top_level(group: &str) -> Vec<&str> {
 }
 
 /// Items of the crate root that are re-exports (`pub use error::{Error, Result};` in
-/// lib.rs): `crate::Error` is a use of `error`, not of the root.
+/// lib.rs, outside any inline module): `crate::Error` is a use of `error`, not of the root.
 fn root_reexports(lib: &Source) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let code = code_only(&lib.text);
-    for stmt in code.split(';') {
-        let Some(path) = stmt.trim().strip_prefix("pub use ") else {
+    for (at, _) in code.match_indices("pub use ") {
+        let depth = code[..at].matches('{').count() - code[..at].matches('}').count();
+        if depth != 0 {
+            continue;
+        }
+        let stmt = &code[at + "pub use ".len()..];
+        let stmt = stmt[..stmt.find(';').unwrap_or(stmt.len())].trim();
+        let stmt = stmt.strip_prefix("crate::").unwrap_or(stmt);
+        let Some((module, items)) = stmt.split_once("::") else {
             continue;
         };
-        let (module, items) = path.split_once("::").unwrap_or((path, ""));
         let items = items.trim_start_matches('{').trim_end_matches('}');
         for item in items.split(',') {
             let item = item.trim();
-            let name = item.rsplit(" as ").next().unwrap_or(item).trim();
+            let name = item.rsplit(" as ").next().unwrap_or(item);
+            let name = name.rsplit("::").next().unwrap_or(name).trim();
             if !name.is_empty() {
                 out.insert(name.to_owned(), module.trim().to_owned());
             }
@@ -619,6 +626,30 @@ fn grouped_and_relative_paths_count_and_comments_do_not() {
     assert_eq!(
         problems,
         ["src/store.rs:5: `crate::exec::run`: `store` (core) imports `exec` (domain), a higher layer"]
+    );
+}
+
+#[test]
+fn the_crate_roots_reexports_name_their_module() {
+    let sources = [
+        source(
+            "lib.rs",
+            "mod store;\nmod git;\npub mod fuzzing {\n    pub use crate::git::Thing;\n}\n\
+             pub use store::{Error, Result};\npub enum ExitStatus {}",
+        ),
+        source("store.rs", ""),
+        source(
+            "git/mod.rs",
+            "fn f() -> crate::Result<()> { Err(crate::Error::Gone) }\nfn g() -> crate::ExitStatus { todo!() }",
+        ),
+    ];
+    assert_eq!(
+        import_problems(&sources),
+        [
+            "src/git/mod.rs:2: `crate::ExitStatus`: `git` (domain) imports `lib` (entry), a higher layer",
+            "modules import each other: git → lib → git (src/git/mod.rs:2: `crate::ExitStatus`; \
+             src/lib.rs:4: `crate::git::Thing`)"
+        ]
     );
 }
 

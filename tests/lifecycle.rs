@@ -6,10 +6,6 @@ use std::fs;
 
 use common::{age_keygen, all_output, stderr, Sandbox};
 
-fn append_config(sb: &Sandbox, text: &str) {
-    sb.append_config(text);
-}
-
 fn doc(sb: &Sandbox) -> serde_json::Value {
     serde_json::from_str(&sb.age_decrypt()).unwrap()
 }
@@ -40,7 +36,7 @@ fn generators_produce_the_promised_shapes() {
         ("g/jwt", "ed25519"),
         ("g/agekey", "age"),
     ] {
-        let out = sb.cmd(&["set", path, "--generate", spec]).output().unwrap();
+        let out = sb.test(&["set", path, "--generate", spec]).run();
         assert!(out.status.success(), "{spec}: {}", stderr(&out));
         assert!(!all_output(&out).contains(&sb.get(path)), "{spec} value printed");
     }
@@ -72,10 +68,7 @@ fn generators_produce_the_promised_shapes() {
 fn bad_generator_lists_the_valid_ones() {
     let sb = Sandbox::init();
     let before = sb.vault_bytes();
-    let out = sb
-        .cmd(&["set", "x", "--generate", "password:abc"])
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "x", "--generate", "password:abc"]).run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("base64url:BYTES"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before);
@@ -84,11 +77,11 @@ fn bad_generator_lists_the_valid_ones() {
 #[test]
 fn rotate_keeps_the_remembered_generator() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "api/token", "--generate", "hex:20"])
-        .assert()
+    sb.test(&["set", "api/token", "--generate", "hex:20"])
+        .run()
         .success();
     let first = sb.get("api/token");
-    let out = sb.cmd(&["rotate", "api/token"]).output().unwrap();
+    let out = sb.test(&["rotate", "api/token"]).run();
     assert!(out.status.success(), "{}", stderr(&out));
     let second = sb.get("api/token");
     assert_ne!(first, second);
@@ -99,14 +92,14 @@ fn rotate_keeps_the_remembered_generator() {
     assert!(!all_output(&out).contains(&second));
     // A value without generator is read like `set`.
     sb.set("manual", "old-manual-value");
-    sb.cmd(&["rotate", "manual"])
-        .write_stdin("new-manual-value")
-        .assert()
+    sb.test(&["rotate", "manual"])
+        .stdin("new-manual-value")
+        .run()
         .success();
     assert_eq!(sb.get("manual"), "new-manual-value");
     // --dry-run changes nothing.
     let before = sb.vault_bytes();
-    let out = sb.cmd(&["rotate", "--dry-run", "api/token"]).output().unwrap();
+    let out = sb.test(&["rotate", "--dry-run", "api/token"]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("would rotate api/token (hex:20)"));
     assert_eq!(sb.vault_bytes(), before);
 }
@@ -114,19 +107,16 @@ fn rotate_keeps_the_remembered_generator() {
 #[test]
 fn rotate_due_rotates_generated_and_lists_the_rest() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "logos/jwt-key", "--generate", "ed25519"])
-        .assert()
+    sb.test(&["set", "logos/jwt-key", "--generate", "ed25519"])
+        .run()
         .success();
     sb.set("llm-api-key/openai", "sk-typed-by-a-human-0001");
     sb.set("samba/password", "not-under-policy-0001");
-    append_config(
-        &sb,
-        "\n[rotation]\n\"logos/jwt-key\" = \"1d\"\n\"llm-api-key/*\" = \"30d\"\n",
-    );
+    sb.append_config("\n[rotation]\n\"logos/jwt-key\" = \"1d\"\n\"llm-api-key/*\" = \"30d\"\n");
     age_everything(&sb, "2026-01-01T00:00:00Z");
     let jwt_before = sb.get("logos/jwt-key");
 
-    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    let out = sb.test(&["status", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let overdue: Vec<&str> = rows
         .as_array()
@@ -138,38 +128,38 @@ fn rotate_due_rotates_generated_and_lists_the_rest() {
     assert_eq!(overdue, ["llm-api-key/openai", "logos/jwt-key"]);
     assert!(!all_output(&out).contains("sk-typed-by-a-human-0001"));
 
-    let out = sb.cmd(&["rotate", "--dry-run", "--due"]).output().unwrap();
+    let out = sb.test(&["rotate", "--dry-run", "--due"]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("would rotate logos/jwt-key (ed25519)"));
     assert_eq!(sb.get("logos/jwt-key"), jwt_before);
 
-    let out = sb.cmd(&["rotate", "--due"]).output().unwrap();
+    let out = sb.test(&["rotate", "--due"]).run();
     assert_eq!(out.status.code(), Some(1), "a human-only secret remains overdue");
     assert!(String::from_utf8_lossy(&out.stdout).contains("needs a human: llm-api-key/openai"));
     assert_ne!(sb.get("logos/jwt-key"), jwt_before);
     assert_eq!(sb.get("llm-api-key/openai"), "sk-typed-by-a-human-0001");
     assert_eq!(sb.get("samba/password"), "not-under-policy-0001");
 
-    sb.cmd(&["rotate", "llm-api-key/openai"])
-        .write_stdin("sk-rotated-by-a-human-02")
-        .assert()
+    sb.test(&["rotate", "llm-api-key/openai"])
+        .stdin("sk-rotated-by-a-human-02")
+        .run()
         .success();
-    sb.cmd(&["rotate", "--due"]).assert().success();
-    sb.cmd(&["check"]).assert().success();
+    sb.test(&["rotate", "--due"]).run().success();
+    sb.test(&["check"]).run().success();
 }
 
 #[test]
 fn status_flags_offboarding_exposure_until_rotated() {
     let sb = Sandbox::with_secrets(&[("shared/secret", "exposed-value-0001"), ("other", "o")]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
-    let out = sb.cmd(&["status"]).output().unwrap();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
+    let out = sb.test(&["status"]).run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("exposed to removed `bob`"), "{text}");
     assert!(!text.contains("exposed-value-0001"));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     sb.set("shared/secret", "fresh-value-0001");
-    let out = sb.cmd(&["status", "--json"]).output().unwrap();
+    let out = sb.test(&["status", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = rows
         .as_array()
@@ -190,20 +180,19 @@ fn status_flags_offboarding_exposure_until_rotated() {
 #[test]
 fn every_validation_rule_passes_and_fails_in_check() {
     let sb = Sandbox::init();
-    sb.cmd(&["set", "tls/key", "--generate", "ed25519"])
-        .assert()
+    sb.test(&["set", "tls/key", "--generate", "ed25519"])
+        .run()
         .success();
     sb.set("cfg/json", r#"{"a": 1}"#);
     sb.set("api/openai", "sk-abcdefghijklmnopqrstuvwx");
     sb.set("db/password", "long-enough-password");
     sb.set("db/url", "postgres://db.lan:5432/app");
     sb.set("db/host", "db.lan");
-    append_config(
-        &sb,
+    sb.append_config(
         "\n[validate]\n\"tls/key\" = \"pem\"\n\"cfg/json\" = \"json\"\n\"api/*\" = \"regex:sk-[a-z]{20,}\"\n\
          \"db/password\" = \"min-length:16\"\n\"db/url\" = \"url\"\n\"db/host\" = \"hostname\"\n",
     );
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 
     let bad = [
@@ -216,16 +205,13 @@ fn every_validation_rule_passes_and_fails_in_check() {
     ];
     for (path, value, _) in bad {
         // `set` refuses a value that breaks its rule; --force stores it (what `check` is for).
-        let out = sb.cmd(&["set", path]).write_stdin(value).output().unwrap();
+        let out = sb.test(&["set", path]).stdin(value).run();
         assert_eq!(out.status.code(), Some(1), "{path}");
         assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
         assert!(!all_output(&out).contains(value), "value of {path} leaked");
-        sb.cmd(&["set", path, "--force"])
-            .write_stdin(value)
-            .assert()
-            .success();
+        sb.test(&["set", path, "--force"]).stdin(value).run().success();
     }
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     for (path, value, want) in bad {
@@ -248,11 +234,11 @@ fn a_rule_that_cannot_compile_is_a_config_error_naming_the_line() {
     text.push_str("\n[validate]\n\"a\" = \"regex:([\"\n");
     fs::write(sb.config(), text).unwrap();
     let line = fs::read_to_string(sb.config()).unwrap().lines().count();
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("line {line}: [validate] `a`")), "{text}");
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    let out = sb.test(&["ls"]).run();
     assert!(stderr(&out).contains(&format!("line {line}")), "{}", stderr(&out));
 }
 
@@ -261,7 +247,7 @@ fn check_in_ci_with_only_the_identity_text_and_without_any_key() {
     let sb = Sandbox::with_secrets(&[("ci/token", "ci-check-value-0001")]);
     let key = fs::read_to_string(sb.identity()).unwrap();
     fs::remove_file(sb.identity()).unwrap();
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("FAIL decrypt"),
@@ -269,11 +255,7 @@ fn check_in_ci_with_only_the_identity_text_and_without_any_key() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    let out = sb
-        .cmd(&["check", "--json"])
-        .env("AGEVAULT_IDENTITY", &key)
-        .output()
-        .unwrap();
+    let out = sb.test(&["check", "--json"]).env("AGEVAULT_IDENTITY", &key).run();
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
@@ -306,14 +288,14 @@ fn check_in_ci_with_only_the_identity_text_and_without_any_key() {
     assert!(!all_output(&out).contains("ci-check-value-0001"));
     assert!(!all_output(&out).contains("AGE-SECRET-KEY"));
 
-    let out = sb.cmd(&["check", "--no-decrypt"]).output().unwrap();
+    let out = sb.test(&["check", "--no-decrypt"]).run();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("skipped decrypt: not run (--no-decrypt)"));
     // Keyless checks still catch a damaged file.
     let mut bytes = sb.vault_bytes();
     bytes.truncate(20);
     fs::write(sb.vault(), bytes).unwrap();
-    let out = sb.cmd(&["check", "--no-decrypt", "--json"]).output().unwrap();
+    let out = sb.test(&["check", "--no-decrypt", "--json"]).run();
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["checks"][1]["name"], "format");
@@ -327,14 +309,14 @@ fn check_refuses_an_unsigned_config_change() {
     let mut text = fs::read_to_string(sb.config()).unwrap();
     text.push_str(&format!("\n[recipients.dave]\nkey = \"{dave}\"\nrole = \"ci\"\n"));
     fs::write(sb.config(), text).unwrap();
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL signature"), "{text}");
     assert!(text.contains("agevault trust sign"), "{text}");
     assert!(text.contains("skipped decrypt"), "{text}");
     // The same check without a key still catches it.
-    let out = sb.cmd(&["check", "--no-decrypt"]).output().unwrap();
+    let out = sb.test(&["check", "--no-decrypt"]).run();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -345,7 +327,7 @@ fn check_fails_on_unresolved_conflicts() {
     d["secrets"]["_conflicts"] =
         serde_json::json!({"samba": {"password": {"ours": "o-0001", "theirs": "t-0001"}}});
     sb.age_encrypt_vault(serde_json::to_string(&d).unwrap().as_bytes());
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -361,12 +343,11 @@ fn inventory_in_every_format() {
         ("db/password", "inv-value-0001"),
         ("llm/openai", "inv-value-0002"),
     ]);
-    append_config(
-        &sb,
+    sb.append_config(
         "\n[rotation]\n\"llm/*\" = \"30d\"\n[secrets.\"db/*\"]\nowner = \"infra\"\nclass = \"restricted\"\n\
          consumers = [\"backup cron\"]\n[exec.app]\nenv = { DB_PASSWORD = \"db/password\" }\n",
     );
-    let out = sb.cmd(&["inventory", "--format", "json"]).output().unwrap();
+    let out = sb.test(&["inventory", "--format", "json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["path"], "db/password");
     assert_eq!(rows[0]["owner"], "infra");
@@ -377,7 +358,11 @@ fn inventory_in_every_format() {
     );
     assert_eq!(rows[1]["policy"], "30d");
     assert!(rows[1]["due"].as_str().unwrap().ends_with('Z'));
-    let csv = String::from_utf8(sb.cmd(&["inventory", "--format", "csv"]).output().unwrap().stdout).unwrap();
+    let csv = sb
+        .test(&["inventory", "--format", "csv"])
+        .run()
+        .success()
+        .stdout();
     assert!(
         csv.starts_with("path,owner,class,consumers,policy,last rotation,due\n"),
         "{csv}"
@@ -386,17 +371,15 @@ fn inventory_in_every_format() {
         csv.contains("db/password,infra,restricted,exec:app backup cron,"),
         "{csv}"
     );
-    let md = String::from_utf8(
-        sb.cmd(&["inventory", "--format", "markdown"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let md = sb
+        .test(&["inventory", "--format", "markdown"])
+        .run()
+        .success()
+        .stdout();
     assert!(md.starts_with("| path | owner |"), "{md}");
     assert_eq!(md.lines().count(), 4);
-    let table = sb.cmd(&["inventory"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&table.stdout).starts_with("PATH"));
+    let table = sb.test(&["inventory"]).run();
+    assert!(table.stdout().starts_with("PATH"));
     assert!(!all_output(&table).contains("inv-value-000"));
     assert!(!csv.contains("inv-value-000") && !md.contains("inv-value-000"));
 }
@@ -404,16 +387,15 @@ fn inventory_in_every_format() {
 #[test]
 fn rotating_to_the_same_value_is_not_a_rotation() {
     let sb = Sandbox::with_secrets(&[("human/key", "same-typed-value-01")]);
-    append_config(&sb, "\n[rotation]\n\"human/*\" = \"1d\"\n");
+    sb.append_config("\n[rotation]\n\"human/*\" = \"1d\"\n");
     age_everything(&sb, "2026-01-01T00:00:00Z");
     let before = sb.vault_bytes();
     let out = sb
-        .cmd(&["rotate", "human/key"])
-        .write_stdin("same-typed-value-01")
-        .output()
-        .unwrap();
+        .test(&["rotate", "human/key"])
+        .stdin("same-typed-value-01")
+        .run();
     assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
     assert_eq!(sb.vault_bytes(), before, "an unchanged value was written");
-    let out = sb.cmd(&["check"]).output().unwrap();
+    let out = sb.test(&["check"]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("`human/key` is overdue"));
 }

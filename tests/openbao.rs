@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use common::{all_output, assert_no_leak, stderr, unique, Sandbox};
+use common::{all_output, assert_no_leak, stderr, stdout, unique, Outcome, Sandbox, Test};
 
 const ROOT_TOKEN: &str = "agevault-test-root";
 
@@ -55,7 +55,7 @@ fn wheel_binary() -> Option<PathBuf> {
 struct BaoServer {
     child: Child,
     addr: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl BaoServer {
@@ -71,7 +71,7 @@ impl BaoServer {
     }
 
     fn audit_log(&self) -> PathBuf {
-        self._dir.path().join("audit.log")
+        self.dir.path().join("audit.log")
     }
 
     fn start_with(audit: Option<()>) -> BaoServer {
@@ -121,7 +121,7 @@ impl BaoServer {
                     return BaoServer {
                         child,
                         addr: format!("http://127.0.0.1:{port}"),
-                        _dir: dir,
+                        dir,
                     };
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -143,7 +143,7 @@ impl BaoServer {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self._dir.path())
+            .env("HOME", self.dir.path())
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", token)
             .output()
@@ -244,17 +244,17 @@ impl Setup {
     }
 
     /// The binary with BAO_ADDR (and the root token when `operator`).
-    fn cmd(&self, args: &[&str], operator: bool) -> assert_cmd::Command {
-        let mut cmd = self.sb.cmd(args);
-        cmd.env("BAO_ADDR", &self.server.addr);
+    fn test(&self, args: &[&str], operator: bool) -> Test {
+        let test = self.sb.test(args).env("BAO_ADDR", &self.server.addr);
         if operator {
-            cmd.env("BAO_TOKEN", ROOT_TOKEN);
+            test.env("BAO_TOKEN", ROOT_TOKEN)
+        } else {
+            test
         }
-        cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args, true).output().unwrap()
+    fn run(&self, args: &[&str]) -> Outcome {
+        self.test(args, true).run()
     }
 
     fn key(&self, path: &str) -> String {
@@ -273,11 +273,11 @@ impl Setup {
     }
 
     /// `exec --from openbao -p PROFILE OPTS -- sh -c SCRIPT`, with no operator token around.
-    fn exec_sh(&self, opts: &[&str], script: &str) -> Output {
+    fn exec_sh(&self, opts: &[&str], script: &str) -> Outcome {
         self.exec_sh_as(&self.profile, opts, script)
     }
 
-    fn exec_sh_as(&self, profile: &str, opts: &[&str], script: &str) -> Output {
+    fn exec_sh_as(&self, profile: &str, opts: &[&str], script: &str) -> Outcome {
         let dir = self.approle_dir();
         let mut args = vec![
             "exec",
@@ -290,7 +290,7 @@ impl Setup {
         ];
         args.extend_from_slice(opts);
         args.extend_from_slice(&["--", "sh", "-c", script]);
-        self.cmd(&args, false).output().unwrap()
+        self.test(&args, false).run()
     }
 }
 
@@ -303,20 +303,16 @@ fn ok(out: &Output) {
     );
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// One error line on stderr (and at most a `hint:` line), containing every needle; exit 1;
 /// nothing on stdout.
-fn assert_one_line_error(out: &Output, needles: &[&str]) {
+fn assert_one_line_error(out: &Outcome, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(out));
     common::error_and_hint(&err);
     for n in needles {
         assert!(err.contains(n), "`{n}` missing from: {err}");
     }
-    assert_eq!(stdout(out), "", "nothing on stdout");
+    out.stdout_is("");
 }
 
 // ---------------------------------------------------------------------------
@@ -338,7 +334,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     let out = s.run(&["openbao", "push", "--dry-run"]);
     ok(&out);
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         "create  ops/token\ncreate  svc/db\ncreate  svc/tls\n"
     );
     assert!(stderr(&out).contains("nothing written"), "{}", stderr(&out));
@@ -347,7 +343,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     let out = s.run(&["openbao", "push"]);
     ok(&out);
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         "create  ops/token\ncreate  svc/db\ncreate  svc/tls\n"
     );
     for v in [db, pem, "tok-77"] {
@@ -360,7 +356,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     // Idempotent: nothing changed, nothing is rewritten (the versions stay at 1).
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "");
+    assert_eq!(out.stdout(), "");
     assert!(
         stderr(&out).contains("0 created, 0 updated, 0 deleted, 3 unchanged"),
         "{}",
@@ -373,7 +369,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     s.sb.set("ops/token", "tok-78");
     let out = s.run(&["openbao", "push", "svc"]);
     ok(&out);
-    assert_eq!(stdout(&out), "update  svc/db\n");
+    assert_eq!(out.stdout(), "update  svc/db\n");
     assert_eq!(
         s.server.kv_value(&s.key("svc/db")).as_deref(),
         Some("db-pass-rotated")
@@ -386,7 +382,7 @@ fn push_creates_then_updates_values_that_bao_kv_get_reads_back() {
     s.server.kv_put(&s.key("svc/tls"), "tampered");
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "update  ops/token\nupdate  svc/tls\n");
+    assert_eq!(out.stdout(), "update  ops/token\nupdate  svc/tls\n");
     assert_eq!(s.server.kv_value(&s.key("svc/tls")).as_deref(), Some(pem));
 }
 
@@ -398,24 +394,13 @@ fn push_on_a_terminal_shows_progress_and_nothing_extra_on_a_pipe() {
         &[("p/one", "bar-v1"), ("p/two", "bar-v2"), ("p/three", "bar-v3")],
         "",
     );
-    let trust = s.sb.trust_dir();
-    let audit = s.sb.audit_dir();
     let env = [
-        ("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()),
-        ("AGEVAULT_AUDIT_DIR", audit.to_str().unwrap()),
-        ("USER", common::USER),
         ("TERM", "xterm-256color"),
         ("BAO_ADDR", s.server.addr.as_str()),
         ("BAO_TOKEN", ROOT_TOKEN),
     ];
     let bin = env!("CARGO_BIN_EXE_agevault");
-    let out = common::run_on_tty_with(
-        &format!("'{bin}' openbao push"),
-        &s.sb.home(),
-        &s.sb.repo(),
-        &env,
-        &[],
-    );
+    let out = s.sb.run_on_tty(&format!("'{bin}' openbao push"), &env, &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("comparing with the server ["), "{text:?}");
     assert!(text.contains("writing to the server ["), "{text:?}");
@@ -440,13 +425,7 @@ fn push_on_a_terminal_shows_progress_and_nothing_extra_on_a_pipe() {
         stderr(&out)
     );
     s.sb.set("p/one", "bar-v1c");
-    let out = common::run_on_tty_with(
-        &format!("'{bin}' -q openbao push"),
-        &s.sb.home(),
-        &s.sb.repo(),
-        &env,
-        &[],
-    );
+    let out = s.sb.run_on_tty(&format!("'{bin}' -q openbao push"), &env, &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.trim(), "update  p/one", "{text:?}");
 }
@@ -460,20 +439,20 @@ fn push_prune_deletes_only_what_the_vault_no_longer_holds() {
     let outside = unique("outside");
     s.server.kv_put(&outside, "theirs");
 
-    ok(&s.sb.cmd(&["rm", "a/two"]).output().unwrap());
+    ok(&s.sb.test(&["rm", "a/two"]).run());
     let out = s.run(&["openbao", "push"]);
     ok(&out);
-    assert_eq!(stdout(&out), "", "no --prune: nothing deleted");
+    assert_eq!(out.stdout(), "", "no --prune: nothing deleted");
     assert_eq!(s.server.kv_value(&s.key("a/two")).as_deref(), Some("v2"));
 
     let out = s.run(&["openbao", "push", "--prune", "--dry-run"]);
     ok(&out);
-    assert_eq!(stdout(&out), "delete  a/two\n");
+    assert_eq!(out.stdout(), "delete  a/two\n");
     assert_eq!(s.server.kv_value(&s.key("a/two")).as_deref(), Some("v2"));
 
     let out = s.run(&["openbao", "push", "--prune"]);
     ok(&out);
-    assert_eq!(stdout(&out), "delete  a/two\n");
+    assert_eq!(out.stdout(), "delete  a/two\n");
     assert_eq!(s.server.kv_value(&s.key("a/two")), None);
     let meta = s
         .server
@@ -495,10 +474,9 @@ fn fill(sb: &Sandbox, tree: &serde_json::Value) {
     let file = sb.root.path().join(unique("tree"));
     fs::write(&file, tree.to_string()).unwrap();
     let out = sb
-        .cmd(&["edit"])
+        .test(&["edit"])
         .env("VISUAL", format!("cp {}", file.display()))
-        .output()
-        .unwrap();
+        .run();
     ok(&out);
     fs::remove_file(&file).unwrap();
 }
@@ -670,7 +648,7 @@ fn policies_grant_exactly_the_profile_and_the_server_denies_the_rest_with_403() 
     // Without --apply: the policy text, exact paths only.
     let out = s.run(&["openbao", "policies"]);
     ok(&out);
-    let text = stdout(&out);
+    let text = out.stdout();
     assert!(
         text.contains(&format!("path \"secret/data/{}/svc/db\"", s.prefix)),
         "{text}"
@@ -763,7 +741,7 @@ fn exec_from_openbao_injects_with_the_same_engine_as_the_file_vault() {
         "exit code propagated: {}",
         all_output(&out)
     );
-    assert_eq!(stdout(&out), format!("{db}|{tls}"));
+    assert_eq!(out.stdout(), format!("{db}|{tls}"));
     let file = stderr(&out).trim().to_owned();
     assert!(
         !Path::new(&file).exists(),
@@ -773,20 +751,20 @@ fn exec_from_openbao_injects_with_the_same_engine_as_the_file_vault() {
     let out = s.exec_sh(&["--files-as", "memfd"], "cat \"$TLS_FILE\"; echo \"$TLS_FILE\"");
     ok(&out);
     assert!(
-        stdout(&out).starts_with(tls) && stdout(&out).contains("/proc/self/fd/"),
+        out.stdout().starts_with(tls) && out.stdout().contains("/proc/self/fd/"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
 
     let out = s.exec_sh(&["--mask"], "echo \"db=$DB\"; echo \"db=$DB\" >&2");
     ok(&out);
-    assert_eq!(stdout(&out), "db=*****\n");
+    assert_eq!(out.stdout(), "db=*****\n");
     assert_no_leak(&out, db);
 
     // The token never reaches the child: no variable holds a token, none names one.
     let out = s.exec_sh(&[], "env");
     ok(&out);
-    let env = stdout(&out);
+    let env = out.stdout();
     assert!(
         !env.contains("BAO_TOKEN") && !env.contains("VAULT_TOKEN"),
         "{env}"
@@ -976,13 +954,7 @@ fn unreachable_server_is_one_clear_line() {
     fs::write(dir.join("svc.secret-id"), "s\n").unwrap();
     // A port nobody listens on.
     let addr = format!("http://127.0.0.1:{}", free_port());
-    let run = |args: &[&str]| {
-        sb.cmd(args)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "t")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| sb.test(args).env("BAO_ADDR", &addr).env("BAO_TOKEN", "t").run();
     let needles = [
         "cannot reach OpenBao",
         addr.as_str(),
@@ -1006,18 +978,13 @@ fn unreachable_server_is_one_clear_line() {
     assert_one_line_error(&out, &needles);
 
     // No address at all, and clear text to another machine, are refused before any connection.
-    let out = sb
-        .cmd(&["openbao", "push"])
-        .env("BAO_TOKEN", "t")
-        .output()
-        .unwrap();
+    let out = sb.test(&["openbao", "push"]).env("BAO_TOKEN", "t").run();
     assert_one_line_error(&out, &["no OpenBao address", "BAO_ADDR"]);
     let out = sb
-        .cmd(&["openbao", "push"])
+        .test(&["openbao", "push"])
         .env("BAO_ADDR", "http://192.0.2.1:8200")
         .env("BAO_TOKEN", "t")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("clear text"), "{}", stderr(&out));
 }
@@ -1049,7 +1016,7 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
     s.server.kv_put(&s.key("svc/stray"), "stray-5");
     let out = s.run(&["check", "--openbao"]);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    let text = stdout(&out);
+    let text = out.stdout();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL openbao")).collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(
@@ -1070,9 +1037,8 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
     }
     // The vault's fingerprint is the one `git diff` shows for the same value (textconv).
     let tc =
-        s.sb.cmd(&["git", "textconv", s.sb.vault().to_str().unwrap()])
-            .output()
-            .unwrap();
+        s.sb.test(&["git", "textconv", s.sb.vault().to_str().unwrap()])
+            .run();
     let fp_vault = lines[0]
         .split("vault ")
         .nth(1)
@@ -1080,7 +1046,7 @@ fn check_openbao_reports_drift_per_path_by_keyed_fingerprint() {
         .split(',')
         .next()
         .unwrap();
-    assert!(stdout(&tc).contains(fp_vault), "{}\n{text}", stdout(&tc));
+    assert!(tc.stdout().contains(fp_vault), "{}\n{text}", tc.stdout());
 
     // --json carries the same per-path problems.
     let out = s.run(&["check", "--openbao", "--json"]);

@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::process::{Command, Output, Stdio};
 
-use common::{age_keygen, all_output, error_and_hint, run_on_tty_with, stderr, Sandbox};
+use common::{age_keygen, all_output, error_and_hint, stderr, Sandbox};
 
 /// The full stderr of a failed command, which must exit with `code`.
 fn failed(out: &Output, code: i32) -> String {
@@ -22,7 +22,7 @@ fn failed(out: &Output, code: i32) -> String {
 #[test]
 fn no_config_says_run_init_on_the_hint_line() {
     let sb = Sandbox::empty();
-    let out = sb.cmd(&["ls"]).output().unwrap();
+    let out = sb.test(&["ls"]).run();
     assert_eq!(
         failed(&out, 1),
         format!(
@@ -37,7 +37,7 @@ fn no_config_says_run_init_on_the_hint_line() {
 fn no_identity_lists_what_was_tried_and_hints_keygen() {
     let sb = Sandbox::with_secrets(&[("db/password", "no-identity-value-1")]);
     fs::remove_file(sb.identity()).unwrap();
-    let out = sb.cmd(&["get", "db/password"]).output().unwrap();
+    let out = sb.test(&["get", "db/password"]).run();
     let err = failed(&out, 1);
     let (message, hint) = error_and_hint(&err);
     assert!(
@@ -56,7 +56,7 @@ fn no_identity_lists_what_was_tried_and_hints_keygen() {
     );
     // Someone with a key that is not a recipient is told to have it added.
     age_keygen(&sb.identity());
-    let out = sb.cmd(&["get", "db/password"]).output().unwrap();
+    let out = sb.test(&["get", "db/password"]).run();
     let (message, hint) = error_and_hint(&failed(&out, 1));
     assert!(message.contains("not a configured recipient"), "{message}");
     assert_eq!(
@@ -72,18 +72,17 @@ fn a_reader_who_is_not_a_writer_is_told_whom_to_ask() {
     let bob_identity = bob_home.join(".config/agevault/identity.txt");
     fs::create_dir_all(bob_identity.parent().unwrap()).unwrap();
     let bob = age_keygen(&bob_identity);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     let bob_signing = bob_home.join(".config/agevault/signing-key");
-    sb.cmd(&["trust", "keygen", "-o", bob_signing.to_str().unwrap()])
-        .assert()
+    sb.test(&["trust", "keygen", "-o", bob_signing.to_str().unwrap()])
+        .run()
         .success();
     let before = sb.vault_bytes();
     let out = sb
-        .cmd(&["set", "app/key"])
+        .test(&["set", "app/key"])
         .env("HOME", &bob_home)
-        .write_stdin("bob-was-here")
-        .output()
-        .unwrap();
+        .stdin("bob-was-here")
+        .run();
     let (message, hint) = error_and_hint(&failed(&out, 1));
     assert!(
         message.starts_with(
@@ -121,10 +120,9 @@ fn a_held_lock_with_no_wait_hints_how_to_wait() {
     }
     let before = sb.vault_bytes();
     let out = sb
-        .cmd(&["--no-wait", "set", "db/user"])
-        .write_stdin("lock-value-2")
-        .output()
-        .unwrap();
+        .test(&["--no-wait", "set", "db/user"])
+        .stdin("lock-value-2")
+        .run();
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(
@@ -145,7 +143,7 @@ fn a_damaged_vault_hints_the_git_checkout_that_restores_it() {
     let bytes = sb.vault_bytes();
     fs::write(sb.vault(), &bytes[..bytes.len() / 2]).unwrap();
     sb.sign_as_is();
-    let out = sb.cmd(&["get", "a"]).output().unwrap();
+    let out = sb.test(&["get", "a"]).run();
     let (message, hint) = error_and_hint(&failed(&out, 1));
     assert!(
         message.starts_with(&format!("vault {} is damaged: ", sb.vault().display())),
@@ -168,7 +166,7 @@ fn a_rollback_is_refused_with_the_way_forward_on_the_hint_line() {
     sb.set("db/password", "rollback-new-2");
     fs::write(sb.vault(), &old_vault).unwrap();
     fs::write(sb.sig(), &old_sig).unwrap();
-    let out = sb.cmd(&["get", "db/password"]).output().unwrap();
+    let out = sb.test(&["get", "db/password"]).run();
     assert_eq!(
         failed(&out, 1),
         format!(
@@ -180,10 +178,7 @@ fn a_rollback_is_refused_with_the_way_forward_on_the_hint_line() {
         )
     );
     // The override is a warning, in the same format.
-    let out = sb
-        .cmd(&["--allow-rollback", "get", "db/password"])
-        .output()
-        .unwrap();
+    let out = sb.test(&["--allow-rollback", "get", "db/password"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(
         stderr(&out),
@@ -202,8 +197,8 @@ fn an_unreadable_scope_names_who_can_grant_access() {
     let bob_identity = bob_home.join(".config/agevault/identity.txt");
     fs::create_dir_all(bob_identity.parent().unwrap()).unwrap();
     let bob = age_keygen(&bob_identity);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
-    sb.cmd(&[
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
+    sb.test(&[
         "scopes",
         "add",
         "prod",
@@ -212,13 +207,9 @@ fn an_unreadable_scope_names_who_can_grant_access() {
         "--readers",
         "alice",
     ])
-    .assert()
+    .run()
     .success();
-    let out = sb
-        .cmd(&["get", "prod/db"])
-        .env("HOME", &bob_home)
-        .output()
-        .unwrap();
+    let out = sb.test(&["get", "prod/db"]).env("HOME", &bob_home).run();
     assert_eq!(
         failed(&out, 1),
         "agevault: error: scope `prod` (secrets.prod.json.age) is read only by alice, and none of your identities \
@@ -230,20 +221,20 @@ fn an_unreadable_scope_names_who_can_grant_access() {
 #[test]
 fn usage_errors_from_the_parser_use_the_same_format() {
     let sb = Sandbox::init();
-    let out = sb.cmd(&["ls", "--bogus"]).output().unwrap();
+    let out = sb.test(&["ls", "--bogus"]).run();
     assert_eq!(
         failed(&out, 2),
         "agevault: error: unexpected argument '--bogus' found\n\
          hint: to pass '--bogus' as a value, use '-- --bogus'\n"
     );
-    let out = sb.cmd(&["incident"]).output().unwrap();
+    let out = sb.test(&["incident"]).run();
     assert_eq!(
         failed(&out, 2),
         "agevault: error: the following required arguments were not provided: <NAME>\n\
          hint: usage: agevault incident <NAME>; see `agevault incident --help`\n"
     );
     // An invalid path is agevault's own usage error: exit 2, same format.
-    let out = sb.cmd(&["get", "a/../b"]).output().unwrap();
+    let out = sb.test(&["get", "a/../b"]).run();
     error_and_hint(&failed(&out, 2));
 }
 
@@ -251,17 +242,10 @@ fn usage_errors_from_the_parser_use_the_same_format() {
 
 /// Runs `args` on a pseudo-terminal (stdout and stderr both the terminal) with `env`.
 fn on_tty(sb: &Sandbox, args: &str, env: &[(&str, &str)]) -> String {
-    let trust = sb.trust_dir();
-    let audit = sb.audit_dir();
-    let mut all = vec![
-        ("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()),
-        ("AGEVAULT_AUDIT_DIR", audit.to_str().unwrap()),
-        ("USER", common::USER),
-        ("TERM", "xterm-256color"),
-    ];
+    let mut all = vec![("TERM", "xterm-256color")];
     all.extend_from_slice(env);
     let bin = env!("CARGO_BIN_EXE_agevault");
-    let out = run_on_tty_with(&format!("'{bin}' {args}"), &sb.home(), &sb.repo(), &all, &[]);
+    let out = sb.run_on_tty(&format!("'{bin}' {args}"), &all, &[]);
     String::from_utf8_lossy(&out.stdout).replace('\r', "")
 }
 
@@ -272,7 +256,7 @@ const CYAN_HINT: &str = "\x1b[1;36mhint:\x1b[0m did you mean `db/password`?";
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     let sb = Sandbox::with_secrets(&[("db/password", "colour-value-1")]);
     // Piped: plain text, no escape code anywhere.
-    let out = sb.cmd(&["get", "db/pasword"]).output().unwrap();
+    let out = sb.test(&["get", "db/pasword"]).run();
     let err = failed(&out, 1);
     assert!(!err.contains('\x1b'), "{err:?}");
     error_and_hint(&err);
@@ -305,20 +289,19 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         (vec!["--color=always", "get", "db/pasword"], None),
         (vec!["get", "db/pasword"], Some(("CLICOLOR_FORCE", "1"))),
     ] {
-        let mut cmd = sb.cmd(&args);
+        let mut test = sb.test(&args);
         if let Some((k, v)) = env {
-            cmd.env(k, v);
+            test = test.env(k, v);
         }
-        let err = failed(&cmd.output().unwrap(), 1);
+        let err = failed(&test.run(), 1);
         assert!(err.starts_with(RED_ERROR), "{args:?}: {err:?}");
     }
     // NO_COLOR beats CLICOLOR_FORCE; an explicit --color=always beats both.
     let out = sb
-        .cmd(&["get", "db/pasword"])
+        .test(&["get", "db/pasword"])
         .env("CLICOLOR_FORCE", "1")
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .run();
     assert!(!stderr(&out).contains('\x1b'), "{}", stderr(&out));
 
     // A usage error from the parser follows the same rules.
@@ -344,10 +327,7 @@ fn warnings_are_yellow_on_a_terminal_and_plain_on_a_pipe() {
         text.contains("agevault: \x1b[1;33mwarning:\x1b[0m ROLLBACK ACCEPTED: "),
         "{text:?}"
     );
-    let out = sb
-        .cmd(&["--allow-rollback", "get", "db/password"])
-        .output()
-        .unwrap();
+    let out = sb.test(&["--allow-rollback", "get", "db/password"]).run();
     assert!(
         stderr(&out).starts_with("agevault: warning: ROLLBACK ACCEPTED: "),
         "{}",

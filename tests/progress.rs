@@ -9,23 +9,15 @@ use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{age_keygen, all_output, run_on_tty_with, stderr, Sandbox};
+use common::{age_keygen, all_output, stderr, Sandbox};
 use gitutil::{agevault, git_ok};
 
 /// Runs `agevault ARGS` on a pseudo-terminal in the sandbox; returns everything the
 /// terminal showed (stdout and stderr), carriage returns kept.
 fn on_tty(sb: &Sandbox, args: &str) -> String {
-    let trust = sb.trust_dir();
-    let audit = sb.audit_dir();
-    let env = [
-        ("AGEVAULT_TRUST_DIR", trust.to_str().unwrap()),
-        ("AGEVAULT_AUDIT_DIR", audit.to_str().unwrap()),
-        ("USER", common::USER),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-        ("TERM", "xterm-256color"),
-    ];
+    let env = [("GIT_CONFIG_NOSYSTEM", "1"), ("TERM", "xterm-256color")];
     let bin = env!("CARGO_BIN_EXE_agevault");
-    let out = run_on_tty_with(&format!("'{bin}' {args}"), &sb.home(), &sb.repo(), &env, &[]);
+    let out = sb.run_on_tty(&format!("'{bin}' {args}"), &env, &[]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -82,7 +74,7 @@ fn scan_history_shows_a_bar_on_a_terminal_only() {
     );
 
     // Piped: exactly the lines there were before, no bar, no escape code.
-    let out = agevault(&sb, &["scan", "--history"]).output().unwrap();
+    let out = agevault(&sb, &["scan", "--history"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(
         stderr(&out),
@@ -110,7 +102,7 @@ fn log_shows_a_bar_while_it_reads_the_history() {
     let text = on_tty(&sb, "log");
     assert!(has_bar(&text, "reading the vault's history"), "{text:?}");
     assert!(text.contains("token 5"), "{text:?}");
-    let out = agevault(&sb, &["log"]).output().unwrap();
+    let out = agevault(&sb, &["log"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(stderr(&out), "", "piped: nothing on stderr");
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
@@ -123,12 +115,12 @@ fn log_shows_a_bar_while_it_reads_the_history() {
 fn rotate_with_several_hooks_shows_a_bar_that_steps_aside_for_the_hooks() {
     let sb = Sandbox::init();
     for p in ["app/a", "app/b", "app/c"] {
-        sb.cmd(&["set", p, "--generate", "alnum:16"]).assert().success();
+        sb.test(&["set", p, "--generate", "alnum:16"]).run().success();
     }
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     sb.append_config("[hooks.\"app/*\"]\nafter_rotate = 'echo \"hook ran: $AGEVAULT_PATH\" | tr / - >&2'\n");
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     let text = on_tty(&sb, "rotate --exposed-to bob");
     assert!(has_bar(&text, "after_rotate hooks"), "{text:?}");
     assert!(has_bar(&text, "generating new values"), "{text:?}");
@@ -151,10 +143,10 @@ fn rotate_with_several_hooks_shows_a_bar_that_steps_aside_for_the_hooks() {
 fn rotate_piped_or_quiet_shows_no_bar() {
     let sb = Sandbox::init();
     for p in ["app/a", "app/b"] {
-        sb.cmd(&["set", p, "--generate", "alnum:16"]).assert().success();
+        sb.test(&["set", p, "--generate", "alnum:16"]).run().success();
     }
     sb.append_config("[hooks.\"app/*\"]\nafter_rotate = 'true'\n");
-    let out = sb.cmd(&["rotate", "app/a", "app/b"]).output().unwrap();
+    let out = sb.test(&["rotate", "app/a", "app/b"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(!err.contains('\x1b') && !err.contains("hooks ["), "{err:?}");
@@ -180,9 +172,8 @@ fn importing_a_large_file_shows_progress_on_a_terminal_only() {
     assert!(text.contains(&format!("imported {i} secret(s)")), "{text:?}");
 
     let out = sb
-        .cmd(&["import", "--prefix", "again", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .test(&["import", "--prefix", "again", file.to_str().unwrap()])
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     let err = stderr(&out);
     assert!(!err.contains('\x1b') && !err.contains("adding"), "{err:?}");

@@ -5,15 +5,10 @@ mod common;
 mod gitutil;
 
 use std::fs;
-use std::process::Output;
 
 use base64::Engine as _;
 use common::{all_output, assert_no_leak, stderr, Sandbox};
 use gitutil::{agevault, git_ok};
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn write(sb: &Sandbox, rel: &str, text: &str) {
     let path = sb.repo().join(rel);
@@ -87,9 +82,9 @@ fn scan_finds_each_pattern_and_prints_no_value() {
     for (rel, text, _, _) in &files {
         write(&sb, rel, text);
     }
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    let report = stdout(&out);
+    let report = out.stdout();
     let expected_lines = [
         "keys/server.key:1: pem-private-key",
         "deploy/aws.env:1: aws-access-key-id",
@@ -120,7 +115,7 @@ fn scan_finds_each_pattern_and_prints_no_value() {
     assert_no_leak(&out, pem_body);
 
     // The JSON report has the same findings and no value either.
-    let json = agevault(&sb, &["scan", "--json"]).output().unwrap();
+    let json = agevault(&sb, &["scan", "--json"]).run();
     assert_eq!(json.status.code(), Some(1));
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(parsed["findings"].as_array().unwrap().len(), expected_lines.len());
@@ -148,7 +143,7 @@ fn safe_lookalikes_are_not_findings() {
         "src/keys.rs",
         "if text.contains(\"-----BEGIN OPENSSH PRIVATE KEY-----\") {}\n",
     );
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert!(out.status.success(), "false positives:\n{}", all_output(&out));
     assert!(stderr(&out).contains("no secrets found"), "{}", stderr(&out));
 }
@@ -176,9 +171,9 @@ fn scan_finds_vault_values_in_common_encodings() {
         "json.json",
         &serde_json::json!({ "v": format!("{value}\n") }).to_string(),
     );
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    let report = stdout(&out);
+    let report = out.stdout();
     for line in [
         "raw.txt:2: vault-value samba/password (raw)",
         "b64.yaml:2: vault-value samba/password (base64)",
@@ -214,15 +209,15 @@ fn ignored_files_the_vault_and_allowed_findings_are_skipped() {
         ".agevault-allow",
         "# documented examples\ndocs/ aws-access-key-id\n",
     );
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
 
     // Without the allowances both are reported again.
     fs::remove_file(sb.repo().join(".agevault-allow")).unwrap();
     write(&sb, "notes.txt", &format!("known test value {value}\n"));
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert_eq!(out.status.code(), Some(1));
-    let report = stdout(&out);
+    let report = out.stdout();
     assert!(
         report.contains("docs/example.md:1: aws-access-key-id"),
         "{report}"
@@ -233,7 +228,7 @@ fn ignored_files_the_vault_and_allowed_findings_are_skipped() {
 
     // A mistyped rule in the allow-list is an error naming the file, not a silent allow.
     write(&sb, ".agevault-allow", "docs/ aws-key\n");
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains(".agevault-allow: line 1: unknown rule `aws-key`"),
@@ -252,13 +247,13 @@ fn staged_reads_the_index_not_the_working_tree() {
     git_ok(&sb, &["add", "a.txt"]);
     // Fixed in the working tree but not staged: the staged version still leaks.
     write(&sb, "a.txt", "x = fixed\n");
-    let out = agevault(&sb, &["scan", "--staged"]).output().unwrap();
+    let out = agevault(&sb, &["scan", "--staged"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    assert!(stdout(&out).contains("a.txt:1: vault-value k (raw)"));
+    assert!(out.stdout().contains("a.txt:1: vault-value k (raw)"));
     assert_no_leak(&out, value);
-    agevault(&sb, &["scan"]).assert().success();
+    agevault(&sb, &["scan"]).run().success();
     git_ok(&sb, &["add", "a.txt"]);
-    agevault(&sb, &["scan", "--staged"]).assert().success();
+    agevault(&sb, &["scan", "--staged"]).run().success();
 }
 
 #[test]
@@ -274,11 +269,11 @@ fn history_finds_a_value_in_an_old_commit() {
     git_ok(&sb, &["rm", "-q", "leak.txt"]);
     git_ok(&sb, &["commit", "-q", "--no-verify", "-m", "remove leak"]);
 
-    agevault(&sb, &["scan"]).assert().success();
-    let out = agevault(&sb, &["scan", "--history"]).output().unwrap();
+    agevault(&sb, &["scan"]).run().success();
+    let out = agevault(&sb, &["scan", "--history"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert_eq!(
-        stdout(&out).trim(),
+        out.stdout().trim(),
         format!("{leak_commit}:leak.txt:1: vault-value k (raw)")
     );
     assert_no_leak(&out, value);
@@ -289,9 +284,9 @@ fn without_a_key_patterns_are_still_checked() {
     let sb = repo(&[("k", "nokey-value-789")]);
     write(&sb, "a.env", "SECRET_TOKEN=abc123xyz789\n");
     fs::remove_file(sb.identity()).unwrap();
-    let out = agevault(&sb, &["scan"]).output().unwrap();
+    let out = agevault(&sb, &["scan"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    assert!(stdout(&out).contains("a.env:1: password-assignment"));
+    assert!(out.stdout().contains("a.env:1: password-assignment"));
     assert!(
         stderr(&out).contains("vault values were not checked"),
         "{}",
@@ -304,13 +299,13 @@ fn scan_works_outside_git_on_given_paths() {
     let sb = Sandbox::empty();
     write(&sb, "conf/app.ini", "password = hunter2-literal\n");
     write(&sb, "other/x.txt", "password = other-literal\n");
-    let out = agevault(&sb, &["scan", "conf"]).output().unwrap();
+    let out = agevault(&sb, &["scan", "conf"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    assert_eq!(stdout(&out).trim(), "conf/app.ini:1: password-assignment");
+    assert_eq!(out.stdout().trim(), "conf/app.ini:1: password-assignment");
     assert!(stderr(&out).contains("no .agevault.toml"), "{}", stderr(&out));
-    let missing = agevault(&sb, &["scan", "nope"]).output().unwrap();
+    let missing = agevault(&sb, &["scan", "nope"]).run();
     assert_eq!(missing.status.code(), Some(2));
-    let staged = agevault(&sb, &["scan", "--staged"]).output().unwrap();
+    let staged = agevault(&sb, &["scan", "--staged"]).run();
     assert_eq!(staged.status.code(), Some(1));
     assert!(stderr(&staged).contains("not inside a git repository"));
 }

@@ -5,10 +5,9 @@ mod gitutil;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Output;
 
-use common::{age_keygen, all_output, stderr, Sandbox};
-use gitutil::{agevault, git, git_ok, text};
+use common::{age_keygen, all_output, stderr, Outcome, Sandbox};
+use gitutil::{agevault, git, git_ok};
 
 /// alice (developer, writer) and the host pve1; secrets in main, prod/… and dev/….
 struct Env {
@@ -28,10 +27,10 @@ impl Env {
         let id = host_home.join(".config/agevault/identity.txt");
         fs::create_dir_all(id.parent().unwrap()).unwrap();
         let host = age_keygen(&id);
-        sb.cmd(&["recipients", "add", "pve1", &host, "--role", "host"])
-            .assert()
+        sb.test(&["recipients", "add", "pve1", &host, "--role", "host"])
+            .run()
             .success();
-        sb.cmd(&[
+        sb.test(&[
             "scopes",
             "add",
             "prod",
@@ -41,22 +40,21 @@ impl Env {
             "role:host",
             "alice",
         ])
-        .assert()
+        .run()
         .success();
-        sb.cmd(&["scopes", "add", "dev", "--paths", "dev/**", "--readers", "alice"])
-            .assert()
+        sb.test(&["scopes", "add", "dev", "--paths", "dev/**", "--readers", "alice"])
+            .run()
             .success();
         Env { sb, host_home }
     }
 
     /// The binary as the host: its own HOME (identity) and trust store.
-    fn host(&self, args: &[&str]) -> Output {
+    fn host(&self, args: &[&str]) -> Outcome {
         self.sb
-            .cmd(args)
+            .test(args)
             .env("HOME", &self.host_home)
             .env("AGEVAULT_TRUST_DIR", self.host_home.join("trust"))
-            .output()
-            .unwrap()
+            .run()
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -121,12 +119,12 @@ fn each_scope_lives_in_its_own_file_read_only_by_its_readers() {
     assert!(!listed.contains("dev/"), "{listed}");
     assert!(stderr(&out).contains("scope `dev`"), "{}", stderr(&out));
     // alice sees everything as one tree.
-    let out = env.sb.cmd(&["ls"]).output().unwrap();
+    let out = env.sb.test(&["ls"]).run();
     let listed = String::from_utf8_lossy(&out.stdout);
     for p in ["dev/db/password", "prod/api/token", "samba/user"] {
         assert!(listed.contains(p), "{listed}");
     }
-    let out = env.sb.cmd(&["scopes", "list", "--json"]).output().unwrap();
+    let out = env.sb.test(&["scopes", "list", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     let out = env.host(&["scopes", "list", "--json"]);
@@ -150,16 +148,15 @@ fn set_and_rm_route_by_path_and_rewrite_only_that_file() {
     assert_eq!(fs::read(env.file("secrets.dev.json.age")).unwrap(), dev_before);
     let out = env.host(&["get", "prod/db/password"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "prod-db-secret-2");
-    env.sb.cmd(&["rm", "prod/api/token"]).assert().success();
+    env.sb.test(&["rm", "prod/api/token"]).run().success();
     assert!(!env.host(&["get", "prod/api/token"]).status.success());
     // The host cannot write a scope it does not read… nor anything: it is no writer.
     let out = env
         .sb
-        .cmd(&["set", "dev/new"])
+        .test(&["set", "dev/new"])
         .env("HOME", &env.host_home)
-        .write_stdin("x-1")
-        .output()
-        .unwrap();
+        .stdin("x-1")
+        .run();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -193,7 +190,7 @@ fn exec_gathers_scopes_and_fails_before_the_child_for_an_unreadable_one() {
     // The same profile serves each environment for alice, with --strip-prefix too.
     let out = env
         .sb
-        .cmd(&[
+        .test(&[
             "exec",
             "--only",
             "dev",
@@ -204,8 +201,7 @@ fn exec_gathers_scopes_and_fails_before_the_child_for_an_unreadable_one() {
             "-c",
             "printf %s \"$DB_PASSWORD\"",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "dev-db-secret-1",
@@ -218,7 +214,7 @@ fn exec_gathers_scopes_and_fails_before_the_child_for_an_unreadable_one() {
 fn removing_a_recipient_lists_exactly_what_it_could_read() {
     let env = Env::new();
     let dev_before = fs::read(env.file("secrets.dev.json.age")).unwrap();
-    let out = env.sb.cmd(&["recipients", "remove", "pve1"]).output().unwrap();
+    let out = env.sb.test(&["recipients", "remove", "pve1"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -231,12 +227,12 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
     let host_id = env.host_home.join(".config/agevault/identity.txt");
     assert!(env.age_can_read(&host_id, "secrets.prod.json.age").is_none());
     // Exposure is tracked for exactly those secrets, never for dev's.
-    let out = env.sb.cmd(&["check"]).output().unwrap();
+    let out = env.sb.test(&["check"]).run();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("`prod/db/password` still holds"), "{report}");
     assert!(!report.contains("dev/db/password"), "{report}");
     // status shows the exposure per scope.
-    let out = env.sb.cmd(&["status"]).output().unwrap();
+    let out = env.sb.test(&["status"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = |path: &str| {
@@ -267,7 +263,7 @@ fn removing_a_recipient_lists_exactly_what_it_could_read() {
         "{table}"
     );
     assert!(!line("dev/db/password").contains("exposed"), "{table}");
-    let out = env.sb.cmd(&["status", "--json"]).output().unwrap();
+    let out = env.sb.test(&["status", "--json"]).run();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = rows
         .as_array()
@@ -284,17 +280,17 @@ fn grant_revoke_and_move_rewrite_only_the_files_involved() {
     let env = Env::new();
     let host_id = env.host_home.join(".config/agevault/identity.txt");
     let prod_before = fs::read(env.file("secrets.prod.json.age")).unwrap();
-    env.sb.cmd(&["scopes", "grant", "dev", "pve1"]).assert().success();
+    env.sb.test(&["scopes", "grant", "dev", "pve1"]).run().success();
     assert!(env.age_can_read(&host_id, "secrets.dev.json.age").is_some());
     assert_eq!(fs::read(env.file("secrets.prod.json.age")).unwrap(), prod_before);
-    let out = env.sb.cmd(&["scopes", "revoke", "dev", "pve1"]).output().unwrap();
+    let out = env.sb.test(&["scopes", "revoke", "dev", "pve1"]).run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("dev/db/password"));
     assert!(env.age_can_read(&host_id, "secrets.dev.json.age").is_none());
     // Moving a path is one command.
     env.sb
-        .cmd(&["scopes", "move", "samba/user", "--to", "dev"])
-        .assert()
+        .test(&["scopes", "move", "samba/user", "--to", "dev"])
+        .run()
         .success();
     let dev = env
         .age_can_read(&env.sb.identity(), "secrets.dev.json.age")
@@ -304,26 +300,20 @@ fn grant_revoke_and_move_rewrite_only_the_files_involved() {
     assert!(!main.contains("smbadmin"));
     assert_eq!(env.sb.get("samba/user"), "smbadmin");
     env.sb
-        .cmd(&["scopes", "move", "prod/api", "--to", "main"])
-        .assert()
+        .test(&["scopes", "move", "prod/api", "--to", "main"])
+        .run()
         .success();
     let main = env.age_can_read(&env.sb.identity(), "secrets.json.age").unwrap();
     assert!(main.contains("prod-token-secret-1"));
     assert_eq!(env.sb.get("prod/api/token"), "prod-token-secret-1");
-    env.sb.cmd(&["check"]).assert().success();
+    env.sb.test(&["check"]).run().success();
     // An empty scope can be removed, a full one cannot.
-    assert!(!env
-        .sb
-        .cmd(&["scopes", "remove", "prod"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    env.sb.cmd(&["rm", "dev/db/password"]).assert().success();
-    env.sb.cmd(&["rm", "samba/user"]).assert().success();
-    env.sb.cmd(&["scopes", "remove", "dev"]).assert().success();
+    assert!(!env.sb.test(&["scopes", "remove", "prod"]).run().status.success());
+    env.sb.test(&["rm", "dev/db/password"]).run().success();
+    env.sb.test(&["rm", "samba/user"]).run().success();
+    env.sb.test(&["scopes", "remove", "dev"]).run().success();
     assert!(!env.file("secrets.dev.json.age").exists());
-    env.sb.cmd(&["check"]).assert().success();
+    env.sb.test(&["check"]).run().success();
 }
 
 #[test]
@@ -331,7 +321,7 @@ fn overlapping_scopes_are_a_config_error() {
     let env = Env::new();
     let out = env
         .sb
-        .cmd(&[
+        .test(&[
             "scopes",
             "add",
             "db",
@@ -340,12 +330,11 @@ fn overlapping_scopes_are_a_config_error() {
             "--readers",
             "alice",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(stderr(&out).contains("matches both"), "{}", stderr(&out));
     // Nothing changed: the config and every file are as before.
-    env.sb.cmd(&["check"]).assert().success();
+    env.sb.test(&["check"]).run().success();
     assert!(!fs::read_to_string(env.sb.config())
         .unwrap()
         .contains("[scopes.db]"));
@@ -369,11 +358,10 @@ fn check_with_a_key_that_reads_only_some_scopes() {
     // CI without any key (`--no-decrypt`) verifies every scope file's signature too.
     let out = env
         .sb
-        .cmd(&["check", "--no-decrypt"])
+        .test(&["check", "--no-decrypt"])
         .env("HOME", env.sb.root.path().join("nobody"))
         .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     assert!(all_output(&out).contains("scope `dev`"), "{}", all_output(&out));
 }
@@ -383,11 +371,10 @@ fn check_no_decrypt_verifies_every_scope_file() {
     let env = Env::new();
     let ci = |env: &Env| {
         env.sb
-            .cmd(&["check", "--no-decrypt"])
+            .test(&["check", "--no-decrypt"])
             .env("HOME", env.sb.root.path().join("nobody"))
             .env("AGEVAULT_TRUST_DIR", env.sb.root.path().join("ci-trust"))
-            .output()
-            .unwrap()
+            .run()
     };
     let out = ci(&env);
     assert!(out.status.success(), "{}", all_output(&out));
@@ -418,7 +405,7 @@ fn concurrent_changes_in_two_scope_files_merge() {
     let env = Env::new();
     let sb = &env.sb;
     git_ok(sb, &["init", "-q", "-b", "main"]);
-    agevault(sb, &["git", "setup"]).assert().success();
+    agevault(sb, &["git", "setup"]).run().success();
     git_ok(sb, &["add", "-A"]);
     git_ok(sb, &["commit", "-q", "-m", "scoped"]);
     git_ok(sb, &["checkout", "-q", "-b", "feature"]);
@@ -442,11 +429,11 @@ fn concurrent_changes_in_two_scope_files_merge() {
     assert!(log.contains("+prod/db/password  fp:"), "{log}");
     assert!(!log.contains("prod-db-secret-2"));
     let out = git(sb, &["merge", "--no-edit", "feature"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(sb.get("dev/db/password"), "dev-db-secret-2");
     assert_eq!(sb.get("dev/other"), "dev-other-1");
     assert_eq!(sb.get("prod/db/password"), "prod-db-secret-2");
-    agevault(sb, &["check"]).assert().success();
+    agevault(sb, &["check"]).run().success();
 }
 
 #[test]
@@ -466,22 +453,12 @@ fn a_deleted_scope_file_is_refused_not_read_as_empty() {
     }
     // A fresh machine (nothing pinned) notices it too: the signed main vault records it.
     let fresh = env.sb.root.path().join("fresh-trust");
-    let out = env
-        .sb
-        .cmd(&["ls"])
-        .env("AGEVAULT_TRUST_DIR", &fresh)
-        .output()
-        .unwrap();
+    let out = env.sb.test(&["ls"]).env("AGEVAULT_TRUST_DIR", &fresh).run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     // alice's next write does not recreate the scope from nothing.
-    let out = env
-        .sb
-        .cmd(&["set", "prod/new"])
-        .write_stdin("v-0001")
-        .output()
-        .unwrap();
+    let out = env.sb.test(&["set", "prod/new"]).stdin("v-0001").run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    let out = env.sb.cmd(&["check"]).output().unwrap();
+    let out = env.sb.test(&["check"]).run();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -490,12 +467,12 @@ fn writer_changes_re_sign_every_scope_file() {
     let env = Env::new();
     let key = env.sb.root.path().join("bob-signing");
     env.sb
-        .cmd(&["trust", "keygen", "-o", key.to_str().unwrap()])
-        .assert()
+        .test(&["trust", "keygen", "-o", key.to_str().unwrap()])
+        .run()
         .success();
     env.sb
-        .cmd(&["trust", "add-writer", "bob", &format!("{}.pub", key.display())])
-        .assert()
+        .test(&["trust", "add-writer", "bob", &format!("{}.pub", key.display())])
+        .run()
         .success();
     let out = env.host(&["get", "prod/db/password"]);
     assert_eq!(
@@ -504,7 +481,7 @@ fn writer_changes_re_sign_every_scope_file() {
         "{}",
         all_output(&out)
     );
-    env.sb.cmd(&["check"]).assert().success();
+    env.sb.test(&["check"]).run().success();
 }
 
 #[test]
@@ -512,7 +489,7 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     let env = Env::new();
     let sb = &env.sb;
     git_ok(sb, &["init", "-q", "-b", "main"]);
-    agevault(sb, &["git", "setup"]).assert().success();
+    agevault(sb, &["git", "setup"]).run().success();
     git_ok(sb, &["add", "-A"]);
     git_ok(sb, &["commit", "-q", "-m", "scoped"]);
     sb.set("prod/db/password", "prod-db-secret-2");
@@ -522,8 +499,8 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     git_ok(sb, &["commit", "-qam", "dev only"]);
 
     // alice reads every file: one entry per commit, with the paths of every file it changed.
-    let out = agevault(sb, &["log", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    let out = agevault(sb, &["log", "--json"]).run();
+    assert!(out.status.success(), "{}", all_output(&out));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let entries = log.as_array().unwrap();
     assert_eq!(entries[0]["summary"], "dev only");
@@ -541,13 +518,13 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     assert_eq!(entries[2]["summary"], "scoped");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-2"));
     // -n counts commits across all files.
-    let out = agevault(sb, &["log", "-n", "2", "--json"]).output().unwrap();
+    let out = agevault(sb, &["log", "-n", "2", "--json"]).run();
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(log.as_array().unwrap().len(), 2);
 
     // The host cannot read dev: its commits are not listed, and the scope is named once.
     let out = env.host(&["log"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_output(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(!shown.contains("dev only"), "{shown}");
     assert!(!shown.contains("dev/db/password"), "{shown}");
@@ -555,6 +532,6 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("your identities cannot read these scopes: dev"),
         "{}",
-        text(&out)
+        all_output(&out)
     );
 }

@@ -9,11 +9,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Sandbox};
-use gitutil::{agevault, git, git_ok, repo_with_setup, text};
+use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Outcome, Sandbox};
+use gitutil::{agevault, git, git_ok, repo_with_setup};
 
-fn run(sb: &Sandbox, args: &[&str]) -> Output {
-    sb.cmd(args).output().unwrap()
+fn run(sb: &Sandbox, args: &[&str]) -> Outcome {
+    sb.test(args).run()
 }
 
 /// Fails with exit 1, one line on stderr, and no listed value anywhere.
@@ -31,7 +31,7 @@ fn refused(out: &Output, values: &[&str]) -> String {
 /// config with the stock age CLI, and put it in place of the vault.
 fn forge(sb: &Sandbox, secrets: &str, extra_recipients: &[&str]) {
     let mut keys = vec![public_key(&sb.identity())];
-    keys.extend(extra_recipients.iter().map(|k| k.to_string()));
+    keys.extend(extra_recipients.iter().map(|k| (*k).to_string()));
     let recorded: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
     let doc = format!(
         r#"{{"version":1,"secrets":{secrets},"meta":{{}},"recipients":[{}],"fingerprint_key":"00000000000000000000000000000000000000000000000000000000000000000"}}"#,
@@ -100,8 +100,8 @@ fn a_forged_vault_is_refused_by_every_reading_and_writing_command() {
     ] {
         refused(&run(&sb, &args), &["evil.example"]);
     }
-    refused(&sb.cmd(&["set", "x"]).write_stdin("v").output().unwrap(), &[]);
-    let out = sb.cmd(&["edit"]).env("EDITOR", "true").output().unwrap();
+    refused(&sb.test(&["set", "x"]).stdin("v").run(), &[]);
+    let out = sb.test(&["edit"]).env("EDITOR", "true").run();
     refused(&out, &[]);
     let out = run(&sb, &["check"]);
     assert_eq!(out.status.code(), Some(1));
@@ -123,11 +123,7 @@ fn an_outsider_added_to_the_config_and_the_forged_vault_gets_nothing() {
     forge(&sb, r#"{"db":{"password":"x"}}"#, &[&mallory]);
     let forged = sb.vault_bytes();
     let secret = unique("real-password");
-    let out = sb
-        .cmd(&["set", "db/password"])
-        .write_stdin(secret.as_str())
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "db/password"]).stdin(secret.as_str()).run();
     refused(&out, &[&secret]);
     assert_eq!(sb.vault_bytes(), forged);
     let out = run(&sb, &["check"]);
@@ -156,8 +152,12 @@ fn the_merge_driver_refuses_a_forged_branch_and_signs_a_good_merge() {
     git_ok(&sb, &["commit", "-qam", "main: new token"]);
 
     let out = git(&sb, &["merge", "--no-edit", "evil"]);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("their version is refused"), "{}", text(&out));
+    assert!(!out.status.success(), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("their version is refused"),
+        "{}",
+        all_output(&out)
+    );
     git_ok(&sb, &["merge", "--abort"]);
     let out = age_decrypt_with(&mallory_id, &sb.vault());
     assert!(
@@ -173,20 +173,20 @@ fn the_merge_driver_refuses_a_forged_branch_and_signs_a_good_merge() {
     sb.set("api/token", "main-again-2");
     git_ok(&sb, &["commit", "-qam", "main again"]);
     let out = git(&sb, &["merge", "--no-edit", "good"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(sb.get("feature/key"), "good-branch-1");
     assert_eq!(sb.get("api/token"), "main-again-2");
-    agevault(&sb, &["trust", "status"]).assert().success();
-    agevault(&sb, &["check"]).assert().success();
+    agevault(&sb, &["trust", "status"]).run().success();
+    agevault(&sb, &["check"]).run().success();
 }
 
 #[test]
 fn reverting_an_offboarding_is_refused_as_a_rollback() {
     let sb = repo_with_setup(&[("db/password", "known-to-bob-1")]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     git_ok(&sb, &["commit", "-qam", "add bob"]);
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     git_ok(&sb, &["commit", "-qam", "offboard bob"]);
     // The attacker reverts the offboarding: an older, validly signed version.
     gitutil::git_as(&sb, "Mallory", &["revert", "--no-edit", "HEAD"]);
@@ -194,13 +194,7 @@ fn reverting_an_offboarding_is_refused_as_a_rollback() {
     let err = refused(&out, &["known-to-bob-1"]);
     assert!(err.contains("rollback"), "{err}");
     assert!(err.contains("--allow-rollback"), "{err}");
-    refused(
-        &sb.cmd(&["set", "db/password"])
-            .write_stdin("new-1")
-            .output()
-            .unwrap(),
-        &[],
-    );
+    refused(&sb.test(&["set", "db/password"]).stdin("new-1").run(), &[]);
     let out = run(&sb, &["exec", "--", "true"]);
     refused(&out, &[]);
     // The explicit override works, loudly.
@@ -215,8 +209,7 @@ fn reverting_an_offboarding_is_refused_as_a_rollback() {
     let ci_store = tempfile::tempdir().unwrap();
     let out = agevault(&sb, &["check"])
         .env("AGEVAULT_TRUST_DIR", ci_store.path())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("FAIL generation"), "{report}");
@@ -231,17 +224,13 @@ fn textconv_refuses_a_forged_file_and_its_planted_fingerprint_key() {
     forge(&sb, r#"{"db":{"password":"guess-1"}}"#, &[]);
     fs::copy(sb.vault(), &guesses).unwrap();
     fs::copy(sb.root.path().join("real.age"), sb.vault()).unwrap();
-    let out = agevault(&sb, &["git", "textconv", guesses.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = agevault(&sb, &["git", "textconv", guesses.to_str().unwrap()]).run();
     assert!(out.status.success());
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("not signed by a trusted writer"), "{shown}");
     assert!(!shown.contains("fp:"), "{shown}");
     // The real, signed version is shown.
-    let out = agevault(&sb, &["git", "textconv", sb.vault().to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = agevault(&sb, &["git", "textconv", sb.vault().to_str().unwrap()]).run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("db/password  fp:"));
 }
 
@@ -252,38 +241,23 @@ fn a_recipient_who_is_not_a_writer_reads_but_cannot_write() {
     let bob_identity = bob_home.join(".config/agevault/identity.txt");
     fs::create_dir_all(bob_identity.parent().unwrap()).unwrap();
     let bob = age_keygen(&bob_identity);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     let bob_signing = bob_home.join(".config/agevault/signing-key");
-    sb.cmd(&["trust", "keygen", "-o", bob_signing.to_str().unwrap()])
-        .assert()
+    sb.test(&["trust", "keygen", "-o", bob_signing.to_str().unwrap()])
+        .run()
         .success();
-    let as_bob = |args: &[&str]| {
-        let mut c = sb.cmd(args);
-        c.env("HOME", &bob_home);
-        c
-    };
-    let out = as_bob(&["get", "app/key"]).output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "reader-visible-1",
-        "{}",
-        all_output(&out)
-    );
+    let as_bob = |args: &[&str]| sb.test(args).env("HOME", &bob_home);
+    as_bob(&["get", "app/key"])
+        .run()
+        .success()
+        .stdout_is("reader-visible-1");
     let before = sb.vault_bytes();
-    let out = as_bob(&["set", "app/key"])
-        .write_stdin("bob-was-here")
-        .output()
-        .unwrap();
+    let out = as_bob(&["set", "app/key"]).stdin("bob-was-here").run();
     let err = refused(&out, &["bob-was-here", "reader-visible-1"]);
     assert!(err.contains("not a writer"), "{err}");
     assert_eq!(sb.vault_bytes(), before);
     // whoami says so.
-    let out = as_bob(&["whoami"]).output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("not a writer"),
-        "{}",
-        all_output(&out)
-    );
+    as_bob(&["whoami"]).run().stdout_has("not a writer");
 }
 
 #[test]
@@ -291,38 +265,37 @@ fn writers_change_only_through_signatures_of_the_previous_writers() {
     let sb = Sandbox::with_secrets(&[("k", "writers-1")]);
     // A host pinned before the change follows it through the chain.
     let host_store = sb.root.path().join("host-trust");
-    sb.cmd(&["get", "k"])
+    sb.test(&["get", "k"])
         .env("AGEVAULT_TRUST_DIR", &host_store)
-        .assert()
+        .run()
         .success();
     let bob_key = sb.root.path().join("bob-signing");
     let bob_pub = ssh_keygen(&bob_key);
-    sb.cmd(&[
+    sb.test(&[
         "trust",
         "add-writer",
         "bob",
         &format!("{}.pub", bob_key.display()),
     ])
-    .assert()
+    .run()
     .success();
-    sb.cmd(&["--signing-key", bob_key.to_str().unwrap(), "set", "k"])
-        .write_stdin("by-bob-2")
-        .assert()
+    sb.test(&["--signing-key", bob_key.to_str().unwrap(), "set", "k"])
+        .stdin("by-bob-2")
+        .run()
         .success();
-    sb.cmd(&[
+    sb.test(&[
         "--signing-key",
         bob_key.to_str().unwrap(),
         "trust",
         "remove-writer",
         "alice",
     ])
-    .assert()
+    .run()
     .success();
     let out = sb
-        .cmd(&["get", "k"])
+        .test(&["get", "k"])
         .env("AGEVAULT_TRUST_DIR", &host_store)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "by-bob-2",
@@ -330,10 +303,7 @@ fn writers_change_only_through_signatures_of_the_previous_writers() {
         all_output(&out)
     );
     // alice is no writer any more.
-    let err = refused(
-        &sb.cmd(&["set", "k"]).write_stdin("by-alice-3").output().unwrap(),
-        &["by-alice-3"],
-    );
+    let err = refused(&sb.test(&["set", "k"]).stdin("by-alice-3").run(), &["by-alice-3"]);
     assert!(err.contains("not a writer"), "{err}");
     assert!(bob_pub.starts_with("ssh-ed25519 "));
 
@@ -363,10 +333,9 @@ fn writers_change_only_through_signatures_of_the_previous_writers() {
         "{err}"
     );
     let out = sb
-        .cmd(&["exec", "--", "true"])
+        .test(&["exec", "--", "true"])
         .env("AGEVAULT_TRUST_DIR", &host_store)
-        .output()
-        .unwrap();
+        .run();
     refused(&out, &["mallory-value"]);
 }
 
@@ -430,7 +399,7 @@ fn ssh_keygen_verifies_the_signature_with_the_exported_allowed_signers() {
     assert!(text.contains("Good \"agevault\" signature for alice"), "{text}");
     assert!(text.contains("HASH-OK"), "{text}");
     // A changed vault fails the same stock check.
-    sb.cmd(&["get", "k"]).assert().success();
+    sb.test(&["get", "k"]).run().success();
     forge(&sb, r#"{"k":"x"}"#, &[]);
     let out = std::process::Command::new("sh")
         .args(["-c", &script])
@@ -449,16 +418,14 @@ fn a_host_is_provisioned_from_an_anchor_and_strict_stores_never_pin_on_first_use
     fs::write(&anchor, &out.stdout).unwrap();
     let host = sb.root.path().join("host-store");
     let out = sb
-        .cmd(&["trust", "provision", anchor.to_str().unwrap(), "--strict"])
+        .test(&["trust", "provision", anchor.to_str().unwrap(), "--strict"])
         .env("AGEVAULT_TRUST_DIR", &host)
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     let out = sb
-        .cmd(&["exec", "--", "sh", "-c", "printf %s \"$SVC_PASSWORD\""])
+        .test(&["exec", "--", "sh", "-c", "printf %s \"$SVC_PASSWORD\""])
         .env("AGEVAULT_TRUST_DIR", &host)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "host-reads-1",
@@ -467,11 +434,7 @@ fn a_host_is_provisioned_from_an_anchor_and_strict_stores_never_pin_on_first_use
     );
     // Another vault is not pinned there, and a strict store refuses to pin it.
     let other = Sandbox::with_secrets(&[("x", "other-vault-1")]);
-    let out = other
-        .cmd(&["get", "x"])
-        .env("AGEVAULT_TRUST_DIR", &host)
-        .output()
-        .unwrap();
+    let out = other.test(&["get", "x"]).env("AGEVAULT_TRUST_DIR", &host).run();
     let err = refused(&out, &["other-vault-1"]);
     assert!(err.contains("agevault trust provision"), "{err}");
     // The host store is private to its owner.
@@ -479,10 +442,9 @@ fn a_host_is_provisioned_from_an_anchor_and_strict_stores_never_pin_on_first_use
     assert_eq!(fs::metadata(&host).unwrap().permissions().mode() & 0o777, 0o700);
     fs::set_permissions(&host, fs::Permissions::from_mode(0o777)).unwrap();
     let out = sb
-        .cmd(&["get", "svc/password"])
+        .test(&["get", "svc/password"])
         .env("AGEVAULT_TRUST_DIR", &host)
-        .output()
-        .unwrap();
+        .run();
     let err = refused(&out, &["host-reads-1"]);
     assert!(err.contains("writable by nobody else"), "{err}");
 }
@@ -497,32 +459,28 @@ fn an_unsigned_vault_is_signed_by_one_command_and_never_accepted_again() {
     fs::write(sb.config(), &config[..start]).unwrap();
     let fresh = tempfile::tempdir().unwrap();
     let out = sb
-        .cmd(&["get", "legacy/key"])
+        .test(&["get", "legacy/key"])
         .env("AGEVAULT_TRUST_DIR", fresh.path())
-        .output()
-        .unwrap();
+        .run();
     let err = refused(&out, &["legacy-value-1"]);
     assert!(err.contains("is not signed"), "{err}");
     let out = sb
-        .cmd(&["trust", "sign", "--add-writer", "alice"])
+        .test(&["trust", "sign", "--add-writer", "alice"])
         .env("AGEVAULT_TRUST_DIR", fresh.path())
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(fs::read_to_string(sb.config()).unwrap().contains("[writers]"));
     let out = sb
-        .cmd(&["get", "legacy/key"])
+        .test(&["get", "legacy/key"])
         .env("AGEVAULT_TRUST_DIR", fresh.path())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "legacy-value-1");
     // Once pinned, removing the signature does not switch verification off.
     fs::remove_file(sb.sig()).unwrap();
     let out = sb
-        .cmd(&["get", "legacy/key"])
+        .test(&["get", "legacy/key"])
         .env("AGEVAULT_TRUST_DIR", fresh.path())
-        .output()
-        .unwrap();
+        .run();
     let err = refused(&out, &["legacy-value-1"]);
     assert!(err.contains("never accepted"), "{err}");
 }
@@ -561,15 +519,15 @@ fn ssh_agent_holds_the_signing_key() {
     let moved = sb.root.path().join("moved-key");
     fs::rename(sb.signing_key(), &moved).unwrap();
     let _ = fs::remove_file(format!("{}.pub", sb.signing_key().display()));
-    let out = sb.cmd(&["set", "k"]).write_stdin("agent-2").output().unwrap();
+    let out = sb.test(&["set", "k"]).stdin("agent-2").run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
-    sb.cmd(&["set", "k"])
+    sb.test(&["set", "k"])
         .env("SSH_AUTH_SOCK", &sock)
-        .write_stdin("agent-2")
-        .assert()
+        .stdin("agent-2")
+        .run()
         .success();
     assert_eq!(sb.get("k"), "agent-2");
-    sb.cmd(&["trust", "status"]).assert().success();
+    sb.test(&["trust", "status"]).run().success();
 }
 
 #[test]
@@ -577,25 +535,20 @@ fn a_removed_writer_cannot_replay_the_change_that_once_added_them() {
     let sb = Sandbox::with_secrets(&[("db/url", "postgres://good.example/db")]);
     let mallory_key = sb.root.path().join("mallory-signing");
     let mallory_pub = ssh_keygen(&mallory_key);
-    sb.cmd(&[
+    sb.test(&[
         "trust",
         "add-writer",
         "mallory",
         &format!("{}.pub", mallory_key.display()),
     ])
-    .assert()
+    .run()
     .success();
     // What mallory keeps from her time as a writer.
     let era_config = fs::read_to_string(sb.config()).unwrap();
     let era_sig = fs::read_to_string(sb.sig()).unwrap();
-    sb.cmd(&["trust", "remove-writer", "mallory"]).assert().success();
+    sb.test(&["trust", "remove-writer", "mallory"]).run().success();
     let host_store = sb.root.path().join("host-trust");
-    let host = |args: &[&str]| {
-        sb.cmd(args)
-            .env("AGEVAULT_TRUST_DIR", &host_store)
-            .output()
-            .unwrap()
-    };
+    let host = |args: &[&str]| sb.test(args).env("AGEVAULT_TRUST_DIR", &host_store).run();
     assert!(host(&["get", "db/url"]).status.success());
 
     fs::write(sb.config(), &era_config).unwrap();
@@ -637,7 +590,7 @@ fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding
     let sb = repo_with_setup(&[("db/password", "old-pass-0001")]);
     let bob_id = sb.root.path().join("bob.txt");
     let bob = age_keygen(&bob_id);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     git_ok(&sb, &["commit", "-qam", "add bob"]);
     let saved: Vec<(PathBuf, Vec<u8>)> = [sb.vault(), sb.sig(), sb.config()]
         .into_iter()
@@ -646,7 +599,7 @@ fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding
             (p, bytes)
         })
         .collect();
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     sb.set("db/password", "new-pass-0002");
     git_ok(&sb, &["commit", "-qam", "offboard bob"]);
     git_ok(&sb, &["checkout", "-q", "-b", "evil"]);
@@ -659,11 +612,11 @@ fn the_merge_driver_refuses_a_branch_replaying_the_version_before_an_offboarding
     sb.set("other/thing", &secret);
     git_ok(&sb, &["commit", "-qam", "main moves on"]);
     let out = git(&sb, &["merge", "--no-edit", "evil"]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", all_output(&out));
     assert!(
-        text(&out).contains("older than the common ancestor"),
+        all_output(&out).contains("older than the common ancestor"),
         "{}",
-        text(&out)
+        all_output(&out)
     );
     git_ok(&sb, &["merge", "--abort"]);
     let out = age_decrypt_with(&bob_id, &sb.vault());
@@ -676,25 +629,21 @@ fn a_write_on_a_branch_that_restored_an_old_vault_never_reaches_a_removed_recipi
     let sb = repo_with_setup(&[("db/password", "old-pass-0001")]);
     let bob_id = sb.root.path().join("bob.txt");
     let bob = age_keygen(&bob_id);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
     git_ok(&sb, &["commit", "-qam", "add bob"]);
     git_ok(&sb, &["branch", "before-offboarding"]);
-    sb.cmd(&["recipients", "remove", "bob"]).assert().success();
+    sb.test(&["recipients", "remove", "bob"]).run().success();
     git_ok(&sb, &["commit", "-qam", "offboard bob"]);
     git_ok(&sb, &["checkout", "-q", "before-offboarding"]);
     let secret = unique("brand-new");
-    let out = sb
-        .cmd(&["set", "api/token"])
-        .write_stdin(secret.as_str())
-        .output()
-        .unwrap();
+    let out = sb.test(&["set", "api/token"]).stdin(secret.as_str()).run();
     let err = refused(&out, &[&secret]);
     assert!(err.contains("removed"), "{err}");
     let out = age_decrypt_with(&bob_id, &sb.vault());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
     // Adding them back on purpose is allowed.
     git_ok(&sb, &["checkout", "-q", "main"]);
-    sb.cmd(&["recipients", "add", "bob", &bob]).assert().success();
+    sb.test(&["recipients", "add", "bob", &bob]).run().success();
 }
 
 #[test]
@@ -712,8 +661,7 @@ fn check_in_ci_compares_with_the_last_signed_commit_not_just_the_parent() {
     let ci = tempfile::tempdir().unwrap();
     let out = agevault(&sb, &["check", "--no-decrypt"])
         .env("AGEVAULT_TRUST_DIR", ci.path())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("vault id changed"), "{report}");

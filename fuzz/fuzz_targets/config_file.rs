@@ -1,12 +1,11 @@
 //! The `.agevault.toml` parser (unknown-key check, rules, durations, recipients, writers).
 #![no_main]
 
-use agevault::config::{security_digest, ConfigFile};
+use agevault::fuzzing::ConfigFile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = ConfigFile::parse(text);
-        let _ = security_digest(text);
+        let _ = ConfigFile::parse_with_digest(text);
     }
 });

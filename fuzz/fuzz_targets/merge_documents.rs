@@ -3,8 +3,7 @@
 //! merged vault must always decrypt to something agevault can read).
 #![no_main]
 
-use agevault::document::VaultDocument;
-use agevault::git::merge::merge_documents;
+use agevault::fuzzing::{merge_documents, VaultDocument};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Secret paths: parse or refuse, and a parsed path prints back to itself.
 #![no_main]
 
-use agevault::secret_path::SecretPath;
+use agevault::fuzzing::SecretPath;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! renders to text that parses to the same manifests.
 #![no_main]
 
-use agevault::trust::sigfile::SigFile;
+use agevault::fuzzing::SigFile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

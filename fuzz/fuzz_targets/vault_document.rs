@@ -2,7 +2,7 @@
 //! writes back to a document that parses to the same text.
 #![no_main]
 
-use agevault::document::VaultDocument;
+use agevault::fuzzing::VaultDocument;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,15 +6,17 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
-use crate::crypto;
+use crate::config::scopes::VaultFile;
 use crate::document::VaultDocument;
 use crate::error::Result;
 use crate::git::merge::CONFLICTS;
 use crate::lifecycle::exposure::{exposures, is_public};
 use crate::lifecycle::policy::{best_match, glob_match, statuses};
-use crate::lifecycle::rotation::{KEEP_UNTIL, NEXT_SUFFIX, PREVIOUS_SUFFIX, STAGED_FOR};
+use crate::lifecycle::rotation::{NEXT_SUFFIX, PREVIOUS_SUFFIX};
 use crate::lifecycle::validate::{validate, Findings};
 use crate::output;
+use crate::terminal::sanitize;
+use crate::vault_format::{self, VaultFormat};
 use crate::workspace::{read_vault_bytes, GlobalOptions, RecipientDrift, Workspace};
 use crate::ExitStatus;
 
@@ -25,6 +27,8 @@ struct Outcome {
     skipped: bool,
     problems: Vec<String>,
     warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 #[derive(Default, Serialize)]
@@ -45,6 +49,7 @@ impl Report {
             skipped: false,
             problems,
             warnings,
+            notes: Vec::new(),
         });
     }
 
@@ -55,6 +60,7 @@ impl Report {
             skipped: true,
             problems: vec![why.to_owned()],
             warnings: Vec::new(),
+            notes: Vec::new(),
         });
     }
 }
@@ -94,6 +100,9 @@ pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
         output::json(&report)?;
     } else {
         for c in &report.checks {
+            for n in &c.notes {
+                output::line(&format!("note {}: {n}", c.name))?;
+            }
             for w in &c.warnings {
                 output::line(&format!("warning {}: {w}", c.name))?;
             }
@@ -129,11 +138,12 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
             return;
         }
     };
-    let format = crypto::check_format(&bytes)
+    let format = vault_format::check(&ws.vault_path, &bytes)
         .err()
         .map(|reason| format!("{}: {reason}", ws.vault_path.display()));
     let format_ok = format.is_none();
     report.record("format", format.into_iter().collect());
+    pgp_recipients(ws, report);
     let signature = ws.verify(&bytes);
     let trusted = signature.is_ok();
     report.record(
@@ -150,7 +160,12 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
     }
     if no_decrypt {
         if ws.has_scopes() {
-            report.record("scopes", ws.verify_scope_files(&bytes));
+            // The main vault's verified id anchors the scope files.
+            let problems = match &signature {
+                Ok(verified) => ws.verify_scope_files(&verified.manifest.vault_id),
+                Err(_) => vec!["scope files not verified: the main vault's signature failed".to_owned()],
+            };
+            report.record("scopes", problems);
         }
         for name in DECRYPT_CHECKS {
             report.skip(name, "not run (--no-decrypt)");
@@ -176,7 +191,8 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         return;
     }
     let decrypted = ws.identities().and_then(|ids| {
-        if ids.identities.is_empty() {
+        // An OpenPGP vault's keys are gpg-agent's, not identity files.
+        if ids.identities.is_empty() && VaultFormat::of(&ws.vault_path) == VaultFormat::Age {
             return Err(crate::Error::msg(
                 "no identity found; in CI set AGEVAULT_IDENTITY to the key text from a CI secret, or use --no-decrypt",
             ));
@@ -247,7 +263,7 @@ fn openbao_problems(ws: &Workspace, doc: &VaultDocument) -> Result<Vec<String>> 
     let target = Target::resolve(config, None, None)?;
     let server = openbao::connect(config)?;
     let token = openbao::operator_token(config)?;
-    let key = FingerprintKey::of(doc).unwrap_or_else(FingerprintKey::generate);
+    let key = doc.fingerprint_key().unwrap_or_else(FingerprintKey::generate);
     let mut problems = Vec::new();
     let mut held = std::collections::BTreeSet::new();
     for (path, value) in doc.leaves() {
@@ -315,7 +331,7 @@ fn overlap_problems(doc: &VaultDocument) -> Vec<String> {
     doc.leaves()
         .filter_map(|(path, _)| {
             let base = path.strip_suffix(PREVIOUS_SUFFIX)?;
-            let until = doc.meta.get(&path).and_then(|m| m.get(KEEP_UNTIL)).and_then(|v| v.as_str());
+            let until = doc.meta(&path).and_then(|m| m.keep_until());
             let over = until
                 .and_then(crate::clock::parse_rfc3339)
                 .map_or(true, |t| t <= now);
@@ -334,7 +350,7 @@ fn overlap_problems(doc: &VaultDocument) -> Vec<String> {
 fn staged_problems(doc: &VaultDocument) -> Vec<String> {
     doc.leaves()
         .filter_map(|(path, _)| {
-            let base = doc.meta.get(&path)?.get(STAGED_FOR)?.as_str()?.to_owned();
+            let base = doc.meta(&path)?.staged_for()?.to_owned();
             Some(format!(
                 "`{path}` holds a new value for `{base}` whose after_rotate hook has not succeeded; fix the hook's \
                  cause and run `agevault rotate --retry-hooks {base}`"
@@ -506,7 +522,7 @@ fn scoped_document(ws: &Workspace, report: &mut Report) -> Option<VaultDocument>
     for file in ws.vault_files().iter().skip(1).filter(|f| f.path.exists()) {
         match read_vault_bytes(&file.path) {
             Ok(bytes) => {
-                if let Err(reason) = crypto::check_format(&bytes) {
+                if let Err(reason) = vault_format::check(&file.path, &bytes) {
                     problems.push(format!("{}: {reason}", file.label()));
                 }
             }
@@ -539,9 +555,121 @@ fn scoped_document(ws: &Workspace, report: &mut Report) -> Option<VaultDocument>
     }
 }
 
+/// For each OpenPGP vault file, without any key: the key ids its session keys are
+/// encrypted to, matched (through the gpg keyring, subkeys included) with the recipients
+/// the config says read it. A key id nobody configured is a reader outside the config; a
+/// configured recipient with no key id in the file cannot decrypt it.
+fn pgp_recipients(ws: &Workspace, report: &mut Report) {
+    let files: Vec<VaultFile> = ws
+        .vault_files()
+        .into_iter()
+        .filter(|f| VaultFormat::of(&f.path) == VaultFormat::Pgp && f.path.exists())
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    let mut outcome = Outcome {
+        name: "pgp-recipients",
+        ok: true,
+        skipped: false,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        notes: Vec::new(),
+    };
+    for file in &files {
+        let Ok(ids) = read_vault_bytes(&file.path)
+            .and_then(|b| vault_format::pgp_key_ids(&b).map_err(crate::Error::msg))
+        else {
+            // The format check names what is wrong with it.
+            continue;
+        };
+        let configured: Vec<(String, String)> = file
+            .recipients
+            .iter()
+            .filter_map(|k| crate::pgp::parse_fingerprint(k).ok().map(|f| (k.clone(), f)))
+            .collect();
+        let fingerprints: Vec<String> = configured.iter().map(|(_, f)| f.clone()).collect();
+        let keys = match crate::pgp::gpg::list_keys(&fingerprints) {
+            Ok(keys) => keys,
+            Err(e) => {
+                outcome.warnings.push(format!(
+                    "{}: its key ids ({}) cannot be matched with recipients: {e}",
+                    file.label(),
+                    ids.join(", ")
+                ));
+                continue;
+            }
+        };
+        let name_of = |key: &str| {
+            ws.config
+                .as_ref()
+                .and_then(|c| c.recipient_name(key))
+                .map_or_else(|| "?".to_owned(), sanitize)
+        };
+        let mut owner: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
+        let mut unmapped = false;
+        for (key, fingerprint) in &configured {
+            let Some(info) = keys.iter().find(|k| k.fingerprint == *fingerprint) else {
+                unmapped = true;
+                outcome.warnings.push(format!(
+                    "{}: recipient `{}` ({key}) cannot be matched with the file's key ids: its public key is not in \
+                     this gpg keyring (`gpg --import` it)",
+                    file.label(),
+                    name_of(key)
+                ));
+                continue;
+            };
+            let in_file: Vec<&String> = ids.iter().filter(|id| info.key_ids.contains(id)).collect();
+            if in_file.is_empty() {
+                outcome.problems.push(format!(
+                    "{} is not encrypted to recipient `{}` ({key}): none of its key ids ({}) is among the file's \
+                     ({}), so it cannot decrypt this version; a write applying the config re-encrypts it \
+                     (`agevault recipients add NAME KEY` for a recipient added by hand)",
+                    file.label(),
+                    name_of(key),
+                    info.key_ids.join(", "),
+                    ids.join(", ")
+                ));
+            }
+            for id in in_file {
+                owner.insert(id, name_of(key));
+            }
+        }
+        let shown: Vec<String> = ids
+            .iter()
+            .map(|id| match owner.get(id.as_str()) {
+                Some(name) => format!("{id} (`{name}`)"),
+                None => id.clone(),
+            })
+            .collect();
+        outcome.notes.push(format!(
+            "{} is encrypted to OpenPGP key id(s) {}",
+            file.label(),
+            shown.join(", ")
+        ));
+        for id in ids.iter().filter(|id| !owner.contains_key(id.as_str())) {
+            let line = format!(
+                "{} is also encrypted to OpenPGP key id {id}, which is no configured reader's key: someone outside \
+                 the config can decrypt it (a hand-made or forged file?); a write re-encrypts it to the configured \
+                 readers, and `git log -p` shows where it came from",
+                file.label()
+            );
+            if unmapped {
+                outcome.warnings.push(format!(
+                    "{line} (or it belongs to a recipient whose public key is missing here)"
+                ));
+            } else {
+                outcome.problems.push(line);
+            }
+        }
+    }
+    outcome.ok = outcome.problems.is_empty();
+    report.checks.push(outcome);
+}
+
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {
     match &ws.config {
-        Some(config) => RecipientDrift::between(config, &doc.recipients).problems(config, doc),
+        Some(config) => RecipientDrift::between(config, doc.recipients()).problems(config, doc),
         None => Vec::new(),
     }
 }

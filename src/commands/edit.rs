@@ -32,7 +32,7 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
         ));
     }
     let dir = MemDir::create("edit", args.allow_disk)?;
-    let file = dir.write_file("secrets.json", tree_to_json(&session.doc.secrets).as_slice())?;
+    let file = dir.write_file("secrets.json", tree_to_json(session.doc.secrets()).as_slice())?;
     let editor = editor_command()?;
     let tree = loop {
         match run_editor(&editor, &file)? {
@@ -97,7 +97,6 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// `$VISUAL`, else `$EDITOR`, else `vi`, split like a shell would split it.
 /// SHA-256 of every value, to tell which ones an edit changed.
 fn value_digests(doc: &crate::document::VaultDocument) -> std::collections::BTreeMap<String, [u8; 32]> {
     use sha2::Digest;
@@ -106,6 +105,7 @@ fn value_digests(doc: &crate::document::VaultDocument) -> std::collections::BTre
         .collect()
 }
 
+/// `$VISUAL`, else `$EDITOR`, else `vi`, split like a shell would split it.
 fn editor_command() -> Result<Vec<String>> {
     let raw = ["VISUAL", "EDITOR"]
         .iter()
@@ -113,7 +113,7 @@ fn editor_command() -> Result<Vec<String>> {
         .find(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "vi".to_owned());
     let words = shell_words::split(&raw)
-        .map_err(|e| Error::msg(format!("cannot parse the editor command `{raw}`: {e}")))?;
+        .map_err(|e| Error::with_source(format!("cannot parse the editor command `{raw}`"), e))?;
     if words.is_empty() {
         return Err(Error::msg("the editor command is empty").with_hint("set $VISUAL or $EDITOR"));
     }

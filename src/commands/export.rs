@@ -15,9 +15,9 @@ use crate::secret_path::SecretPath;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
-/// The usage errors of `export`: a bad prefix, `--out` with the wrong format.
-pub fn check_usage(args: &ExportArgs) -> Result<Option<SecretPath>> {
-    let prefix = args.prefix.as_deref().map(super::parse_path).transpose()?;
+/// The usage errors of `export` clap cannot express: `--out` with the wrong format.
+pub fn check_usage(args: &ExportArgs) -> Result<Option<&SecretPath>> {
+    let prefix = args.prefix.as_ref();
     match (args.format, &args.out) {
         (ExportFormat::DockerSecrets, None) => Err(Error::Usage(
             "--format docker-secrets needs --out DIR (a directory on a memory filesystem, e.g. under /dev/shm)".into(),

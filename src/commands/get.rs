@@ -5,15 +5,15 @@ use secrecy::ExposeSecret;
 use crate::document::{tree_to_json, Node};
 use crate::error::Result;
 use crate::output;
+use crate::secret_path::SecretPath;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
 /// Prints the value at `path` exactly as stored (no added newline).
-pub fn run(ws: &Workspace, path: &str) -> Result<ExitStatus> {
-    let path = super::parse_path(path)?;
+pub fn run(ws: &Workspace, path: &SecretPath) -> Result<ExitStatus> {
     let (doc, verified) = ws.read_document_verified_under(Some(&[path.to_string()]))?;
-    if doc.get(&path).is_some() {
-        let paths = match doc.get(&path) {
+    if doc.get(path).is_some() {
+        let paths = match doc.get(path) {
             Some(Node::Tree(tree)) => crate::document::leaf_paths(tree)
                 .into_iter()
                 .map(|p| format!("{path}/{p}"))
@@ -32,10 +32,10 @@ pub fn run(ws: &Workspace, path: &str) -> Result<ExitStatus> {
             &crate::audit::Settings::from(ws.config.as_ref().map(|c| &c.file.audit))?,
         )?;
     }
-    match doc.get(&path) {
+    match doc.get(path) {
         Some(Node::Leaf(value)) => output::stdout_bytes(value.expose_secret().as_bytes())?,
         Some(Node::Tree(tree)) => output::stdout_bytes(tree_to_json(tree).as_slice())?,
-        None => return Err(super::missing_path(ws, &doc, &path)),
+        None => return Err(super::missing_path(ws, &doc, path)),
     }
     Ok(ExitStatus::Success)
 }

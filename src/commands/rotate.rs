@@ -5,7 +5,6 @@
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 
 use crate::cli::RotateArgs;
 use crate::config::Hook;
@@ -36,7 +35,7 @@ struct Options {
 
 /// Rotates the named paths, the overdue ones, or those exposed to a removed recipient.
 pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
-    let flag = Generator::from_flag(args.generate.as_deref())?;
+    let flag = args.generate.as_ref();
     let keep_previous = args
         .keep_previous
         .as_deref()
@@ -48,28 +47,24 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,
     };
-    let paths: Vec<SecretPath> = args
-        .paths
-        .iter()
-        .map(|p| super::parse_path(p))
-        .collect::<Result<_>>()?;
+    let paths = &args.paths;
     if let Some(name) = &args.exposed_to {
         return incident(ws, name, &opts);
     }
     if args.retry_hooks {
-        return retry_hooks(ws, &paths, &opts);
+        return retry_hooks(ws, paths, &opts);
     }
     let doc = ws.read_document()?;
     let (targets, needs_human) = if args.due {
         due_targets(ws, &doc)
     } else {
         let mut targets = Vec::new();
-        for path in &paths {
+        for path in paths {
             if !matches!(doc.get(path), Some(Node::Leaf(_))) {
                 return Err(Error::msg(format!("no secret `{path}` in the vault"))
                     .with_hint("`agevault ls` lists the secrets you can read"));
             }
-            let generator = match &flag {
+            let generator = match flag {
                 Some(g) => Some(g.clone()),
                 None => remembered(&doc, path)?,
             };
@@ -240,16 +235,13 @@ fn rotate_targets(
     // Values typed by a person are read before locking: a prompt must not hold other writers up.
     let mut typed: Vec<Option<SecretString>> = Vec::new();
     for (path, generator) in targets {
-        typed.push(match generator {
-            Some(_) => None,
-            None => {
-                if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
-                    return Err(Error::msg(format!(
-                        "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
-                    )));
-                }
-                Some(read_typed(path, opts.allow_empty)?)
+        typed.push(if generator.is_some() { None } else {
+            if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
+                return Err(Error::msg(format!(
+                    "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
+                )));
             }
+            Some(read_typed(path, opts.allow_empty)?)
         });
     }
     let mut session = ws.open_for_write()?;
@@ -559,11 +551,7 @@ fn due_targets(ws: &Workspace, doc: &VaultDocument) -> (Vec<(SecretPath, Option<
 }
 
 fn remembered(doc: &VaultDocument, path: &SecretPath) -> Result<Option<Generator>> {
-    let spec = doc
-        .meta
-        .get(&path.to_string())
-        .and_then(|m| m.get("generator"))
-        .and_then(Value::as_str);
+    let spec = doc.meta(&path.to_string()).and_then(|m| m.generator());
     spec.map(|s| {
         Generator::parse(s)
             .map_err(|e| Error::msg(format!("the generator remembered for `{path}` is invalid: {e}")))

@@ -4,18 +4,17 @@ use secrecy::ExposeSecret;
 
 use crate::cli::SetArgs;
 use crate::error::{Error, Result};
-use crate::lifecycle::generate::Generator;
 use crate::lifecycle::rotation;
 use crate::output::status;
-use crate::secret_path::SecretPath;
 use crate::terminal;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
 
 /// Sets one secret.
 pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
-    let path = check_usage(args)?;
-    let generator = Generator::from_flag(args.generate.as_deref())?;
+    check_usage(args)?;
+    let path = &args.path;
+    let generator = args.generate.clone();
     // Read before locking: a prompt must not hold other writers up.
     let value = match generator {
         None => Some(terminal::read_value(
@@ -42,10 +41,10 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     }
     let changed = match (&generator, value) {
         (Some(g), _) => {
-            rotation::apply_generated(&mut session.doc, &path, g)?;
+            rotation::apply_generated(&mut session.doc, path, g)?;
             true
         }
-        (None, Some(value)) => session.doc.set(&path, value).map_err(Error::msg)?,
+        (None, Some(value)) => session.doc.set(path, value).map_err(Error::msg)?,
         (None, None) => false,
     };
     let written = ws.commit(session)?;
@@ -54,8 +53,9 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// The usage errors of `set`, which need no workspace: a value in argv, a bad path.
-pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
+/// The usage error of `set` clap cannot express (the path and `--generate` are parsed
+/// by clap): a value in argv.
+pub fn check_usage(args: &SetArgs) -> Result<()> {
     if args.value.is_some() {
         return Err(Error::Usage(
             "refusing a value on the command line: argv is visible to every user in /proc and lands in shell \
@@ -63,8 +63,5 @@ pub fn check_usage(args: &SetArgs) -> Result<SecretPath> {
                 .into(),
         ));
     }
-    if let Some(spec) = &args.generate {
-        Generator::parse(spec).map_err(Error::Usage)?;
-    }
-    super::parse_path(&args.path)
+    Ok(())
 }

@@ -78,7 +78,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
     let (mut session, bytes) = ws.open_unverified_for_write()?;
     // A writer signing a config that adds recipients applies the addition (the signature
     // is the review); removals must go through `recipients remove` (offboarding record).
-    let drift = workspace::RecipientDrift::between(&config, &session.doc.recipients);
+    let drift = workspace::RecipientDrift::between(&config, session.doc.recipients());
     if !drift.removed.is_empty() || drift.added.iter().any(|k| session.doc.was_offboarded(k)) {
         let scratch = Workspace {
             options: ws.options.clone(),
@@ -97,7 +97,7 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         );
     }
     if !drift.added.is_empty() {
-        session.doc.recipients = config.recipient_keys();
+        session.doc.set_recipients(&config.vault_recipient_keys());
     }
     let covered = ws.verify(&bytes).is_ok();
     if !covered {
@@ -105,9 +105,9 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
         crate::lifecycle::exposure::renew_fingerprint_key(&mut session.doc);
     }
     if let Some(p) = &session.prior {
-        trust::check_not_removed(&p.vault_id, &session.doc.recipients, &[], &ws.vault_path)?;
+        trust::check_not_removed(&p.vault_id, session.doc.recipients(), &[], &ws.vault_path)?;
     }
-    let ciphertext = workspace::encrypt_vault(&mut session.doc)?;
+    let ciphertext = workspace::encrypt_vault(&ws.vault_path, &mut session.doc)?;
     let (mut store, sig) = workspace::sign_new_version(
         &ws.vault_path,
         &ciphertext,

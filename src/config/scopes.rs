@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::{Config, ConfigFile};
+use crate::vault_format::{VaultFormat, ONE_KIND_PER_FILE};
 
 /// One vault file: the main vault (`scope == None`) or a scope's file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,11 +129,6 @@ impl Router {
         Ok(Router { scopes })
     }
 
-    /// Whether any scope is configured.
-    pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty()
-    }
-
     /// The scope `path` belongs to (`None`: the main vault). Two matching scopes are an error.
     pub fn scope_of(&self, path: &str) -> Result<Option<&str>, String> {
         let mut found: Option<&str> = None;
@@ -168,7 +164,8 @@ impl Router {
     }
 }
 
-/// The file name of a scope: `file`, or `<vault stem>.<scope>.json.age`.
+/// The file name of a scope: `file`, or `<vault stem>.<scope>.json.age` (`.json.gpg` when
+/// its readers have OpenPGP keys, since a file is encrypted to one kind of key).
 fn scope_file_name(file: &ConfigFile, scope: &str, explicit: Option<&str>) -> String {
     if let Some(f) = explicit {
         return f.to_owned();
@@ -177,11 +174,103 @@ fn scope_file_name(file: &ConfigFile, scope: &str, explicit: Option<&str>) -> St
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = main
-        .strip_suffix(".json.age")
-        .or_else(|| main.strip_suffix(".age"))
+    let stem = [".json.age", ".json.gpg", ".age", ".gpg"]
+        .iter()
+        .find_map(|suffix| main.strip_suffix(suffix))
         .unwrap_or(&main);
-    format!("{stem}.{scope}.json.age")
+    let format = file
+        .scopes
+        .get(scope)
+        .and_then(|entry| resolve_readers(file, &entry.readers).ok())
+        .and_then(|keys| keys.first().map(|k| VaultFormat::for_key(k)))
+        .unwrap_or_else(|| file.vault_format());
+    format!("{stem}.{scope}.json.{}", format.extension())
+}
+
+/// One vault file is encrypted by one tool, so to one kind of key: a scope's readers
+/// share a kind that its file name agrees with, and a recipient whose kind the main vault
+/// cannot take reads at least one scope (else it could read nothing at all).
+pub fn check_key_kinds(file: &ConfigFile) -> Result<(), String> {
+    let main_format = file.vault_format();
+    let main_name = file.vault.as_deref().unwrap_or(crate::config::DEFAULT_VAULT);
+    let kind_of = |key: &str| VaultFormat::for_key(key);
+    let name_of = |key: &str| {
+        file.recipients
+            .iter()
+            .find(|(_, r)| r.key == key)
+            .map_or_else(|| "?".to_owned(), |(n, _)| crate::terminal::sanitize(n))
+    };
+    let mut scope_readers: Vec<(String, VaultFormat, Vec<String>)> = Vec::new();
+    for (name, entry) in &file.scopes {
+        let keys = resolve_readers(file, &entry.readers)?;
+        let Some(first) = keys.first() else { continue };
+        let format = kind_of(first);
+        if let Some(other) = keys.iter().find(|k| kind_of(k) != format) {
+            let (age, pgp) = if format == VaultFormat::Age {
+                (first, other)
+            } else {
+                (other, first)
+            };
+            return Err(format!(
+                "[scopes.{name}] readers mix kinds of key: `{}` has an age/ssh key and `{}` an OpenPGP key, but \
+                 {ONE_KIND_PER_FILE}; keep the secrets each kind of reader needs in a scope per key type (a \
+                 scope whose readers all have pgp: keys gets a .gpg file)",
+                name_of(age),
+                name_of(pgp)
+            ));
+        }
+        let file_name = scope_file_name(file, name, entry.file.as_deref());
+        let named = VaultFormat::of_name(&file_name);
+        if named != format {
+            return Err(format!(
+                "[scopes.{name}] file `{}` is {}, but its readers have {}; {ONE_KIND_PER_FILE}: name it \
+                 `….json.{}`, or leave `file` out",
+                crate::terminal::sanitize(&file_name),
+                named.describe(),
+                format.key_kinds(),
+                format.extension()
+            ));
+        }
+        scope_readers.push((name.clone(), format, keys));
+    }
+    let mut main_readers = 0;
+    for (name, entry) in &file.recipients {
+        if main_format.accepts(&entry.key) {
+            main_readers += 1;
+            continue;
+        }
+        if !scope_readers.iter().any(|(_, _, keys)| keys.contains(&entry.key)) {
+            let kind = kind_of(&entry.key);
+            return Err(format!(
+                "recipient `{}` has {} key, but the main vault {} is {}, which only {} can read, and no scope \
+                 names `{}` as a reader: {ONE_KIND_PER_FILE}; give `{}` {}, or make {} a reader of a scope of its \
+                 own, whose file is .{} (with the recipient, write `[scopes.NAME] paths = [\"GLOB\"] readers = [\"{}\"]` \
+                 into the config and apply both with `agevault trust sign`; later readers join with \
+                 `agevault recipients add NAME KEY --scopes NAME`)",
+                crate::terminal::sanitize(name),
+                if kind == VaultFormat::Pgp { "an OpenPGP" } else { "an age/ssh" },
+                crate::terminal::sanitize(main_name),
+                main_format.describe(),
+                main_format.key_kinds(),
+                crate::terminal::sanitize(name),
+                crate::terminal::sanitize(name),
+                if main_format == VaultFormat::Pgp { "an OpenPGP key (pgp:FINGERPRINT)" } else { "an age or ssh key" },
+                crate::terminal::sanitize(name),
+                kind.extension(),
+                crate::terminal::sanitize(name),
+            ));
+        }
+    }
+    if main_readers == 0 && !file.recipients.is_empty() {
+        return Err(format!(
+            "no recipient can read the main vault {}: it is {}, which only {} can read, and every recipient has \
+             a key of the other kind; {ONE_KIND_PER_FILE}",
+            crate::terminal::sanitize(main_name),
+            main_format.describe(),
+            main_format.key_kinds()
+        ));
+    }
+    Ok(())
 }
 
 /// The recipient keys `readers` names (`NAME` or `role:ROLE`), sorted and unique.
@@ -212,11 +301,19 @@ pub fn resolve_readers(file: &ConfigFile, readers: &[String]) -> Result<Vec<Stri
 
 /// Every vault file of a config: the main vault first, then each scope's file.
 pub fn files(config: &Config, main: &Path) -> Vec<VaultFile> {
+    let recipients = config.vault_recipient_keys();
+    let everyone = if recipients.len() == config.file.recipients.len() {
+        "every recipient"
+    } else if config.file.vault_format() == VaultFormat::Pgp {
+        "every recipient with an OpenPGP key"
+    } else {
+        "every recipient with an age or ssh key"
+    };
     let mut out = vec![VaultFile {
         scope: None,
         path: main.to_path_buf(),
-        recipients: config.recipient_keys(),
-        readers: vec!["every recipient".into()],
+        recipients,
+        readers: vec![everyone.into()],
     }];
     let dir = main.parent().map(Path::to_path_buf).unwrap_or_default();
     for (name, entry) in &config.file.scopes {
@@ -262,6 +359,41 @@ mod tests {
             "[scopes.a]\npaths = [\"x/**\"]\nreaders = [\"alice\"]\n[scopes.b]\npaths = [\"x/y\"]\nreaders = [\"alice\"]\n",
         );
         assert!(Router::new(&overlap).unwrap().scope_of("x/y").is_err());
+    }
+
+    #[test]
+    fn one_vault_file_holds_one_kind_of_key() {
+        let bob = "[recipients.bob]\nkey = \"pgp:E4DEACDB6D500DECF6743BEA164C6FB1D369BE9B\"\n";
+        let alone = config(bob);
+        assert!(check_key_kinds(&alone)
+            .unwrap_err()
+            .contains("recipient `bob` has an OpenPGP key"));
+        let scoped = config(&format!(
+            "{bob}[scopes.ops]\npaths = [\"ops/**\"]\nreaders = [\"bob\"]\n"
+        ));
+        check_key_kinds(&scoped).unwrap();
+        assert_eq!(scope_file_name(&scoped, "ops", None), "secrets.ops.json.gpg");
+        assert_eq!(files_of(&scoped)[0].recipients.len(), 2);
+        let mixed = config(&format!(
+            "{bob}[scopes.ops]\npaths = [\"ops/**\"]\nreaders = [\"bob\", \"alice\"]\n"
+        ));
+        assert!(check_key_kinds(&mixed)
+            .unwrap_err()
+            .contains("readers mix kinds of key"));
+        let misnamed = config(&format!(
+            "{bob}[scopes.ops]\npaths = [\"ops/**\"]\nreaders = [\"bob\"]\nfile = \"ops.json.age\"\n"
+        ));
+        assert!(check_key_kinds(&misnamed).unwrap_err().contains("is an age file"));
+    }
+
+    /// The main vault's recipients of a config file (as `files` computes them).
+    fn files_of(file: &ConfigFile) -> Vec<VaultFile> {
+        let config = Config {
+            path: "c.toml".into(),
+            file: file.clone(),
+            digest: String::new(),
+        };
+        files(&config, Path::new("secrets.json.age"))
     }
 
     #[test]

@@ -105,7 +105,8 @@ fn first_span(item: &toml_edit::Item) -> Option<Range<usize>> {
     })
 }
 
-fn line_of(text: &str, span: &Range<usize>) -> usize {
+/// The 1-based line of `text` on which `span` starts.
+pub fn line_of(text: &str, span: &Range<usize>) -> usize {
     text.as_bytes()[..span.start.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')

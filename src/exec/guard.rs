@@ -29,7 +29,7 @@ pub fn spawn(dir: &Path, supervisor: ProcessStamp) -> Result<Child> {
     let exe = if Path::new("/proc/self/exe").exists() {
         PathBuf::from("/proc/self/exe")
     } else {
-        std::env::current_exe().map_err(|e| Error::msg(format!("cannot find agevault's own binary: {e}")))?
+        std::env::current_exe().map_err(|e| Error::with_source("cannot find agevault's own binary", e))?
     };
     let dir = std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?;
     Command::new(exe)
@@ -45,7 +45,7 @@ pub fn spawn(dir: &Path, supervisor: ProcessStamp) -> Result<Child> {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::msg(format!("cannot start the cleanup guard: {e}")))
+        .map_err(|e| Error::with_source("cannot start the cleanup guard", e))
 }
 
 /// Ends a guard whose work the supervisor has done itself.

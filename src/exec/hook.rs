@@ -6,7 +6,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use secrecy::ExposeSecret;
 
 use super::{inject, pump, Injection, LaunchOptions, Masker};
@@ -56,7 +55,7 @@ pub fn run(
         let m = masker.clone();
         pumps.push(std::thread::spawn(move || pump(err, std::io::stderr(), m)));
     }
-    let group = Pid::from_raw(child.id() as i32);
+    let group = crate::child::pid_of(&child);
     let started = Instant::now();
     let end = loop {
         match child.try_wait() {
@@ -76,7 +75,7 @@ pub fn run(
                 break HookEnd::TimedOut;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::msg(format!("cannot wait for the hook: {e}"))),
+            Err(e) => return Err(Error::with_source("cannot wait for the hook", e)),
         }
     };
     // Whatever the hook left running in its group must not keep our pipes open.

@@ -1,7 +1,9 @@
 //! Streaming replacement of secret values in a child's output.
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
+
+use crate::secret_buf::SecretBuf;
 
 /// Lines of multi-line values shorter than this are not masked on their own
 /// (a blank or one-word line would mask ordinary output).
@@ -25,8 +27,11 @@ pub const MASK: &[u8] = b"*****";
 #[derive(Clone)]
 pub struct Masker {
     matcher: Option<AhoCorasick>,
-    patterns: Vec<Vec<u8>>,
-    pending: Vec<u8>,
+    /// The values and their pieces; zeroized when dropped (also those `dedup` drops).
+    patterns: Vec<Zeroizing<Vec<u8>>>,
+    /// Output held back because it could be the start of a value: a SecretBuf, so
+    /// growing it leaves no copies behind.
+    pending: SecretBuf,
 }
 
 impl Masker {
@@ -34,35 +39,37 @@ impl Masker {
     /// masked without its trailing newline (`$(…)` and `strip()` drop it) and line by
     /// line, so a PEM key printed in pieces is still hidden.
     pub fn new(values: &[&[u8]]) -> Masker {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         for v in values.iter().filter(|v| !v.is_empty()) {
-            patterns.push(v.to_vec());
+            patterns.push(Zeroizing::new(v.to_vec()));
             let trimmed = trim_newlines(v);
             if !trimmed.is_empty() && trimmed.len() != v.len() {
-                patterns.push(trimmed.to_vec());
+                patterns.push(Zeroizing::new(trimmed.to_vec()));
             }
             if trimmed.contains(&b'\n') {
                 for line in trimmed.split(|&b| b == b'\n').map(trim_newlines) {
                     if line.len() >= MIN_LINE_PATTERN {
-                        patterns.push(line.to_vec());
+                        patterns.push(Zeroizing::new(line.to_vec()));
                     }
                 }
             }
         }
-        patterns.sort();
+        patterns.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
         patterns.dedup();
         let matcher = if patterns.is_empty() {
             None
         } else {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(&patterns)
+                .build(patterns.iter().map(|p| p.as_slice()))
                 .ok()
         };
+        let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
         Masker {
             matcher,
             patterns,
-            pending: Vec::new(),
+            // Room for what can be held back plus one read of the pump (8 KiB).
+            pending: SecretBuf::with_capacity(longest + 8192),
         }
     }
 
@@ -76,21 +83,20 @@ impl Masker {
         // Everything from `hold` on could still grow into a value: keep it back.
         // A match that starts before `hold` cannot be extended (otherwise its text
         // would be a proper prefix of a value and `hold` would be at or before it).
-        let hold = self.pending.len() - self.longest_prefix_suffix(&self.pending);
+        let pending = self.pending.as_slice();
+        let hold = pending.len() - self.longest_prefix_suffix(pending);
         let mut emitted = 0;
-        for m in matcher.find_iter(&self.pending[..]) {
+        for m in matcher.find_iter(pending) {
             if m.start() >= hold {
                 break;
             }
-            out.extend_from_slice(&self.pending[emitted..m.start()]);
+            out.extend_from_slice(&pending[emitted..m.start()]);
             out.extend_from_slice(MASK);
             emitted = m.end();
         }
         let keep_from = hold.max(emitted);
-        out.extend_from_slice(&self.pending[emitted..keep_from]);
-        let rest = self.pending[keep_from..].to_vec();
-        self.pending.zeroize();
-        self.pending = rest;
+        out.extend_from_slice(&pending[emitted..keep_from]);
+        self.pending.drop_front(keep_from);
     }
 
     /// Ends the stream: emits whatever was held back (masked if it is a value).
@@ -98,9 +104,9 @@ impl Masker {
         let Some(matcher) = &self.matcher else {
             return;
         };
-        let replaced = matcher.replace_all_bytes(&self.pending, &vec![MASK; self.patterns.len()]);
+        let replaced = matcher.replace_all_bytes(self.pending.as_slice(), &vec![MASK; self.patterns.len()]);
         out.extend_from_slice(&replaced);
-        self.pending.zeroize();
+        self.pending.clear();
     }
 
     /// The length of the longest suffix of `tail` that is a proper prefix of some value.
@@ -116,15 +122,6 @@ impl Masker {
             }
         }
         best
-    }
-}
-
-impl Drop for Masker {
-    fn drop(&mut self) {
-        self.pending.zeroize();
-        for p in &mut self.patterns {
-            p.zeroize();
-        }
     }
 }
 
@@ -203,5 +200,25 @@ mod tests {
         m.feed(b"\xffk\x02\x00", &mut out);
         m.finish(&mut out);
         assert_eq!(out, b"\x01\xff*****\x02\x00".to_vec());
+    }
+
+    #[test]
+    fn held_back_output_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        let value = b"held-back-value-Qm7Zt2";
+        let mut m = Masker::new(&[&value[..]]);
+        let mut out = Vec::with_capacity(1 << 16);
+        let big = vec![b'.'; 20_000];
+        let hits = freed_copies(b"held-back-val", || {
+            // The start of the value is held back, then more output arrives than the
+            // held-back buffer was sized for.
+            m.feed(b"pw=held-back-val", &mut out);
+            m.feed(&big, &mut out);
+            m.feed(b"held-back-val", &mut out);
+            m.feed(&big, &mut out);
+        });
+        assert_eq!(hits, 0);
+        m.finish(&mut out);
+        assert!(memchr::memmem::find(&out, value).is_none());
     }
 }

@@ -9,7 +9,7 @@ pub mod plan;
 pub mod policy;
 
 pub use mask::Masker;
-pub use plan::{derive_env_name, plan, Delivery, Injection, Mapping, Selection};
+pub use plan::{plan, Delivery, Injection, Mapping, Selection};
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -93,7 +93,9 @@ pub fn launch(injections: &[Injection<'_>], command: &[OsString], opts: &LaunchO
         let record = std::sync::Arc::new(dir.open_record()?);
         // SAFETY: the closure runs in the forked child before exec and only makes
         // system calls on stack buffers (open, read, write, close, getpid): no
-        // allocation and no locks, so it is async-signal-safe.
+        // allocation and no locks, so it is async-signal-safe. This is the crate's
+        // only unsafe code (Cargo.toml denies it everywhere else).
+        #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || {
                 crate::memdir::record_self_after_fork(&record);
@@ -225,16 +227,16 @@ fn sealed_memfd(name: &str, value: &[u8]) -> Result<OwnedFd> {
     let cname =
         std::ffi::CString::new(format!("agevault-{name}")).map_err(|_| Error::msg("invalid file name"))?;
     let fd = memfd_create(&cname, MemFdCreateFlag::MFD_ALLOW_SEALING)
-        .map_err(|e| Error::msg(format!("cannot create a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot create a memory file", e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(value)
-        .map_err(|e| Error::msg(format!("cannot write a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot write a memory file", e))?;
     nix::unistd::lseek(file.as_raw_fd(), 0, nix::unistd::Whence::SeekSet)
-        .map_err(|e| Error::msg(format!("cannot rewind a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot rewind a memory file", e))?;
     let seals =
         SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL;
     fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
-        .map_err(|e| Error::msg(format!("cannot seal a memory file: {e}")))?;
+        .map_err(|e| Error::with_source("cannot seal a memory file", e))?;
     Ok(OwnedFd::from(file))
 }
 
@@ -253,10 +255,8 @@ fn pump(mut from: impl Read, to: impl Write, mut masker: Masker) {
         };
         out.clear();
         masker.feed(&buf[..n], &mut out);
-        if to.write_all(&out).and_then(|()| to.flush()).is_err() {
-            // Keep draining so the child does not block on a full pipe.
-            continue;
-        }
+        // A failed write is ignored: keep draining so the child does not block on a full pipe.
+        let _ = to.write_all(&out).and_then(|()| to.flush());
     }
     out.clear();
     masker.finish(&mut out);

@@ -160,6 +160,25 @@ fn env_name_problem(name: &str) -> Option<&'static str> {
 pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection<'a>>> {
     refuse_conflicts(doc, sel)?;
     let mut by_name: BTreeMap<String, Injection<'a>> = BTreeMap::new();
+    plan_explicit(doc, sel, &mut by_name)?;
+    plan_derived(doc, sel, &mut by_name)?;
+    if sel.explicit_only.is_some() && by_name.is_empty() {
+        let why = sel.explicit_only.as_deref().unwrap_or_default();
+        return Err(
+            Error::Usage(format!("nothing to inject: {why} accepts only explicit mappings"))
+                .with_hint("give --env NAME=PATH, --file NAME=PATH or -p PROFILE"),
+        );
+    }
+    Ok(by_name.into_values().collect())
+}
+
+/// The explicit mappings (`--env`, `--file`, a profile's tables): a reserved name only
+/// with `--allow-override`.
+fn plan_explicit<'a>(
+    doc: &'a VaultDocument,
+    sel: &Selection,
+    by_name: &mut BTreeMap<String, Injection<'a>>,
+) -> Result<()> {
     for (list, delivery) in [(&sel.env, Delivery::Env), (&sel.files, Delivery::File)] {
         for m in list {
             let value = leaf(doc, &m.path)?;
@@ -180,10 +199,19 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                     .with_hint("pass --allow-override if a person reviewed that mapping"));
                 }
             }
-            insert(&mut by_name, inj)?;
+            insert(by_name, inj)?;
         }
     }
+    Ok(())
+}
 
+/// The paths selected by prefix, under names derived from them: never a reserved or
+/// inherited name, and none at all where only explicit mappings are accepted.
+fn plan_derived<'a>(
+    doc: &'a VaultDocument,
+    sel: &Selection,
+    by_name: &mut BTreeMap<String, Injection<'a>>,
+) -> Result<()> {
     for (path, via) in derived_paths(doc, sel)? {
         let name = derive_env_name(strip(&path, sel.strip_prefix.as_deref()));
         if by_name.get(&name).is_some_and(|prev| prev.path == path) {
@@ -196,10 +224,11 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                 "`{path}` would get the derived name {name} ({via}), but {why} accepts only explicit \
                  mappings; {fix} or in a profile's env"
             );
-            return Err(if !via.starts_with("profile") {
-                Error::Usage(err)
-            } else {
+            // The command line asked for it (a usage error); a profile is configuration.
+            return Err(if matches!(via, Via::Profile(_)) {
                 Error::msg(err)
+            } else {
+                Error::Usage(err)
             });
         }
         let value = leaf(doc, &path)?;
@@ -224,17 +253,9 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
                 inj.path, inj.name, inj.name
             )));
         }
-        insert(&mut by_name, inj)?;
+        insert(by_name, inj)?;
     }
-
-    if sel.explicit_only.is_some() && by_name.is_empty() {
-        let why = sel.explicit_only.as_deref().unwrap_or_default();
-        return Err(
-            Error::Usage(format!("nothing to inject: {why} accepts only explicit mappings"))
-                .with_hint("give --env NAME=PATH, --file NAME=PATH or -p PROFILE"),
-        );
-    }
-    Ok(by_name.into_values().collect())
+    Ok(())
 }
 
 /// A merge that conflicted moved the path's values under `_conflicts/`: the child would
@@ -285,24 +306,42 @@ fn refuse_conflicts(doc: &VaultDocument, sel: &Selection) -> Result<()> {
 }
 
 /// The paths that get derived names, each with what selected it (for messages).
-fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, String)>> {
+/// Why a path gets a derived name: what selected it.
+#[derive(Clone)]
+enum Via {
+    /// No selection at all: every secret.
+    Default,
+    /// `--only PREFIX` on the command line.
+    Only(String),
+    /// `only` in profile `[exec.NAME]`.
+    Profile(String),
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Default => f.write_str("every secret, by default"),
+            Via::Only(prefix) => write!(f, "--only {prefix}"),
+            Via::Profile(name) => write!(f, "profile [exec.{name}] only"),
+        }
+    }
+}
+
+fn derived_paths(doc: &VaultDocument, sel: &Selection) -> Result<Vec<(String, Via)>> {
     let explicit = !sel.env.is_empty() || !sel.files.is_empty() || sel.profile.is_some();
     if sel.only.is_empty() && !explicit {
-        return Ok(leaf_paths(&doc.secrets)
+        return Ok(leaf_paths(doc.secrets())
             .into_iter()
-            .map(|p| (p, "every secret, by default".to_owned()))
+            .map(|p| (p, Via::Default))
             .collect());
     }
-    let mut prefixes: Vec<(String, String)> = sel
+    let mut prefixes: Vec<(String, Via)> = sel
         .only
         .iter()
-        .map(|p| (p.clone(), format!("--only {p}")))
+        .map(|p| (p.clone(), Via::Only(p.clone())))
         .collect();
     if let Some((name, only)) = &sel.profile {
-        prefixes.extend(
-            only.iter()
-                .map(|p| (p.clone(), format!("profile [exec.{name}] only"))),
-        );
+        prefixes.extend(only.iter().map(|p| (p.clone(), Via::Profile(name.clone()))));
     }
     let mut paths = Vec::new();
     for (prefix, via) in prefixes {

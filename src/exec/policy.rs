@@ -209,6 +209,8 @@ pub fn reserved(name: &str) -> Option<&'static str> {
         .map(|(reason, _)| *reason)
 }
 
+/// Not globset: these are a fixed list of names with one `*` at either end, not globs
+/// over paths, and a prefix or suffix test needs no compiled matcher.
 fn matches(pattern: &str, upper: &str) -> bool {
     if let Some(prefix) = pattern.strip_suffix('*') {
         upper.starts_with(prefix)

@@ -12,7 +12,6 @@ use git2::{Oid, Repository};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::crypto;
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::fingerprint::FingerprintKey;
@@ -109,69 +108,31 @@ pub fn vault_history(
     limit: Option<usize>,
     progress: &crate::progress::Progress,
 ) -> Result<History> {
-    let git_err = |e: git2::Error| Error::msg(format!("cannot read the git history: {}", e.message()));
-    let shallow = repo.is_shallow();
     let shallow_roots = shallow_commits(repo);
     let mut history = History {
         changes: Vec::new(),
-        shallow,
+        shallow: repo.is_shallow(),
         versions_decrypted: 0,
         versions_unreadable: 0,
         former_names: BTreeMap::new(),
     };
-    let walk = commits_from_head(repo).map_err(git_err)?;
-    let run_key = FingerprintKey::generate();
-    let vault_path = Path::new(vault_rel);
-    let mut blob_of: HashMap<Oid, Option<Oid>> = HashMap::new();
-    let mut snapshots: HashMap<Oid, Snapshot> = HashMap::new();
-    let blob_at = |commit: &CommitInfo, cache: &mut HashMap<Oid, Option<Oid>>| -> Result<Option<Oid>> {
-        if let Some(b) = cache.get(&commit.id) {
-            return Ok(*b);
-        }
-        let tree = repo.find_tree(commit.tree).map_err(git_err)?;
-        let blob = match tree.get_path(vault_path) {
-            Ok(entry) if entry.kind() == Some(git2::ObjectType::Blob) => Some(entry.id()),
-            Ok(_) => None,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-            Err(e) => return Err(git_err(e)),
-        };
-        cache.insert(commit.id, blob);
-        Ok(blob)
-    };
-
-    progress.restart(walk.len() as u64, "reading the vault's history");
+    let mut versions = Versions::new(repo, Path::new(vault_rel), identities);
+    let walk = commits_from_head(repo).map_err(|e| history_error(&e))?;
+    progress.restart(
+        u64::try_from(walk.len()).unwrap_or(u64::MAX),
+        "reading the vault's history",
+    );
     for commit in walk {
         if limit.is_some_and(|n| history.changes.len() >= n) {
             break;
         }
         progress.inc();
-        let oid = commit.id;
-        let blob = blob_at(&commit, &mut blob_of)?;
-        let mut parent_blobs = Vec::new();
-        let mut missing_parent = false;
-        for parent in &commit.parents {
-            match read_commit(repo, *parent) {
-                Ok(p) => parent_blobs.push(blob_at(&p, &mut blob_of)?),
-                Err(_) => missing_parent = true,
-            }
-        }
-        let boundary = missing_parent || (commit.parents.is_empty() && shallow_roots.contains(&oid));
-        if !boundary {
-            let first = parent_blobs.first().copied().flatten();
-            if blob == first && blob.is_none() {
-                continue;
-            }
-            // Like `git log PATH`: a merge that took one parent's vault unchanged adds nothing.
-            if parent_blobs.contains(&blob) {
-                continue;
-            }
-        } else if blob.is_none() {
+        let Some(step) = versions.step(&commit, &shallow_roots)? else {
             continue;
-        }
-
+        };
         let mut change = describe(&commit);
         change.files.push(vault_rel.to_owned());
-        if boundary {
+        if step.boundary {
             change.note = Some(
                 "shallow clone: the history before this commit is not here (`git fetch --unshallow` fetches it)"
                     .into(),
@@ -179,10 +140,111 @@ pub fn vault_history(
             history.changes.push(change);
             continue;
         }
+        versions.read(&[step.blob, step.first_parent], &mut history);
+        versions.compare(&step, &mut change);
+        if let Some(prefix) = filter {
+            if !keep_only_under(&mut change, prefix) {
+                continue;
+            }
+        }
+        history.changes.push(change);
+    }
+    Ok(history)
+}
+
+fn history_error(e: &git2::Error) -> Error {
+    Error::msg(format!("cannot read the git history: {}", e.message()))
+}
+
+/// Where one commit stands for the vault file.
+struct Step {
+    /// The file's blob in the commit (`None`: no file).
+    blob: Option<Oid>,
+    /// Its blob in the first parent.
+    first_parent: Option<Oid>,
+    /// The history before this commit is not in the clone (shallow).
+    boundary: bool,
+}
+
+/// The vault file's versions as the walk meets them: which blob each commit holds
+/// (cached, since every commit is asked again as a parent), and what each distinct blob
+/// holds, read once.
+struct Versions<'a> {
+    repo: &'a Repository,
+    vault_path: &'a Path,
+    identities: &'a [Box<dyn Identity>],
+    /// Values are compared by HMAC under this key, which lives only for this run.
+    run_key: FingerprintKey,
+    blob_of: HashMap<Oid, Option<Oid>>,
+    snapshots: HashMap<Oid, Snapshot>,
+}
+
+impl<'a> Versions<'a> {
+    fn new(repo: &'a Repository, vault_path: &'a Path, identities: &'a [Box<dyn Identity>]) -> Self {
+        Versions {
+            repo,
+            vault_path,
+            identities,
+            run_key: FingerprintKey::generate(),
+            blob_of: HashMap::new(),
+            snapshots: HashMap::new(),
+        }
+    }
+
+    /// The vault file's blob in `commit`.
+    fn blob_at(&mut self, commit: &CommitInfo) -> Result<Option<Oid>> {
+        if let Some(b) = self.blob_of.get(&commit.id) {
+            return Ok(*b);
+        }
+        let tree = self.repo.find_tree(commit.tree).map_err(|e| history_error(&e))?;
+        let blob = match tree.get_path(self.vault_path) {
+            Ok(entry) if entry.kind() == Some(git2::ObjectType::Blob) => Some(entry.id()),
+            Ok(_) => None,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(history_error(&e)),
+        };
+        self.blob_of.insert(commit.id, blob);
+        Ok(blob)
+    }
+
+    /// Where `commit` stands for the file; `None` when it did not change the file.
+    fn step(&mut self, commit: &CommitInfo, shallow_roots: &HashSet<Oid>) -> Result<Option<Step>> {
+        let blob = self.blob_at(commit)?;
+        let mut parent_blobs = Vec::new();
+        let mut missing_parent = false;
+        for parent in &commit.parents {
+            match read_commit(self.repo, *parent) {
+                Ok(p) => parent_blobs.push(self.blob_at(&p)?),
+                Err(_) => missing_parent = true,
+            }
+        }
+        let boundary = missing_parent || (commit.parents.is_empty() && shallow_roots.contains(&commit.id));
         let first_parent = parent_blobs.first().copied().flatten();
-        for b in [blob, first_parent].into_iter().flatten() {
-            if let std::collections::hash_map::Entry::Vacant(slot) = snapshots.entry(b) {
-                let snap = load(repo, b, identities, &run_key, &mut history.former_names);
+        let unchanged = if boundary {
+            blob.is_none()
+        } else {
+            // Like `git log PATH`: a merge that took one parent's vault unchanged adds nothing.
+            (blob == first_parent && blob.is_none()) || parent_blobs.contains(&blob)
+        };
+        Ok((!unchanged).then_some(Step {
+            blob,
+            first_parent,
+            boundary,
+        }))
+    }
+
+    /// Reads each of `blobs` not read yet, counting them in `history`.
+    fn read(&mut self, blobs: &[Option<Oid>], history: &mut History) {
+        for b in blobs.iter().copied().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.snapshots.entry(b) {
+                let snap = load(
+                    self.repo,
+                    self.vault_path,
+                    b,
+                    self.identities,
+                    &self.run_key,
+                    &mut history.former_names,
+                );
                 match snap {
                     Snapshot::Open { .. } => history.versions_decrypted += 1,
                     Snapshot::Unreadable(_) => history.versions_unreadable += 1,
@@ -190,12 +252,20 @@ pub fn vault_history(
                 slot.insert(snap);
             }
         }
+    }
+
+    /// Fills `change` with what differs between the first parent's version and this one
+    /// (both read already), or a note saying why that is unknown.
+    fn compare(&self, step: &Step, change: &mut VaultChange) {
         let empty = Snapshot::Open {
             values: BTreeMap::new(),
             recipients: BTreeSet::new(),
         };
-        let new = blob.and_then(|b| snapshots.get(&b)).unwrap_or(&empty);
-        let old = first_parent.and_then(|b| snapshots.get(&b)).unwrap_or(&empty);
+        let new = step.blob.and_then(|b| self.snapshots.get(&b)).unwrap_or(&empty);
+        let old = step
+            .first_parent
+            .and_then(|b| self.snapshots.get(&b))
+            .unwrap_or(&empty);
         match (old, new) {
             (
                 Snapshot::Open {
@@ -223,24 +293,22 @@ pub fn vault_history(
                 change.note = Some(format!("changes unknown: the previous version {why}"));
             }
         }
-        if let Some(prefix) = filter {
-            let keep = |p: &String| SecretPath::parse(p).is_ok_and(|p| p.starts_with(prefix));
-            change.added.retain(keep);
-            change.changed.retain(keep);
-            change.removed.retain(keep);
-            change.recipients_added.clear();
-            change.recipients_removed.clear();
-            if change.added.is_empty()
-                && change.changed.is_empty()
-                && change.removed.is_empty()
-                && change.note.is_none()
-            {
-                continue;
-            }
-        }
-        history.changes.push(change);
     }
-    Ok(history)
+}
+
+/// Narrows `change` to the paths at or below `prefix` (recipient changes are not
+/// paths, so they go); false when nothing is left to show.
+fn keep_only_under(change: &mut VaultChange, prefix: &SecretPath) -> bool {
+    let keep = |p: &String| SecretPath::parse(p).is_ok_and(|p| p.starts_with(prefix));
+    change.added.retain(keep);
+    change.changed.retain(keep);
+    change.removed.retain(keep);
+    change.recipients_added.clear();
+    change.recipients_removed.clear();
+    !change.added.is_empty()
+        || !change.changed.is_empty()
+        || !change.removed.is_empty()
+        || change.note.is_some()
 }
 
 fn describe(commit: &CommitInfo) -> VaultChange {
@@ -297,8 +365,7 @@ pub fn combine(repo: &Repository, parts: Vec<History>, limit: Option<usize>) -> 
             }
         }
     }
-    let walk = commits_from_head(repo)
-        .map_err(|e| Error::msg(format!("cannot read the git history: {}", e.message())))?;
+    let walk = commits_from_head(repo).map_err(|e| history_error(&e))?;
     for commit in walk {
         if limit.is_some_and(|n| all.changes.len() >= n) || by_commit.is_empty() {
             break;
@@ -342,6 +409,7 @@ impl VaultChange {
 
 fn load(
     repo: &Repository,
+    vault_path: &Path,
     blob: Oid,
     identities: &[Box<dyn Identity>],
     key: &FingerprintKey,
@@ -350,7 +418,7 @@ fn load(
     let Ok(blob) = repo.find_blob(blob) else {
         return Snapshot::Unreadable("is missing from this clone".into());
     };
-    let plaintext = match crypto::decrypt(blob.content(), identities) {
+    let plaintext = match crate::vault_format::decrypt(vault_path, blob.content(), identities) {
         Ok(p) => p,
         Err(failure) => return Snapshot::Unreadable(failure.to_string()),
     };
@@ -365,23 +433,17 @@ fn load(
                         (p, d)
                     })
                     .collect(),
-                recipients: doc.recipients.iter().cloned().collect(),
+                recipients: doc.recipients().iter().cloned().collect(),
             }
         }
         Err(e) => Snapshot::Unreadable(format!("holds an invalid document ({e})")),
     }
 }
 
-/// The `{name, key}` of every `offboarded` record (written by `recipients remove`).
+/// The `{name, key}` of every offboarding record (written by `recipients remove`).
 fn record_offboarded_names(doc: &VaultDocument, names: &mut BTreeMap<String, String>) {
-    let Some(serde_json::Value::Array(records)) = doc.extra.get("offboarded") else {
-        return;
-    };
-    for record in records {
-        if let (Some(name), Some(key)) = (
-            record.get("name").and_then(serde_json::Value::as_str),
-            record.get("key").and_then(serde_json::Value::as_str),
-        ) {
+    for record in doc.offboardings() {
+        if let (Some(name), Some(key)) = (record.name(), record.key()) {
             names.insert(key.to_owned(), name.to_owned());
         }
     }
@@ -423,7 +485,9 @@ pub fn format_time(time: git2::Time) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
+/// (Howard Hinnant's algorithm). Not humantime (the one date crate in the tree): it
+/// formats only UTC and only 1970 to 9999, and panics beyond; a commit's local time
+/// can be any of ±2^40 seconds.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

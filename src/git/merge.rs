@@ -9,10 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 
-use crate::document::{Node, Tree, VaultDocument, FORMAT_VERSION};
-use crate::fingerprint::KEY_FIELD;
+use crate::document::{merge3, Node, PathMeta, Tree, VaultDocument, VaultRecords};
 use crate::secret_path::{MAX_PATH_BYTES, MAX_SEGMENTS};
 
 /// The top-level namespace where conflicting values wait for a person.
@@ -39,7 +37,7 @@ pub struct MergeOutcome {
 /// gives `P`. Non-empty whenever the `_conflicts` namespace exists, even if its shape
 /// is not ours (then its leaf paths are returned), so `check` can never miss it.
 pub fn unresolved_conflicts(doc: &VaultDocument) -> Vec<String> {
-    let Some(node) = doc.secrets.get(CONFLICTS) else {
+    let Some(node) = doc.secrets().get(CONFLICTS) else {
         return Vec::new();
     };
     let mut out = BTreeSet::new();
@@ -155,15 +153,10 @@ pub fn merge_documents(
     }
 
     let meta = merge_meta(base, ours, theirs, &origin);
-    let recipients = merge_sets(&base.recipients, &ours.recipients, &theirs.recipients);
-    let extra = merge_extra(&base.extra, &ours.extra, &theirs.extra);
-    let mut doc = VaultDocument::new(recipients);
-    doc.version = FORMAT_VERSION;
-    doc.secrets = secrets;
-    doc.meta = meta;
-    doc.extra = extra;
+    let recipients = merge_sets(base.recipients(), ours.recipients(), theirs.recipients());
+    let records = VaultRecords::merge(base.records(), ours.records(), theirs.records());
     Ok(MergeOutcome {
-        doc,
+        doc: VaultDocument::from_parts(secrets, meta, recipients, records),
         conflicts: conflicts.into_iter().collect(),
         from_theirs,
     })
@@ -192,51 +185,36 @@ fn insert_leaf(tree: &mut Tree, segments: &[&str], value: SecretString) -> Resul
 }
 
 /// Meta follows the value: a path keeps the meta of the side its value came from.
-/// Entries that are not secret paths merge three-way like other JSON values.
+/// Entries that are not secret paths merge three-way (changed on both sides: ours).
 fn merge_meta(
     base: &VaultDocument,
     ours: &VaultDocument,
     theirs: &VaultDocument,
     origin: &BTreeMap<String, Side>,
-) -> BTreeMap<String, BTreeMap<String, Value>> {
+) -> BTreeMap<String, PathMeta> {
     let leaf_paths: BTreeSet<String> = base
         .leaves()
         .chain(ours.leaves())
         .chain(theirs.leaves())
         .map(|(p, _)| p)
         .collect();
-    let keys: BTreeSet<&String> = base
-        .meta
-        .keys()
-        .chain(ours.meta.keys())
-        .chain(theirs.meta.keys())
+    let keys: BTreeSet<&str> = base
+        .metas()
+        .chain(ours.metas())
+        .chain(theirs.metas())
+        .map(|(k, _)| k)
         .collect();
     let mut out = BTreeMap::new();
     for key in keys {
         let entry = match origin.get(key) {
-            Some(Side::Ours) => ours.meta.get(key).or_else(|| theirs.meta.get(key)).cloned(),
-            Some(Side::Theirs) => theirs.meta.get(key).or_else(|| ours.meta.get(key)).cloned(),
+            Some(Side::Ours) => ours.meta(key).or_else(|| theirs.meta(key)).cloned(),
+            Some(Side::Theirs) => theirs.meta(key).or_else(|| ours.meta(key)).cloned(),
             // A secret's meta goes when the secret goes (removed, or conflicted).
             None if leaf_paths.contains(key) => None,
-            None => {
-                let as_value = |d: &VaultDocument| {
-                    d.meta
-                        .get(key)
-                        .map(|m| Value::Object(m.clone().into_iter().collect()))
-                };
-                match merge_value(
-                    key,
-                    as_value(base).as_ref(),
-                    as_value(ours).as_ref(),
-                    as_value(theirs).as_ref(),
-                ) {
-                    Some(Value::Object(map)) => Some(map.into_iter().collect()),
-                    _ => None,
-                }
-            }
+            None => merge3(base.meta(key), ours.meta(key), theirs.meta(key), |o, _| o.clone()),
         };
         if let Some(entry) = entry {
-            out.insert(key.clone(), entry);
+            out.insert(key.to_owned(), entry);
         }
     }
     out
@@ -251,51 +229,6 @@ fn merge_sets(base: &[String], ours: &[String], theirs: &[String]) -> Vec<String
         .filter(|x| (o.contains(*x) && t.contains(*x)) || !b.contains(*x))
         .map(|x| (*x).clone())
         .collect()
-}
-
-fn merge_extra(
-    base: &BTreeMap<String, Value>,
-    ours: &BTreeMap<String, Value>,
-    theirs: &BTreeMap<String, Value>,
-) -> BTreeMap<String, Value> {
-    let keys: BTreeSet<&String> = base.keys().chain(ours.keys()).chain(theirs.keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| merge_value(k, base.get(k), ours.get(k), theirs.get(k)).map(|v| (k.clone(), v)))
-        .collect()
-}
-
-/// Three-way merge of one JSON value. When both sides changed it differently: arrays
-/// merge as sets (so two `offboarded` records both stay), the fingerprint key takes the
-/// smaller one (the same whichever branch merges which), anything else keeps ours.
-fn merge_value(key: &str, b: Option<&Value>, o: Option<&Value>, t: Option<&Value>) -> Option<Value> {
-    if o == t || t == b {
-        return o.cloned();
-    }
-    if o == b {
-        return t.cloned();
-    }
-    match (b, o, t) {
-        (_, Some(Value::Array(ov)), Some(Value::Array(tv))) => {
-            let bv: Vec<Value> = match b {
-                Some(Value::Array(bv)) => bv.clone(),
-                _ => Vec::new(),
-            };
-            let mut out: Vec<Value> = Vec::new();
-            for item in ov.iter().chain(tv.iter()) {
-                let in_o = ov.contains(item);
-                let in_t = tv.contains(item);
-                let keep = (in_o && in_t) || !bv.contains(item);
-                if keep && !out.contains(item) {
-                    out.push(item.clone());
-                }
-            }
-            Some(Value::Array(out))
-        }
-        (_, Some(Value::String(ov)), Some(Value::String(tv))) if key == KEY_FIELD => {
-            Some(Value::String(ov.min(tv).clone()))
-        }
-        _ => o.cloned().or_else(|| t.cloned()),
-    }
 }
 
 #[cfg(test)]
@@ -345,7 +278,7 @@ mod tests {
         assert_eq!(value(&m.doc, "same").as_deref(), Some("t"));
         assert_eq!(value(&m.doc, "new/o").as_deref(), Some("o"));
         assert_eq!(value(&m.doc, "new/t").as_deref(), Some("t"));
-        assert_eq!(m.doc.recipients, ["age1o", "age1t"]);
+        assert_eq!(m.doc.recipients(), ["age1o", "age1t"]);
         assert!(unresolved_conflicts(&m.doc).is_empty());
     }
 
@@ -365,7 +298,7 @@ mod tests {
         );
         assert_eq!(value(&m.doc, "_conflicts/del/ours").as_deref(), Some("changed"));
         assert_eq!(value(&m.doc, "_conflicts/del/theirs"), None);
-        assert!(!m.doc.meta.contains_key("db/pw"));
+        assert!(m.doc.meta("db/pw").is_none());
         assert_eq!(unresolved_conflicts(&m.doc), ["db/pw", "del"]);
         // The result survives a round trip through its plaintext.
         let again = VaultDocument::parse(m.doc.to_plaintext().as_slice()).unwrap();
@@ -409,27 +342,27 @@ mod tests {
     }
 
     #[test]
-    fn extra_fields_merge() {
-        let mut base = doc(&["age1a"], &[]);
-        base.extra
-            .insert("offboarded".into(), serde_json::json!([{"name": "x"}]));
-        let mut ours = doc(&["age1a"], &[]);
-        ours.extra.insert(
-            "offboarded".into(),
-            serde_json::json!([{"name": "x"}, {"name": "o"}]),
+    fn vault_records_merge() {
+        let with = |fields: &str| {
+            VaultDocument::parse(format!(r#"{{"version":1,"recipients":["age1a"],{fields}}}"#).as_bytes())
+                .unwrap()
+        };
+        let base = with(r#""offboarded":[{"name":"x"}],"future":[1],"kept":"b""#);
+        let ours = with(
+            r#""offboarded":[{"name":"x"},{"name":"o"}],"fingerprint_key":"bbbb","future":[1,2],"kept":"b""#,
         );
-        ours.extra.insert(KEY_FIELD.into(), "bbbb".into());
-        let mut theirs = doc(&["age1a"], &[]);
-        theirs.extra.insert(
-            "offboarded".into(),
-            serde_json::json!([{"name": "x"}, {"name": "t"}]),
+        let theirs = with(
+            r#""offboarded":[{"name":"x"},{"name":"t"}],"fingerprint_key":"aaaa","future":[3],"kept":"t""#,
         );
-        theirs.extra.insert(KEY_FIELD.into(), "aaaa".into());
         let m = merge_documents(Some(&base), &ours, &theirs).unwrap();
-        assert_eq!(
-            m.doc.extra["offboarded"],
-            serde_json::json!([{"name": "x"}, {"name": "o"}, {"name": "t"}])
-        );
-        assert_eq!(m.doc.extra[KEY_FIELD], "aaaa");
+        let names: Vec<_> = m.doc.offboardings().iter().map(|r| r.name().unwrap()).collect();
+        assert_eq!(names, ["x", "o", "t"]);
+        let text = String::from_utf8(m.doc.to_plaintext().as_slice().to_vec()).unwrap();
+        // Both changed the key: the smaller text, whichever side merges.
+        assert!(text.contains(r#""fingerprint_key": "aaaa""#), "{text}");
+        // Unknown lists merge as sets (1 removed on their side), other fields one-sided.
+        let fields: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(fields["future"], serde_json::json!([2, 3]));
+        assert_eq!(fields["kept"], "t");
     }
 }

@@ -255,6 +255,10 @@ fn write_executable(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Quotes `program` for the shell git runs drivers and hooks with.
+///
+/// Not `shell_words::quote`: it quotes only characters on its list of specials and
+/// leaves `{`, `}`, `!` and non-ASCII bare, so `/opt/{a,b}/agevault` would brace-expand
+/// where `sh` is bash. Anything outside a short list of safe bytes is quoted here.
 pub fn shell_quote(program: &str) -> String {
     if !program.is_empty()
         && program

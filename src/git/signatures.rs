@@ -16,7 +16,7 @@ fn needle(vault_sha: &str) -> String {
 }
 
 fn covers(bytes: &[u8], needle: &[u8]) -> bool {
-    bytes.len() <= crate::trust::sigfile::MAX_SIG_FILE && bytes.windows(needle.len()).any(|w| w == needle)
+    bytes.len() <= crate::trust::sigfile::MAX_SIG_FILE && memchr::memmem::find(bytes, needle).is_some()
 }
 
 /// The commits a merge or diff may be looking at beyond the refs: MERGE_HEAD,

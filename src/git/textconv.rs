@@ -19,13 +19,13 @@ pub const UNDECRYPTABLE: &str =
 pub fn ciphertext_id(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&digest[..6])
 }
 
 /// Renders `doc` for diffing. Without a key, values show as `fp:?` (only additions
 /// and removals are visible then).
 pub fn render(doc: &VaultDocument, key: Option<&FingerprintKey>) -> String {
-    let mut out = String::with_capacity(64 * (doc.recipients.len() + 8));
+    let mut out = String::with_capacity(64 * (doc.recipients().len() + 8));
     out.push_str(HEADER);
     out.push('\n');
     if key.is_none() {
@@ -33,7 +33,7 @@ pub fn render(doc: &VaultDocument, key: Option<&FingerprintKey>) -> String {
             "# no fingerprint key in this version or the working tree: changed values are not shown\n",
         );
     }
-    for recipient in &doc.recipients {
+    for recipient in doc.recipients() {
         out.push_str("recipient ");
         out.push_str(&sanitize(recipient));
         out.push('\n');
@@ -54,17 +54,16 @@ pub fn render(doc: &VaultDocument, key: Option<&FingerprintKey>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fingerprint::ensure_key;
     use crate::secret_path::SecretPath;
 
     #[test]
     fn lists_sorted_paths_without_values() {
         let mut doc = VaultDocument::new(vec!["age1b".into(), "age1a".into()]);
-        ensure_key(&mut doc);
+        doc.ensure_fingerprint_key();
         for (p, v) in [("z/last", "value-one-1"), ("a/first", "value-two-2")] {
             doc.set(&SecretPath::parse(p).unwrap(), v.into()).unwrap();
         }
-        let key = FingerprintKey::of(&doc).unwrap();
+        let key = doc.fingerprint_key().unwrap();
         let text = render(&doc, Some(&key));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "recipient age1a");

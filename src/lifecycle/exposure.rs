@@ -8,21 +8,17 @@
 //! to another path). Public values (`*.pub`, `*.crt`, `*.csr`, `public = true`,
 //! `class = "public"`) are never exposure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::clock;
 use crate::config::ConfigFile;
-use crate::document::VaultDocument;
-use crate::fingerprint::{self, FingerprintKey};
+use crate::document::{Offboarding, VaultDocument};
+use crate::fingerprint::FingerprintKey;
 use crate::lifecycle::policy::best_match;
-
-/// The document field holding offboarding records.
-pub const FIELD: &str = "offboarded";
 
 /// Suffixes of the public halves generators store beside a private value.
 pub const PUBLIC_SUFFIXES: [&str; 3] = [".pub", ".crt", ".csr"];
@@ -53,42 +49,9 @@ pub struct Exposure {
     pub overdue: bool,
 }
 
-struct Record {
-    name: String,
-    removed: String,
-    key_id: Option<String>,
-    /// Hex HMACs of the values it could read (None: a record from before value tracking).
-    digests: Option<BTreeSet<String>>,
-    paths: Vec<String>,
-}
-
-fn records(doc: &VaultDocument) -> Vec<Record> {
-    let Some(Value::Array(list)) = doc.extra.get(FIELD) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|r| Record {
-            name: r["name"].as_str().unwrap_or("?").to_owned(),
-            removed: r["removed"].as_str().unwrap_or("").to_owned(),
-            key_id: r["key_id"].as_str().map(str::to_owned),
-            digests: r["fingerprints"]
-                .as_object()
-                .map(|m| m.values().filter_map(|v| v.as_str().map(str::to_owned)).collect()),
-            paths: r["paths"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-        })
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A short identifier of the fingerprint key, so records know which key made them.
 fn key_id(key: &FingerprintKey) -> String {
-    hex(&key.digest(b"agevault exposure key id")[..8])
+    base16ct::lower::encode_string(&key.digest(b"agevault exposure key id")[..8])
 }
 
 /// Exposure per secret path (only paths with at least one), for the document as it is now.
@@ -97,12 +60,12 @@ pub fn exposures(
     config: Option<&ConfigFile>,
     now: SystemTime,
 ) -> BTreeMap<String, Vec<Exposure>> {
-    let records = records(doc);
+    let records = doc.offboardings();
     let mut out: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();
     if records.is_empty() {
         return out;
     }
-    let key = FingerprintKey::of(doc);
+    let key = doc.fingerprint_key();
     let current_id = key.as_ref().map(key_id);
     for (path, value) in doc.leaves() {
         if is_public(&path, config) {
@@ -110,35 +73,35 @@ pub fn exposures(
         }
         let digest = key
             .as_ref()
-            .map(|k| hex(&k.digest(value.expose_secret().as_bytes())));
+            .map(|k| base16ct::lower::encode_string(&k.digest(value.expose_secret().as_bytes())));
         let updated = doc
-            .meta
-            .get(&path)
-            .and_then(|m| m.get("updated"))
-            .and_then(Value::as_str)
+            .meta(&path)
+            .and_then(|m| m.updated())
             .and_then(clock::parse_rfc3339);
-        for r in &records {
-            let exposed = match (&r.digests, &digest) {
-                (Some(set), Some(d)) if r.key_id == current_id => set.contains(d),
+        for r in records {
+            let removed = r.removed().unwrap_or("");
+            let lists_path = r.paths().contains(&path);
+            let exposed = match (r.fingerprints(), &digest) {
+                (Some(map), Some(d)) if r.key_id() == current_id.as_deref() => map.values().any(|v| v == d),
                 // A fingerprint key we cannot compare against (it was replaced without
                 // carrying the records over): every path it listed stays exposed.
-                (Some(_), _) => r.paths.contains(&path),
+                (Some(_), _) => lists_path,
                 // A record from before value tracking: its dates are all there is.
                 (None, _) => {
-                    r.paths.contains(&path)
-                        && match (updated, clock::parse_rfc3339(&r.removed)) {
+                    lists_path
+                        && match (updated, clock::parse_rfc3339(removed)) {
                             (Some(u), Some(removed)) => u <= removed,
                             _ => true,
                         }
                 }
             };
             if exposed {
-                let overdue = clock::parse_rfc3339(&r.removed)
+                let overdue = clock::parse_rfc3339(removed)
                     .and_then(|at| at.checked_add(grace(&path, config)))
                     .map_or(true, |deadline| deadline <= now);
                 out.entry(path.clone()).or_default().push(Exposure {
-                    name: r.name.clone(),
-                    removed: r.removed.clone(),
+                    name: r.name().unwrap_or("?").to_owned(),
+                    removed: removed.to_owned(),
                     overdue,
                 });
             }
@@ -173,11 +136,11 @@ pub fn record_offboarding(
     config: Option<&ConfigFile>,
     could_read: impl Fn(&str) -> bool,
 ) -> Vec<String> {
-    fingerprint::ensure_key(doc);
-    let Some(fp_key) = FingerprintKey::of(doc) else {
+    doc.ensure_fingerprint_key();
+    let Some(fp_key) = doc.fingerprint_key() else {
         return Vec::new();
     };
-    let mut fingerprints = serde_json::Map::new();
+    let mut fingerprints = BTreeMap::new();
     let mut exposed = Vec::new();
     for (path, value) in doc.leaves() {
         if is_public(&path, config) || !could_read(&path) {
@@ -185,22 +148,18 @@ pub fn record_offboarding(
         }
         fingerprints.insert(
             path.clone(),
-            Value::String(hex(&fp_key.digest(value.expose_secret().as_bytes()))),
+            base16ct::lower::encode_string(&fp_key.digest(value.expose_secret().as_bytes())),
         );
         exposed.push(path);
     }
-    let record = json!({
-        "name": name,
-        "key": key,
-        "removed": clock::now_rfc3339(),
-        "key_id": key_id(&fp_key),
-        "fingerprints": fingerprints,
-        "paths": exposed,
-    });
-    match doc.extra.entry(FIELD.into()).or_insert_with(|| json!([])) {
-        Value::Array(list) => list.push(record),
-        other => *other = json!([record]),
-    }
+    doc.record_offboarding(Offboarding::new(
+        name,
+        key,
+        clock::now_rfc3339(),
+        key_id(&fp_key),
+        fingerprints,
+        exposed.clone(),
+    ));
     exposed
 }
 
@@ -208,9 +167,9 @@ pub fn record_offboarding(
 /// over: fingerprints of values still present are recomputed under the new key; values
 /// no longer in the vault cannot be exposed any more and are dropped from the records.
 pub fn renew_fingerprint_key(doc: &mut VaultDocument) {
-    let old = FingerprintKey::of(doc);
-    fingerprint::renew_key(doc);
-    let (Some(old), Some(new)) = (old, FingerprintKey::of(doc)) else {
+    let old = doc.fingerprint_key();
+    doc.replace_fingerprint_key();
+    let (Some(old), Some(new)) = (old, doc.fingerprint_key()) else {
         return;
     };
     let old_id = key_id(&old);
@@ -219,26 +178,25 @@ pub fn renew_fingerprint_key(doc: &mut VaultDocument) {
     let mut rekeyed: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (path, value) in doc.leaves() {
         let v = value.expose_secret().as_bytes();
-        rekeyed.insert(hex(&old.digest(v)), (path, hex(&new.digest(v))));
+        rekeyed.insert(
+            base16ct::lower::encode_string(&old.digest(v)),
+            (path, base16ct::lower::encode_string(&new.digest(v))),
+        );
     }
-    let Some(Value::Array(list)) = doc.extra.get_mut(FIELD) else {
-        return;
-    };
-    for r in list.iter_mut() {
-        if r["key_id"].as_str() != Some(old_id.as_str()) {
+    for r in doc.offboardings_mut() {
+        if r.key_id() != Some(old_id.as_str()) {
             continue;
         }
-        let Some(map) = r["fingerprints"].as_object() else {
+        let Some(map) = r.fingerprints() else {
             continue;
         };
-        let mut carried = serde_json::Map::new();
-        for digest in map.values().filter_map(Value::as_str) {
+        let mut carried = BTreeMap::new();
+        for digest in map.values() {
             if let Some((path, new_digest)) = rekeyed.get(digest) {
-                carried.insert(path.clone(), Value::String(new_digest.clone()));
+                carried.insert(path.clone(), new_digest.clone());
             }
         }
-        r["fingerprints"] = Value::Object(carried);
-        r["key_id"] = Value::String(new_id.clone());
+        r.set_fingerprints(new_id.clone(), carried);
     }
 }
 
@@ -251,7 +209,7 @@ mod tests {
         for (p, v) in pairs {
             doc.set(&p.parse().unwrap(), (*v).into()).unwrap();
         }
-        fingerprint::ensure_key(&mut doc);
+        doc.ensure_fingerprint_key();
         doc
     }
 

@@ -105,13 +105,6 @@ impl Generator {
         })
     }
 
-    /// Parses an optional `--generate SPEC` flag; a bad spec is a usage error.
-    pub fn from_flag(spec: Option<&str>) -> crate::Result<Option<Generator>> {
-        spec.map(Generator::parse)
-            .transpose()
-            .map_err(crate::Error::Usage)
-    }
-
     /// Makes a new value. Only certificate building can fail (a name the encoder refuses).
     pub fn generate(&self) -> Result<Generated, String> {
         let plain = |s: Zeroizing<String>| Generated {
@@ -122,15 +115,7 @@ impl Generator {
         Ok(match self {
             Generator::Password(len) => plain(password(*len, true)),
             Generator::Alnum(len) => plain(password(*len, false)),
-            Generator::Hex(n) => {
-                let n = *n;
-                let bytes = random_bytes(n);
-                let mut s = Zeroizing::new(String::with_capacity(n * 2));
-                for b in bytes.iter() {
-                    s.push_str(&format!("{b:02x}"));
-                }
-                plain(s)
-            }
+            Generator::Hex(n) => plain(secret_hex(&random_bytes(*n))),
             Generator::Base64(n) => plain(Zeroizing::new(
                 base64::engine::general_purpose::STANDARD.encode(&*random_bytes(*n)),
             )),
@@ -141,15 +126,7 @@ impl Generator {
                 let mut b = random_bytes(16);
                 b[6] = (b[6] & 0x0f) | 0x40;
                 b[8] = (b[8] & 0x3f) | 0x80;
-                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                plain(Zeroizing::new(format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )))
+                plain(uuid_text(&b))
             }
             Generator::Ed25519 => {
                 use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePublicKey};
@@ -221,7 +198,7 @@ impl X509Spec {
         };
         for part in text.split(',') {
             match part.split_once('=') {
-                Some(("CN", v)) if !v.is_empty() => spec.common_name = v.to_owned(),
+                Some(("CN", v)) if !v.is_empty() => v.clone_into(&mut spec.common_name),
                 Some(("days", v)) => {
                     spec.days = v
                         .parse()
@@ -322,7 +299,7 @@ impl KeyPair {
             KeyPair::Rsa(k) => k.to_public_key().to_public_key_der(),
             KeyPair::P256(k) => k.verifying_key().to_public_key_der(),
         }
-        .map(|d| d.into_vec())
+        .map(der::Document::into_vec)
         .map_err(|e| format!("cannot encode the public key: {e}"))
     }
 }
@@ -355,11 +332,38 @@ fn ed25519_pkcs8_v1_pem(seed: &[u8; 32]) -> SecretString {
     der.extend_from_slice(&PREFIX);
     der.extend_from_slice(seed);
     let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*der));
-    let pem = Zeroizing::new(format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        body.as_str()
-    ));
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----\n";
+    const END: &str = "\n-----END PRIVATE KEY-----\n";
+    // Sized up front: growing a String would leave copies of the key behind.
+    let mut pem = Zeroizing::new(String::with_capacity(BEGIN.len() + body.len() + END.len()));
+    pem.push_str(BEGIN);
+    pem.push_str(&body);
+    pem.push_str(END);
     SecretString::from(pem.as_str())
+}
+
+/// The 8-4-4-4-12 text form of 16 bytes, without temporaries that outlive it unwiped.
+fn uuid_text(bytes: &[u8]) -> Zeroizing<String> {
+    let hex = secret_hex(bytes);
+    let mut uuid = Zeroizing::new(String::with_capacity(hex.len() + 4));
+    for (i, range) in [0..8, 8..12, 12..16, 16..20, 20..32].into_iter().enumerate() {
+        if i > 0 {
+            uuid.push('-');
+        }
+        uuid.push_str(&hex[range]);
+    }
+    uuid
+}
+
+/// Lowercase hex of secret bytes, in buffers of their final size that are zeroized on drop.
+fn secret_hex(bytes: &[u8]) -> Zeroizing<String> {
+    let mut buf = Zeroizing::new(vec![0u8; bytes.len() * 2]);
+    let mut text = Zeroizing::new(String::with_capacity(bytes.len() * 2));
+    // The buffer is exactly the encoded length, so encoding cannot fail.
+    if let Ok(hex) = base16ct::lower::encode_str(bytes, &mut buf) {
+        text.push_str(hex);
+    }
+    text
 }
 
 fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
@@ -470,5 +474,20 @@ mod tests {
         ] {
             assert_eq!(Generator::parse(spec).unwrap().to_string(), spec);
         }
+    }
+
+    #[test]
+    fn hex_and_uuid_text_leave_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        let bytes: [u8; 16] = *b"\x5a\x17\xc3\x9e\x01\x42\x77\x88\x10\xfe\xab\x3c\x64\x2d\x91\x0b";
+        let hex = "5a17c39e01427788"; // the first half of their hex
+        let mut text = None;
+        assert_eq!(freed_copies(hex.as_bytes(), || text = Some(uuid_text(&bytes))), 0);
+        assert_eq!(
+            text.as_deref().map(String::as_str),
+            Some("5a17c39e-0142-7788-10fe-ab3c642d910b")
+        );
+        assert_eq!(freed_copies(hex.as_bytes(), || drop(text.take())), 0);
+        assert_eq!(freed_copies(hex.as_bytes(), || drop(secret_hex(&bytes))), 0);
     }
 }

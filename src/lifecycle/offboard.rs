@@ -11,14 +11,27 @@ use crate::workspace::{RecipientDrift, Workspace};
 /// recipient: that would lock them out of a vault they still mean to use.
 fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String]) -> Result<()> {
     let ids = ws.identities()?;
-    let Some(own) = ids.found.iter().find(|f| f.public_keys.iter().any(|k| k == key)) else {
-        return Ok(());
-    };
-    let keeps_another = ids
+    // The user's keys: identity files' public keys, and the OpenPGP keys gpg holds a
+    // secret (or smartcard stub) for, when OpenPGP recipients are involved.
+    let mut own: Vec<(String, String)> = ids
         .found
         .iter()
-        .flat_map(|f| f.public_keys.iter())
-        .any(|k| k != key && remaining.contains(k));
+        .flat_map(|f| f.public_keys.iter().map(|k| (k.clone(), f.source.clone())))
+        .collect();
+    if crate::pgp::is_pgp_key(key) || remaining.iter().any(|k| crate::pgp::is_pgp_key(k)) {
+        if let Ok(secret) = crate::pgp::gpg::list_secret_keys() {
+            own.extend(secret.into_iter().map(|k| {
+                (
+                    format!("{}{}", crate::pgp::KEY_PREFIX, k.fingerprint),
+                    "your gpg keyring".to_owned(),
+                )
+            }));
+        }
+    }
+    let Some((_, source)) = own.iter().find(|(k, _)| k == key) else {
+        return Ok(());
+    };
+    let keeps_another = own.iter().any(|(k, _)| k != key && remaining.contains(k));
     if keeps_another {
         return Ok(());
     }
@@ -26,7 +39,7 @@ fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String
         "`{}` is your own key ({}) and none of your other identities is a recipient: after removing it you \
          could not decrypt {}; nothing was changed",
         sanitize(name),
-        own.source,
+        source,
         ws.vault_path.display()
     ))
     .with_hint(
@@ -46,7 +59,7 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
     };
     let key = entry.key.clone();
     let mut session = ws.open_for_write()?;
-    let drift = RecipientDrift::between(config, &session.doc.recipients);
+    let drift = RecipientDrift::between(config, session.doc.recipients());
     if drift.removed.is_empty() && drift.added == [key.clone()] {
         // A previous `remove` re-encrypted the vault but could not write the config: finish it.
         config.remove_recipient(name)?;
@@ -57,14 +70,27 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
         return Ok(Vec::new());
     }
     ws.check_recipient_drift(&session.doc)?;
-    if session.doc.recipients.len() <= 1 {
+    let reads_main = session.doc.recipients().contains(&key);
+    if reads_main && session.doc.recipients().len() <= 1 {
         return Err(Error::msg(
             "cannot remove the last recipient: nobody could decrypt the vault",
         ));
     }
-    session.doc.recipients.retain(|k| k != &key);
+    session.doc.remove_recipient(&key);
     if !force {
-        guard_own_last_key(ws, name, &key, &session.doc.recipients)?;
+        // A reader of scopes only keeps access through any other key of the user's.
+        let remaining: Vec<String> = if reads_main {
+            session.doc.recipients().to_vec()
+        } else {
+            config
+                .file
+                .recipients
+                .values()
+                .map(|r| r.key.clone())
+                .filter(|k| *k != key)
+                .collect()
+        };
+        guard_own_last_key(ws, name, &key, &remaining)?;
     }
     // A new fingerprint key first: the removed recipient knows the old one (from versions
     // it could read) and could otherwise test guesses of new values against `git diff`,

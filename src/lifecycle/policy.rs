@@ -1,7 +1,10 @@
 //! Rotation policies and status: globs over secret paths, ages, due dates, offboarding exposure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
+
+use globset::{GlobBuilder, GlobMatcher};
 
 use serde::Serialize;
 
@@ -9,30 +12,65 @@ use crate::clock;
 use crate::config::ConfigFile;
 use crate::document::VaultDocument;
 
-/// Whether `pattern` matches `path`: `*` and `?` stay within a segment, `**` crosses them.
+/// Whether `pattern` matches `path`: `*` and `?` stay within a segment, `**` crosses
+/// them (`**/` also matching no directory). This is globset with `/` as a literal
+/// separator, the dialect of `[scopes]` paths; a pattern globset refuses matches nothing.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) if rest.first() == Some(&b'*') => {
-                let rest = &rest[1..];
-                // `**/` also matches no directory at all (`**/key` matches `key`).
-                if let Some(after) = rest.strip_prefix(b"/") {
-                    if go(after, s) {
-                        return true;
-                    }
-                }
-                (0..=s.len()).any(|i| go(rest, &s[i..]))
+    // Compiled once per pattern: `best_match` asks for every secret of a vault.
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<GlobMatcher>>>> = OnceLock::new();
+    let mut compiled = COMPILED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    compiled
+        .entry(pattern.to_owned())
+        .or_insert_with(|| {
+            GlobBuilder::new(&whole_segment_stars(pattern))
+                .literal_separator(true)
+                .backslash_escape(true)
+                .empty_alternates(true)
+                .build()
+                .ok()
+                .map(|glob| glob.compile_matcher())
+        })
+        .as_ref()
+        .is_some_and(|matcher| matcher.is_match(path))
+}
+
+/// `pattern` in globset's spelling of what policies have always meant by a `**`
+/// that is not a whole segment (`a**`, `a/**b`, `a**/b`): any text, `/` included,
+/// and `**/` also nothing at all. globset would read such a `**` as `*`.
+fn whole_segment_stars(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut rest = pattern;
+    while let Some(at) = rest.find("**") {
+        let (before, stars) = rest.split_at(at);
+        out.push_str(before);
+        let after = stars.trim_start_matches('*');
+        let run = stars.len() - after.len();
+        let starts_segment = out.is_empty() || out.ends_with('/');
+        rest = after;
+        if run == 2 && out.is_empty() && after == "/" {
+            // `**/` alone names only paths ending in `/`: none (globset: every path).
+            out.push('/');
+            rest = "";
+        } else if run == 2 && starts_segment && (after.is_empty() || after.starts_with('/')) {
+            out.push_str("**");
+        } else if run == 2 && after.starts_with('/') {
+            // `**/` inside a segment: nothing, or any text ending in `/`.
+            out.push_str("{,*/**/}");
+            rest = &after[1..];
+        } else {
+            // Any text; after an even run (`****`) the `/` that follows may be skipped.
+            out.push_str("{*,*/**/*}");
+            if run % 2 == 0 && after.starts_with('/') {
+                out.push_str("{,/}");
+                rest = &after[1..];
             }
-            Some((b'*', rest)) => {
-                let limit = s.iter().position(|&c| c == b'/').unwrap_or(s.len());
-                (0..=limit).any(|i| go(rest, &s[i..]))
-            }
-            Some((b'?', rest)) => s.first().is_some_and(|&c| c != b'/') && go(rest, &s[1..]),
-            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
         }
     }
-    go(pattern.as_bytes(), path.as_bytes())
+    out.push_str(rest);
+    out
 }
 
 /// The entry of `map` that applies to `path`: an exact key wins, then the
@@ -77,13 +115,8 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
     let mut exposed = crate::lifecycle::exposure::exposures(doc, config, now);
     doc.leaves()
         .map(|(path, _)| {
-            let meta = doc.meta.get(&path);
-            let text = |k: &str| {
-                meta.and_then(|m| m.get(k))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let updated = text("updated");
+            let meta = doc.meta(&path);
+            let updated = meta.and_then(|m| m.updated()).map(str::to_owned);
             let updated_at = updated
                 .as_deref()
                 .and_then(clock::parse_rfc3339)
@@ -111,7 +144,7 @@ pub fn statuses(doc: &VaultDocument, config: Option<&ConfigFile>, now: SystemTim
                 policy,
                 due,
                 overdue,
-                generator: text("generator"),
+                generator: meta.and_then(|m| m.generator()).map(str::to_owned),
                 exposed_to,
             }
         })
@@ -148,6 +181,17 @@ mod tests {
         assert!(glob_match("**", "a/b/c"));
         assert!(glob_match("**/key", "key"));
         assert!(glob_match("**/key", "tls/key"));
+        assert!(glob_match("a/**/b", "a/b") && glob_match("a/**/b", "a/x/y/b"));
+        // A `**` inside a segment has always meant any text, `/` included (globset
+        // alone would read it as `*`), and `**/` there may also be nothing.
+        assert!(glob_match("llm**", "llm-api-key/openai"));
+        assert!(glob_match("a/**b", "a/x/b") && !glob_match("a/**b", "a/x/c"));
+        assert!(glob_match("a**/b", "ab") && glob_match("a**/b", "ax/y/b"));
+        assert!(glob_match("***", "a/b") && !glob_match("***/b", "b"));
+        assert!(glob_match("a****/b", "a/bb"));
+        // A pattern ending in `/` names no secret path; a broken one matches nothing.
+        assert!(!glob_match("**/", "a") && !glob_match("a/", "a"));
+        assert!(!glob_match("a[", "a"));
     }
 
     #[test]
@@ -165,14 +209,19 @@ mod tests {
     fn due_and_exposure() {
         let mut doc = VaultDocument::new(vec![]);
         doc.set(&"a/key".parse().unwrap(), "v".into()).unwrap();
-        doc.meta
-            .get_mut("a/key")
-            .unwrap()
-            .insert("updated".into(), "2026-01-01T00:00:00Z".into());
-        doc.extra.insert(
-            "offboarded".into(),
-            serde_json::json!([{"name":"bob","key":"age1x","removed":"2026-02-01T00:00:00Z","paths":["a/key"]}]),
-        );
+        doc.meta_mut("a/key").set_updated("2026-01-01T00:00:00Z".into());
+        // A record from before values were tracked: its date decides.
+        let doc = VaultDocument::parse(
+            std::str::from_utf8(doc.to_plaintext().as_slice())
+                .unwrap()
+                .replace(
+                    r#""recipients": []"#,
+                    r#""recipients": [], "offboarded": [{"name":"bob","key":"age1x","removed":"2026-02-01T00:00:00Z","paths":["a/key"]}]"#,
+                )
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(doc.was_offboarded_name("bob"));
         let mut config = ConfigFile::default();
         config.rotation.insert("a/*".into(), "30d".into());
         let now = clock::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();

@@ -8,7 +8,6 @@
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 
 use crate::document::{Node, VaultDocument};
 use crate::lifecycle::generate::{Generated, Generator};
@@ -18,14 +17,6 @@ use crate::secret_path::SecretPath;
 pub const NEXT_SUFFIX: &str = ".next";
 /// Where the value before the last rotation stays during an overlap window.
 pub const PREVIOUS_SUFFIX: &str = ".previous";
-/// Meta of `PATH.next`: the path it is staged for.
-pub const STAGED_FOR: &str = "staged_for";
-/// Meta of a staged public half: the path whose rotation it belongs to.
-const STAGED_WITH: &str = "staged_with";
-/// Meta of `PATH.next`: the suffix of a staged public half (`.pub`, `.crt`, `.csr`).
-const COMPANION: &str = "companion";
-/// Meta of `PATH.previous`: until when it is kept (RFC 3339).
-pub const KEEP_UNTIL: &str = "keep_until";
 
 /// `PATH` + `suffix` as a path.
 pub fn with_suffix(path: &SecretPath, suffix: &str) -> Result<SecretPath, String> {
@@ -48,19 +39,17 @@ pub fn stage(
 ) -> Result<(), String> {
     let next = with_suffix(path, NEXT_SUFFIX)?;
     doc.set(&next, generated.value)?;
-    let meta = doc.meta.entry(next.to_string()).or_default();
-    meta.insert(STAGED_FOR.into(), Value::String(path.to_string()));
+    let meta = doc.meta_mut(&next.to_string());
+    meta.set_staged_for(path.to_string());
     if let Some(g) = generator {
-        meta.insert("generator".into(), Value::String(g.to_string()));
+        meta.set_generator(g.to_string());
     }
     if let Some(public) = generated.public {
-        meta.insert(COMPANION.into(), Value::String(generated.public_suffix.into()));
+        meta.set_companion(generated.public_suffix.into());
         let companion_next = with_suffix(&with_suffix(path, generated.public_suffix)?, NEXT_SUFFIX)?;
         doc.set(&companion_next, public.as_str().into())?;
-        doc.meta
-            .entry(companion_next.to_string())
-            .or_default()
-            .insert(STAGED_WITH.into(), Value::String(path.to_string()));
+        doc.meta_mut(&companion_next.to_string())
+            .set_staged_with(path.to_string());
     }
     Ok(())
 }
@@ -68,15 +57,14 @@ pub fn stage(
 /// The staged value of `path`, if one waits.
 pub fn staged(doc: &VaultDocument, path: &SecretPath) -> Option<SecretString> {
     let next = with_suffix(path, NEXT_SUFFIX).ok()?;
-    let meta = doc.meta.get(&next.to_string())?;
-    (meta.get(STAGED_FOR)?.as_str()? == path.to_string()).then(|| leaf(doc, &next))?
+    let meta = doc.meta(&next.to_string())?;
+    (meta.staged_for()? == path.to_string()).then(|| leaf(doc, &next))?
 }
 
 /// Every path with a staged value.
 pub fn staged_paths(doc: &VaultDocument) -> Vec<SecretPath> {
-    doc.meta
-        .values()
-        .filter_map(|m| m.get(STAGED_FOR)?.as_str())
+    doc.metas()
+        .filter_map(|(_, m)| m.staged_for())
         .filter_map(|p| SecretPath::parse(p).ok())
         .collect()
 }
@@ -93,9 +81,9 @@ pub fn promote(
     let Some(new) = staged(doc, path) else {
         return Ok(false);
     };
-    let meta = doc.meta.get(&next.to_string()).cloned().unwrap_or_default();
-    let generator = meta.get("generator").and_then(Value::as_str).map(str::to_owned);
-    let companion = meta.get(COMPANION).and_then(Value::as_str).map(str::to_owned);
+    let meta = doc.meta(&next.to_string()).cloned().unwrap_or_default();
+    let generator = meta.generator().map(str::to_owned);
+    let companion = meta.companion().map(str::to_owned);
     let until = keep_previous.and_then(|d| SystemTime::now().checked_add(d));
     replace_keeping(doc, path, new, until)?;
     doc.remove(&next);
@@ -107,11 +95,10 @@ pub fn promote(
             doc.remove(&public_next);
         }
     }
-    let now = crate::clock::now_rfc3339();
-    let meta = doc.meta.entry(path.to_string()).or_default();
-    meta.insert("rotated".into(), Value::String(now));
+    let meta = doc.meta_mut(&path.to_string());
+    meta.set_rotated(crate::clock::now_rfc3339());
     if let Some(g) = generator {
-        meta.insert("generator".into(), Value::String(g));
+        meta.set_generator(g);
     }
     Ok(true)
 }
@@ -127,29 +114,11 @@ fn replace_keeping(
     doc.remove(&previous);
     if let (Some(old), Some(until)) = (old, keep_until) {
         doc.set(&previous, old)?;
-        doc.meta.entry(previous.to_string()).or_default().insert(
-            KEEP_UNTIL.into(),
-            Value::String(crate::clock::format_rfc3339(until)),
-        );
+        doc.meta_mut(&previous.to_string())
+            .set_keep_until(crate::clock::format_rfc3339(until));
     }
     // `set` keeps metadata such as the generator; a changed value gets a new `updated`.
     doc.set(path, new)?;
-    Ok(())
-}
-
-/// Drops the staged value of `path` (and its public half).
-pub fn discard(doc: &mut VaultDocument, path: &SecretPath) -> Result<(), String> {
-    let next = with_suffix(path, NEXT_SUFFIX)?;
-    if let Some(suffix) = doc
-        .meta
-        .get(&next.to_string())
-        .and_then(|m| m.get(COMPANION))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    {
-        doc.remove(&with_suffix(&with_suffix(path, &suffix)?, NEXT_SUFFIX)?);
-    }
-    doc.remove(&next);
     Ok(())
 }
 

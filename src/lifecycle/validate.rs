@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use crate::config::rule::Rule;
 use crate::config::ConfigFile;
@@ -203,7 +204,9 @@ fn check_pem_into(value: &str, blocks: &mut Vec<PemBlock>) -> Result<String, Str
             .ok_or("is not PEM (expected a -----BEGIN …----- line)")?
             .to_owned();
         let end = format!("-----END {label}-----");
-        let mut body = String::new();
+        // The body is key material: sized up front (it is never longer than the
+        // value) so growing it leaves no copies, and zeroized on drop.
+        let mut body = Zeroizing::new(String::with_capacity(value.len()));
         let mut closed = false;
         for l in lines.by_ref() {
             if l == end {
@@ -220,9 +223,7 @@ fn check_pem_into(value: &str, blocks: &mut Vec<PemBlock>) -> Result<String, Str
         if !closed {
             return Err(format!("has a {kind} without its matching -----END …----- line"));
         }
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| format!("has a {kind} whose body is not valid base64"))?;
+        let der = decode_body(&body).ok_or_else(|| format!("has a {kind} whose body is not valid base64"))?;
         if der.is_empty() {
             return Err(format!("has an empty {kind}"));
         }
@@ -238,6 +239,17 @@ fn check_pem_into(value: &str, blocks: &mut Vec<PemBlock>) -> Result<String, Str
         return Err("is empty, not PEM".into());
     }
     Ok(kinds.join(" + "))
+}
+
+/// The DER of a PEM body, decoded into a buffer of its final size (no reallocation)
+/// that is zeroized on drop.
+fn decode_body(body: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let mut der = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(body.len())]);
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(body.as_bytes(), &mut der[..])
+        .ok()?;
+    der.truncate(len);
+    Some(der)
 }
 
 fn describe_label(label: &str) -> String {
@@ -271,7 +283,7 @@ fn check_url(value: &str) -> Result<(), String> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
     let host = if host_port.starts_with('[') {
-        host_port.split(']').next().map(|h| &h[1..]).unwrap_or("")
+        host_port.split(']').next().map_or("", |h| &h[1..])
     } else {
         host_port.split(':').next().unwrap_or("")
     };
@@ -329,5 +341,21 @@ mod tests {
         assert!(check("hostname", "nas01.lan"));
         assert!(!check("hostname", "-bad.lan"));
         assert!(!check("hostname", "under_score"));
+    }
+
+    #[test]
+    fn checking_a_pem_key_leaves_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        // An Ed25519 PKCS#8 key: the base64 body after the fixed prefix, and the seed.
+        let body = "MC4CAQAwBQYDK2VwBCIEIHo4NOdogWN5gFcNqV7T1sR0b3pA8yWcLk2xE4mZu9Hf";
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+        let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+        assert_eq!(check_pem(&pem).as_deref(), Ok("PKCS#8 private key"));
+        assert_eq!(
+            freed_copies(&body.as_bytes()[24..48], || drop(check_pem(&pem))),
+            0
+        );
+        assert_eq!(freed_copies(&der[20..40], || drop(check_pem(&pem))), 0);
+        assert_eq!(freed_copies(&der[20..40], || drop(pem_blocks(&pem))), 0);
     }
 }

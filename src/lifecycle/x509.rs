@@ -15,6 +15,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::Validity;
 use x509_cert::Certificate;
+use zeroize::Zeroizing;
 
 use super::generate::{KeyPair, X509Spec};
 
@@ -128,8 +129,8 @@ fn err(e: impl std::fmt::Display) -> String {
 pub struct PemBlock {
     /// The label between `BEGIN ` and `-----`.
     pub label: String,
-    /// The decoded body.
-    pub der: Vec<u8>,
+    /// The decoded body (key material for a private key: zeroized on drop).
+    pub der: Zeroizing<Vec<u8>>,
 }
 
 /// Whether `der` is a well-formed structure of the kind `label` names (a certificate,
@@ -182,31 +183,49 @@ pub fn public_key_of(blocks: &[PemBlock]) -> Option<Vec<u8>> {
             .public_key
             .to_der()
             .ok(),
-        "PUBLIC KEY" => Some(der.clone()),
+        "PUBLIC KEY" => Some(der.to_vec()),
         "RSA PRIVATE KEY" => {
             use rsa::pkcs1::DecodeRsaPrivateKey;
             let k = rsa::RsaPrivateKey::from_pkcs1_der(der).ok()?;
-            k.to_public_key().to_public_key_der().ok().map(|d| d.into_vec())
+            k.to_public_key()
+                .to_public_key_der()
+                .ok()
+                .map(der::Document::into_vec)
         }
         "EC PRIVATE KEY" => {
             let k = p256::SecretKey::from_sec1_der(der).ok()?;
-            k.public_key().to_public_key_der().ok().map(|d| d.into_vec())
+            k.public_key()
+                .to_public_key_der()
+                .ok()
+                .map(der::Document::into_vec)
         }
         "PRIVATE KEY" => {
             use pkcs8::DecodePrivateKey;
             if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_der(der) {
-                return k.to_public_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return k
+                    .to_public_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
-                return k.public_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return k
+                    .public_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             let info = pkcs8::PrivateKeyInfo::from_der(der).ok()?;
             // Ed25519 (RFC 8410): the private key is an OCTET STRING holding the seed.
             if info.algorithm.oid == der::oid::ObjectIdentifier::new_unwrap("1.3.101.112") {
                 let seed = der::asn1::OctetStringRef::from_der(info.private_key).ok()?;
-                let seed: [u8; 32] = seed.as_bytes().try_into().ok()?;
+                let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.as_bytes().try_into().ok()?);
                 let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-                return key.verifying_key().to_public_key_der().ok().map(|d| d.into_vec());
+                return key
+                    .verifying_key()
+                    .to_public_key_der()
+                    .ok()
+                    .map(der::Document::into_vec);
             }
             None
         }

@@ -1,4 +1,5 @@
-//! Decrypting sops and OpenPGP sources with the real `sops` and `gpg` binaries.
+//! Decrypting sops and OpenPGP sources with the real `sops` and `gpg` binaries
+//! (age-encrypted sops files can also be read without `sops`: see [`super::sops`]).
 //!
 //! The tools read the source file by its path and write the plaintext to a pipe
 //! that lands in a zeroizing buffer: no value ever travels in argv, a temp file
@@ -11,6 +12,17 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
 use crate::secret_buf::SecretBuf;
+
+/// Whether an executable named `tool` is on `PATH` (what `Command::new(tool)` would run).
+pub fn on_path(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
 
 /// `sops decrypt --input-type T --output-type json FILE`.
 pub fn sops(file: &Path, input_type: &str) -> Result<SecretBuf> {
@@ -38,7 +50,7 @@ pub fn sops(file: &Path, input_type: &str) -> Result<SecretBuf> {
 /// `gpg --batch --quiet --decrypt FILE` (gpg-agent and pinentry ask for passphrases or a
 /// smartcard PIN themselves; `--batch` only keeps gpg from prompting on our stdin).
 pub fn gpg(file: &Path) -> Result<SecretBuf> {
-    let mut cmd = Command::new("gpg");
+    let mut cmd = Command::new(crate::pgp::gpg::program());
     cmd.args(["--batch", "--quiet", "--no-tty", "--decrypt", "--"])
         .arg(file);
     run(
@@ -100,9 +112,9 @@ fn run(
     };
     let status = child
         .wait()
-        .map_err(|e| Error::msg(format!("waiting for `{tool}`: {e}")))?;
+        .map_err(|e| Error::with_source(format!("waiting for `{tool}`"), e))?;
     let stderr = String::from_utf8_lossy(&stderr_reader.join().unwrap_or_default()).into_owned();
-    let plaintext = plaintext.map_err(|e| Error::msg(format!("reading `{tool}`'s output: {e}")))?;
+    let plaintext = plaintext.map_err(|e| Error::with_source(format!("reading `{tool}`'s output"), e))?;
     if !status.success() {
         let why = diagnose(&stderr).map(|w| format!(": {w}")).unwrap_or_default();
         let code = status

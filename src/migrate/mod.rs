@@ -14,6 +14,7 @@
 pub mod decrypt;
 pub mod dotenv;
 pub mod render;
+pub mod sops;
 pub mod structured;
 
 use secrecy::SecretString;
@@ -32,7 +33,7 @@ pub enum SourceFormat {
     Json,
     /// A YAML mapping.
     Yaml,
-    /// A sops-encrypted JSON, YAML or .env file (decrypted by the `sops` binary).
+    /// A sops-encrypted JSON, YAML or .env file (decrypted natively for age, or by the `sops` binary).
     Sops,
     /// An OpenPGP-encrypted JSON (or YAML, or .env) file (decrypted by `gpg`).
     Gpg,

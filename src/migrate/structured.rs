@@ -1,7 +1,7 @@
 //! The JSON and YAML readers: nested mappings become namespaces, strings become values.
 //!
 //! One serde visitor serves both formats, so they follow the same rules: duplicate
-//! keys are refused (serde_json would silently keep the last one, FIELD-NOTES),
+//! keys are refused (serde_json would silently keep the last one, serde-rs/json#762),
 //! numbers and booleans become their text, `null` and lists are refused with the
 //! path named. Parse errors carry a line and column, never the parser's text,
 //! which may quote the input.

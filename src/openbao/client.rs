@@ -96,7 +96,7 @@ impl Server {
                     Err(e) => Some(Err(e)),
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::msg(format!("{source} is not a PEM certificate file: {e}")))?;
+                .map_err(|e| Error::with_source(format!("{source} is not a PEM certificate file"), e))?;
             if certs.is_empty() {
                 return Err(Error::msg(format!("{source} holds no PEM certificate")));
             }

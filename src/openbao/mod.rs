@@ -113,7 +113,7 @@ pub fn connect(config: Option<&Config>) -> Result<Server> {
 /// Never from argv, never printed.
 pub fn operator_token(config: Option<&Config>) -> Result<SecretString> {
     if let Some((name, value)) = first_env(&["BAO_TOKEN", "VAULT_TOKEN"]) {
-        return non_empty(value, name);
+        return non_empty(&value, name);
     }
     let configured = config.and_then(|c| {
         c.file
@@ -135,10 +135,10 @@ pub fn operator_token(config: Option<&Config>) -> Result<SecretString> {
     let bytes = zeroize::Zeroizing::new(crate::store::read_trusted_file(&path, "token file", 64 * 1024)?);
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::msg(format!("token file {} is not UTF-8 text", path.display())))?;
-    non_empty(text.trim().to_owned(), &path.display().to_string())
+    non_empty(text, &path.display().to_string())
 }
 
-fn non_empty(value: String, source: &str) -> Result<SecretString> {
+fn non_empty(value: &str, source: &str) -> Result<SecretString> {
     if value.trim().is_empty() {
         return Err(Error::msg(format!("the OpenBao token in {source} is empty")));
     }

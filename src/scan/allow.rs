@@ -92,9 +92,7 @@ pub fn line_is_marked(content: &[u8], at: usize) -> bool {
         .iter()
         .position(|b| *b == b'\n')
         .map_or(content.len(), |i| start + i);
-    content[start..end]
-        .windows(INLINE_MARKER.len())
-        .any(|w| w == INLINE_MARKER)
+    memchr::memmem::find(&content[start..end], INLINE_MARKER).is_some()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::document::VaultDocument;
+use crate::secret_buf::SecretBuf;
 
 /// Values shorter than this are not searched: they match too much by chance.
 pub const MIN_VALUE_LEN: usize = 8;
@@ -109,11 +110,11 @@ fn encodings(value: &[u8]) -> Vec<(&'static str, Zeroizing<Vec<u8>>)> {
             out.push((name, core));
         }
     }
-    let mut hex = Zeroizing::new(Vec::with_capacity(value.len() * 2));
-    for b in value {
-        hex.extend_from_slice(format!("{b:02x}").as_bytes());
-    }
-    let upper = Zeroizing::new(hex.to_ascii_uppercase());
+    let mut hex = Zeroizing::new(vec![0u8; value.len() * 2]);
+    let mut upper = Zeroizing::new(vec![0u8; value.len() * 2]);
+    // The buffers are exactly the encoded length, so encoding cannot fail.
+    let _ = base16ct::lower::encode(value, &mut hex);
+    let _ = base16ct::upper::encode(value, &mut upper);
     out.push(("hex", hex));
     out.push(("hex", upper));
     let percent = percent_encode(value);
@@ -121,11 +122,11 @@ fn encodings(value: &[u8]) -> Vec<(&'static str, Zeroizing<Vec<u8>>)> {
         out.push(("url-encoded", percent));
     }
     if let Ok(text) = std::str::from_utf8(value) {
-        if let Ok(json) = serde_json::to_string(text).map(Zeroizing::new) {
-            let inner = json
-                .as_bytes()
-                .get(1..json.len().saturating_sub(1))
-                .unwrap_or_default();
+        // Into a SecretBuf: a String grown by the serializer would leave copies behind.
+        let mut json = SecretBuf::with_capacity(value.len() + 2);
+        if serde_json::to_writer(&mut json, text).is_ok() {
+            let json = json.as_slice();
+            let inner = json.get(1..json.len().saturating_sub(1)).unwrap_or_default();
             if inner != value {
                 out.push(("json-escaped", Zeroizing::new(inner.to_vec())));
             }
@@ -158,7 +159,8 @@ fn is_armor_line(line: &[u8]) -> bool {
 fn base64_cores(value: &[u8], engine: &base64::engine::GeneralPurpose) -> Vec<Zeroizing<Vec<u8>>> {
     let mut out = Vec::new();
     for shift in 0..3usize {
-        let mut input = Zeroizing::new(vec![0u8; shift]);
+        let mut input = Zeroizing::new(Vec::with_capacity(shift + value.len()));
+        input.resize(shift, 0);
         input.extend_from_slice(value);
         let encoded = Zeroizing::new(engine.encode(input.as_slice()).into_bytes());
         // Characters wholly inside the value's bits: from ceil(8*shift/6) to floor(8*(shift+n)/6).
@@ -172,12 +174,14 @@ fn base64_cores(value: &[u8], engine: &base64::engine::GeneralPurpose) -> Vec<Ze
 }
 
 fn percent_encode(value: &[u8]) -> Zeroizing<Vec<u8>> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // Sized for the worst case, so pushing never reallocates.
     let mut out = Zeroizing::new(Vec::with_capacity(value.len() * 3));
     for &b in value {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b);
         } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
         }
     }
     out
@@ -218,10 +222,7 @@ mod tests {
                 "prefix {prefix:?}: {embedded}"
             );
         }
-        let hex: String = "correct horse battery"
-            .bytes()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = base16ct::lower::encode_string(b"correct horse battery");
         assert_eq!(
             found(&n, format!("h={hex};").as_bytes()),
             [("db/pw".into(), "hex")]
@@ -249,5 +250,14 @@ mod tests {
         let json = serde_json::to_string(pem).unwrap();
         let hits = found(&n, json.as_bytes());
         assert_eq!(hits, [("tls/key".into(), "json-escaped")]);
+    }
+
+    #[test]
+    fn encodings_leave_no_copy_in_freed_memory() {
+        use crate::secret_buf::canary::freed_copies;
+        // Longer than the serializer's first allocation, so a String would grow.
+        let value = format!("needle-canary-Wp5{}", "x".repeat(300));
+        let hits = freed_copies(b"needle-canary-Wp5", || drop(encodings(value.as_bytes())));
+        assert_eq!(hits, 0);
     }
 }

@@ -94,7 +94,7 @@ impl Rules {
                 r#"(?i)(?:^|[^a-z0-9_])[a-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret)["']?[ \t]*(:=|=>|=|:)[ \t]*"#,
             ),
             smb_pipe: re(r"\|\s*(?:sudo\s+(?:-\S+\s+)*)?smbpasswd\b"),
-            smb_w: re(r#"\bsmbpasswd\b[^|;&]*\s-w\s*(\S+)"#),
+            smb_w: re(r"\bsmbpasswd\b[^|;&]*\s-w\s*(\S+)"),
             smb_herestring: re(r"\bsmbpasswd\b[^|;&]*<<<\s*(.*)"),
             shell_noise: re(
                 r#"\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?]|\\[nrt0]|%[-0-9]*[sbdq]|(?:^|\s)-[A-Za-z]+\b|\b(?:echo|printf|yes|sudo|cat)\b|[()"';&|\s]"#,
@@ -314,10 +314,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The offset of `word` in `text` as a whole word.
@@ -397,7 +397,7 @@ mod tests {
             ("app.json", r#"{"api_key": "k-123456"}"#),
             ("deploy.sh", "export SMB_PASSWORD='s3cr3t!'"),
             ("main.rs", r#"let client_secret = "abcdef123";"#),
-            ("db.php", r#"$cfg = ['password' => 'hunter2-prod'];"#),
+            ("db.php", r"$cfg = ['password' => 'hunter2-prod'];"),
         ] {
             assert_eq!(rules_in(path, line), [PASSWORD_ASSIGNMENT], "{path}: {line}");
         }
@@ -429,7 +429,7 @@ mod tests {
     fn smbpasswd_literals() {
         for line in [
             r#"(echo "S3cret!"; echo "S3cret!") | smbpasswd -s -a bob"#,
-            r#"printf 'hunter2\nhunter2\n' | sudo smbpasswd -a -s bob"#,
+            r"printf 'hunter2\nhunter2\n' | sudo smbpasswd -a -s bob",
             r#"echo -e "pw123\npw123" | smbpasswd -a -s bob"#,
             "smbpasswd -w ldapadminpw",
             r#"smbpasswd -s -a bob <<< "pw123""#,

@@ -27,6 +27,8 @@ pub struct BlobFile {
     pub blob: Oid,
 }
 
+// By value: it is the `map_err` callback of every git call here.
+#[allow(clippy::needless_pass_by_value)]
 fn git_err(e: git2::Error) -> Error {
     Error::msg(format!("cannot read the git repository: {}", e.message()))
 }
@@ -160,7 +162,7 @@ pub fn history_files(
         let diff = repo
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
             .map_err(git_err)?;
-        for file in new_versions(&diff, Some(short_id(commit.id)), prefixes) {
+        for file in new_versions(&diff, Some(&short_id(commit.id)), prefixes) {
             if seen.insert(file.blob) {
                 out.push(file);
             }
@@ -169,7 +171,7 @@ pub fn history_files(
     Ok(out)
 }
 
-fn new_versions(diff: &git2::Diff<'_>, commit: Option<String>, prefixes: &[String]) -> Vec<BlobFile> {
+fn new_versions(diff: &git2::Diff<'_>, commit: Option<&str>, prefixes: &[String]) -> Vec<BlobFile> {
     diff.deltas()
         .filter(|d| {
             matches!(
@@ -181,7 +183,7 @@ fn new_versions(diff: &git2::Diff<'_>, commit: Option<String>, prefixes: &[Strin
         .filter_map(|d| {
             let name = d.new_file().path()?.to_string_lossy().replace('\\', "/");
             under(&name, prefixes).then(|| BlobFile {
-                commit: commit.clone(),
+                commit: commit.map(str::to_owned),
                 name,
                 blob: d.new_file().id(),
             })

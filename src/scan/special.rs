@@ -74,7 +74,7 @@ pub fn scan_one(
 ) -> Option<Result<Vec<Finding>, Skip>> {
     match kind {
         Special::Config => None,
-        Special::Vault if crate::crypto::is_armored(content) => None,
+        Special::Vault if crate::vault_format::is_armored(content) => None,
         Special::Lock if content.is_empty() => None,
         Special::Vault => {
             // A decrypted vault about to be committed is the worst leak of all.

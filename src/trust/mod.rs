@@ -31,13 +31,16 @@ pub struct ConfigTrust {
     pub path: PathBuf,
     /// `[writers]`.
     pub writers: WriterSet,
-    /// `Config::security_digest`.
+    /// The config's security digest (`ConfigFile::parse_with_digest`).
     pub digest: String,
 }
 
 /// The signature file of `vault`: `VAULT.sig` beside it.
 pub fn sig_path(vault: &Path) -> PathBuf {
-    let mut name = vault.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = vault
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
     name.push(".sig");
     vault.with_file_name(name)
 }
@@ -281,6 +284,7 @@ fn verify_signature_inner(
 /// changes) to `to`: every later change, in order, must name the set before it and be
 /// signed by one of its writers, and the chain must end at `to`. A chain shorter than
 /// what was accepted, or a skipped or reordered change, is refused.
+///
 /// A version from before writer changes already accepted here (an older branch) has a
 /// shorter chain; it is accepted only when `signer` is still a trusted writer, so a
 /// removed writer cannot sign "old" versions.
@@ -428,59 +432,65 @@ pub fn verify(
     }
     let file = generation_key(vault);
     let pin_writers: bool;
-    match store.vault(&manifest.vault_id) {
-        Some(pin) => {
-            let trusted = pin.writer_set()?;
-            if !checked_before {
-                chain_reaches(&trusted, pin.chain, &manifest.writers, &sig.chain, &manifest.signer).map_err(|e| {
+    if let Some(pin) = store.vault(&manifest.vault_id) {
+        let trusted = pin.writer_set()?;
+        if !checked_before {
+            chain_reaches(
+                &trusted,
+                pin.chain,
+                &manifest.writers,
+                &sig.chain,
+                &manifest.signer,
+            )
+            .map_err(|e| {
                 untrusted(format!("vault {shown} is refused: {e}")).with_hint(
                     "if this is a legitimate change, a writer of the trusted set signs it (`agevault trust sign`), \
                      or re-provision this trust store",
                 )
             })?;
-            }
-            pin_writers = trusted != manifest.writers;
-            if let Some(&seen) = pin.generations.get(&file) {
-                if manifest.generation < seen {
-                    if !options.allow_rollback {
-                        return Err(untrusted(format!(
-                            "vault {shown} is generation {}, older than generation {seen} already seen here: a \
-                             rollback (e.g. a reverted offboarding) is refused",
-                            manifest.generation
-                        ))
-                        .with_hint(
-                            "update your checkout (`git pull`), or pass --allow-rollback if you really mean to use \
-                             the old version",
-                        ));
-                    }
-                    crate::diagnostics::warning(&format!(
-                        "ROLLBACK ACCEPTED: using vault {shown} generation {} although generation {seen} was seen \
-                         (--allow-rollback)",
+        }
+        pin_writers = trusted != manifest.writers;
+        if let Some(&seen) = pin.generations.get(&file) {
+            if manifest.generation < seen {
+                if !options.allow_rollback {
+                    return Err(untrusted(format!(
+                        "vault {shown} is generation {}, older than generation {seen} already seen here: a \
+                         rollback (e.g. a reverted offboarding) is refused",
                         manifest.generation
+                    ))
+                    .with_hint(
+                        "update your checkout (`git pull`), or pass --allow-rollback if you really mean to use \
+                         the old version",
                     ));
                 }
+                crate::diagnostics::warning(&format!(
+                    "ROLLBACK ACCEPTED: using vault {shown} generation {} although generation {seen} was seen \
+                     (--allow-rollback)",
+                    manifest.generation
+                ));
             }
         }
-        None => {
-            if store.strict {
-                return Err(untrusted(format!(
-                    "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
-                     here",
-                    manifest.vault_id,
-                    store.dir.display()
-                ))
-                .with_hint("provision it with `agevault trust provision FILE` (a writer makes FILE with `agevault trust anchor`)"));
-            }
-            if mode == StoreMode::Update && !quiet {
-                eprintln!(
-                    "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
-                    manifest.vault_id,
-                    manifest.writers.names(),
-                    store.dir.display()
-                );
-            }
-            pin_writers = true;
+    } else {
+        if store.strict {
+            return Err(untrusted(format!(
+                "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
+                 here",
+                manifest.vault_id,
+                store.dir.display()
+            ))
+            .with_hint(
+                "provision it with `agevault trust provision FILE` (a writer makes FILE with `agevault trust anchor`)",
+            ));
         }
+        if mode == StoreMode::Update && !quiet {
+            eprintln!(
+                "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
+                manifest.vault_id,
+                manifest.writers.names(),
+                store.dir.display()
+            );
+        }
+        pin_writers = true;
     }
     if mode == StoreMode::Update {
         let needs_update = pin_writers
@@ -539,7 +549,7 @@ pub fn new_vault_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    sigfile::hex(&bytes)
+    base16ct::lower::encode_string(&bytes)
 }
 
 /// Picks the signing key for a write that moves from `prior` writers to `writers`.

@@ -94,11 +94,8 @@ pub fn store_dir() -> Result<PathBuf> {
 
 /// The key a vault path is pinned under: its absolute, symlink-resolved path.
 pub fn location_key(vault: &Path) -> String {
-    let abs = fs::canonicalize(vault).unwrap_or_else(|_| {
-        std::env::current_dir()
-            .map(|d| d.join(vault))
-            .unwrap_or_else(|_| vault.to_path_buf())
-    });
+    let abs = fs::canonicalize(vault)
+        .unwrap_or_else(|_| std::env::current_dir().map_or_else(|_| vault.to_path_buf(), |d| d.join(vault)));
     abs.display().to_string()
 }
 

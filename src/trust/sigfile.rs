@@ -49,17 +49,7 @@ const SIG_END: &str = "-----END SSH SIGNATURE-----";
 
 /// Lower-case hex of SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    base16ct::lower::encode_string(&Sha256::digest(bytes))
 }
 
 /// A writer's public signing key in canonical form (`ssh-ed25519 BASE64`, no comment).
@@ -175,7 +165,7 @@ pub struct Manifest {
     pub generation: u64,
     /// SHA-256 of the vault file's bytes.
     pub vault_sha256: String,
-    /// SHA-256 of the canonical config (see `Config::security_digest`).
+    /// SHA-256 of the canonical config (see `ConfigFile::parse_with_digest`).
     pub config_sha256: String,
     /// Who may write this version's successor.
     pub writers: WriterSet,

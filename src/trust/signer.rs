@@ -20,8 +20,7 @@ pub fn default_signing_key_path() -> Option<PathBuf> {
 pub fn default_comment() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
+        .map_or_else(|_| "host".into(), |h| h.trim().to_owned());
     format!("agevault {user}@{host}")
 }
 
@@ -89,14 +88,6 @@ impl Candidate {
 }
 
 impl Signer {
-    /// Where the key lives, for messages.
-    pub fn source(&self) -> String {
-        match self {
-            Signer::File { path, .. } => path.display().to_string(),
-            Signer::Agent { .. } => "ssh-agent".into(),
-        }
-    }
-
     /// Signs `message` in `namespace` and returns the SSHSIG armor.
     pub fn sign(&self, namespace: &str, message: &[u8]) -> Result<String> {
         let sig = match self {
@@ -106,7 +97,7 @@ impl Signer {
             Signer::Agent { socket, public } => agent_sign(socket, public, namespace, message)?,
         };
         sig.to_pem(LineEnding::LF)
-            .map_err(|e| Error::msg(format!("cannot encode a signature: {e}")))
+            .map_err(|e| Error::with_source("cannot encode a signature", e))
     }
 }
 
@@ -194,15 +185,15 @@ pub fn discover(explicit: &[PathBuf]) -> Result<Vec<Candidate>> {
 /// A fresh Ed25519 signing key: the OpenSSH private key text and the public key line.
 pub fn generate(comment: &str) -> Result<(Zeroizing<String>, String)> {
     let mut key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519)
-        .map_err(|e| Error::msg(format!("cannot generate a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot generate a signing key", e))?;
     key.set_comment(comment);
     let private = key
         .to_openssh(LineEnding::LF)
-        .map_err(|e| Error::msg(format!("cannot encode a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot encode a signing key", e))?;
     let public = key
         .public_key()
         .to_openssh()
-        .map_err(|e| Error::msg(format!("cannot encode a signing key: {e}")))?;
+        .map_err(|e| Error::with_source("cannot encode a signing key", e))?;
     Ok((Zeroizing::new(private.to_string()), public))
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::scopes::{self, Router, VaultFile};
-use crate::config::Config;
+use crate::config::{Config, ConfigFile};
 use crate::document::VaultDocument;
 use crate::error::{Error, Result};
 use crate::keys::IdentitySet;
@@ -14,17 +14,6 @@ use crate::secret_path::SecretPath;
 use crate::trust::pins::TrustStore;
 use crate::trust::{self, Prior, StoreMode, Verified};
 use crate::workspace::{self, Workspace, WriteSession};
-
-/// The main vault's record of which scope files exist.
-const SCOPE_FILES: &str = "scope_files";
-
-fn lists_scope(main: &VaultDocument, scope: Option<&str>) -> bool {
-    let Some(scope) = scope else { return false };
-    main.extra
-        .get(SCOPE_FILES)
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(scope)))
-}
 
 /// Which vault files a command needs.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +58,81 @@ impl Loaded {
     }
 }
 
+/// Whether a command that wants `want` needs `file`: all of them, or those that may
+/// hold one of the prefixes (the main vault: a prefix in no scope; a scope's file: a
+/// prefix in that scope, or one above it).
+fn is_needed(file: &VaultFile, want: Want<'_>, router: &Router) -> bool {
+    match (want, &file.scope) {
+        (Want::All, _) => true,
+        (Want::Under(prefixes), None) => {
+            prefixes.is_empty()
+                || prefixes
+                    .iter()
+                    .any(|p| !matches!(router.scope_of(p), Ok(Some(_))))
+        }
+        (Want::Under(prefixes), Some(scope)) => {
+            prefixes.is_empty()
+                || prefixes.iter().any(|p| {
+                    matches!(router.scope_of(p), Ok(Some(s)) if s == scope)
+                        || (!matches!(router.scope_of(p), Ok(Some(_)))
+                            && router.scopes_under(p).contains(&scope.as_str()))
+                })
+        }
+    }
+}
+
+/// The main vault's document with every secret (and its meta) of the scope files read.
+/// A copy left in the main vault by an interrupted move: the scope's wins, and the next
+/// write drops the other.
+fn combine(mut combined: VaultDocument, parts: &[Part]) -> Result<VaultDocument> {
+    for part in parts.iter().filter(|p| p.file.scope.is_some()) {
+        let Some(d) = &part.doc else { continue };
+        for (path, value) in d.leaves() {
+            let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
+            combined.remove(&parsed);
+            combined.set(&parsed, value.clone()).map_err(Error::msg)?;
+        }
+        for (path, meta) in d.metas() {
+            combined.set_meta(path, meta.clone());
+        }
+    }
+    Ok(combined)
+}
+
+/// The combined document split into one per vault file (`files`, main vault first):
+/// each secret and its meta go to the file of its scope; the main vault keeps the
+/// document's recipients and records, and records which scope files exist, so a
+/// deleted one is noticed instead of read as empty.
+fn split_by_scope(
+    combined: &VaultDocument,
+    files: &[VaultFile],
+    router: &Router,
+) -> Result<Vec<VaultDocument>> {
+    let mut docs: Vec<VaultDocument> = files
+        .iter()
+        .map(|f| VaultDocument::new(f.recipients.clone()))
+        .collect();
+    let index_of = |scope: Option<&str>| {
+        files
+            .iter()
+            .position(|f| f.scope.as_deref() == scope)
+            .unwrap_or(0)
+    };
+    for (path, value) in combined.leaves() {
+        let i = index_of(router.scope_of(&path).map_err(Error::msg)?);
+        let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
+        docs[i].set(&parsed, value.clone()).map_err(Error::msg)?;
+    }
+    for (path, meta) in combined.metas() {
+        let i = index_of(router.scope_of(path).ok().flatten());
+        docs[i].set_meta(path, meta.clone());
+    }
+    docs[0].set_recipients(combined.recipients());
+    docs[0].set_records(combined.records().clone());
+    docs[0].set_scope_files(files.iter().skip(1).filter_map(|f| f.scope.clone()).collect());
+    Ok(docs)
+}
+
 impl Workspace {
     /// Whether the config defines scopes.
     pub fn has_scopes(&self) -> bool {
@@ -91,7 +155,7 @@ impl Workspace {
     /// The scope router of the config (empty without one).
     pub fn router(&self) -> Result<Router> {
         let Some(c) = &self.config else {
-            return Router::new(&Default::default()).map_err(Error::msg);
+            return Router::new(&ConfigFile::default()).map_err(Error::msg);
         };
         Router::new(&c.file).map_err(|message| Error::Config {
             path: c.path.clone(),
@@ -114,26 +178,7 @@ impl Workspace {
     pub fn load(&self, ids: &IdentitySet, want: Want<'_>, required: bool) -> Result<Loaded> {
         let router = self.router()?;
         let files = self.vault_files();
-        let needed: Vec<bool> = files
-            .iter()
-            .map(|f| match (want, &f.scope) {
-                (Want::All, _) => true,
-                (Want::Under(prefixes), None) => {
-                    prefixes.is_empty()
-                        || prefixes
-                            .iter()
-                            .any(|p| !matches!(router.scope_of(p), Ok(Some(_))))
-                }
-                (Want::Under(prefixes), Some(scope)) => {
-                    prefixes.is_empty()
-                        || prefixes.iter().any(|p| {
-                            matches!(router.scope_of(p), Ok(Some(s)) if s == scope)
-                                || (!matches!(router.scope_of(p), Ok(Some(_)))
-                                    && router.scopes_under(p).contains(&scope.as_str()))
-                        })
-                }
-            })
-            .collect();
+        let needed: Vec<bool> = files.iter().map(|f| is_needed(f, want, &router)).collect();
         let main_bytes = self.read_ciphertext()?;
         let main_verified = self.verify(&main_bytes)?;
         let vault_id = main_verified.manifest.vault_id.clone();
@@ -161,81 +206,84 @@ impl Workspace {
                 });
                 continue;
             }
-            let scoped = self.at(&file.path);
             let recorded = doc
                 .as_ref()
-                .is_some_and(|d| lists_scope(d, file.scope.as_deref()));
-            let Some((bytes, verified)) = self.verify_scope_file(&file, &vault_id, recorded)? else {
-                parts.push(Part {
-                    file,
-                    exists: false,
-                    loaded: false,
-                    doc: None,
-                    verified: None,
-                    unreadable: None,
-                    original: SecretBuf::default(),
-                });
-                continue;
-            };
-            let mut part = Part {
-                file,
-                exists: true,
-                loaded: false,
-                doc: None,
-                verified: Some(verified),
-                unreadable: None,
-                original: SecretBuf::default(),
-            };
-            if needed {
-                match crate::crypto::decrypt(&bytes, &ids.identities) {
-                    Ok(plaintext) => {
-                        let d = scoped.parse(&plaintext)?;
-                        part.original = d.to_plaintext();
-                        part.doc = Some(d);
-                        part.loaded = true;
-                    }
-                    Err(crate::crypto::DecryptFailure::NoMatchingKeys) => {
-                        let why = format!(
-                            "{} is read only by {}, and none of your identities is one of them",
-                            part.file.label(),
-                            part.file.readers.join(", ")
-                        );
-                        if required {
-                            return Err(Error::NoMatchingIdentity(format!(
-                                "{why}; nothing was run or changed"
-                            ))
-                            .with_hint(format!(
-                                "a writer who reads it can grant you access with `agevault scopes grant {} NAME`",
-                                part.file.scope.as_deref().unwrap_or_default()
-                            )));
-                        }
-                        part.unreadable = Some(why);
-                    }
-                    Err(_) => {
-                        scoped.decrypt(&bytes, ids)?;
-                    }
-                }
-            }
-            parts.push(part);
+                .zip(file.scope.as_deref())
+                .is_some_and(|(d, scope)| d.lists_scope_file(scope));
+            parts.push(self.load_scope_file(file, &vault_id, recorded, needed.then_some(ids), required)?);
         }
         if let Some(d) = &doc {
             trust::note_removed(&vault_id, &d.offboarded_keys())?;
         }
-        let mut combined = doc.unwrap_or_else(|| VaultDocument::new(Vec::new()));
-        for part in parts.iter().filter(|p| p.file.scope.is_some()) {
-            let Some(d) = &part.doc else { continue };
-            for (path, value) in d.leaves() {
-                let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
-                // A copy left in the main vault by an interrupted move: the scope's wins
-                // and the next write drops the other.
-                combined.remove(&parsed);
-                combined.set(&parsed, value.clone()).map_err(Error::msg)?;
+        let combined = combine(doc.unwrap_or_else(|| VaultDocument::new(Vec::new())), &parts)?;
+        Ok(Loaded { doc: combined, parts })
+    }
+
+    /// Verifies one scope file and, when `ids` are given (the command needs it), reads
+    /// it. A file this user cannot read is an error when `required`, else it is marked
+    /// unreadable.
+    fn load_scope_file(
+        &self,
+        file: VaultFile,
+        vault_id: &str,
+        recorded: bool,
+        ids: Option<&IdentitySet>,
+        required: bool,
+    ) -> Result<Part> {
+        let Some((bytes, verified)) = self.verify_scope_file(&file, vault_id, recorded)? else {
+            return Ok(Part {
+                file,
+                exists: false,
+                loaded: false,
+                doc: None,
+                verified: None,
+                unreadable: None,
+                original: SecretBuf::default(),
+            });
+        };
+        let mut part = Part {
+            file,
+            exists: true,
+            loaded: false,
+            doc: None,
+            verified: Some(verified),
+            unreadable: None,
+            original: SecretBuf::default(),
+        };
+        let Some(ids) = ids else {
+            return Ok(part);
+        };
+        let scoped = self.at(&part.file.path);
+        match crate::vault_format::decrypt(&part.file.path, &bytes, &ids.identities) {
+            Ok(plaintext) => {
+                let d = scoped.parse(&plaintext)?;
+                part.original = d.to_plaintext();
+                part.doc = Some(d);
+                part.loaded = true;
             }
-            for (path, meta) in &d.meta {
-                combined.meta.insert(path.clone(), meta.clone());
+            Err(failure) if failure.is_not_a_recipient() => {
+                let why = format!(
+                    "{} is read only by {}, and none of your identities is one of them",
+                    part.file.label(),
+                    part.file.readers.join(", ")
+                );
+                if required {
+                    return Err(
+                        Error::NoMatchingIdentity(format!("{why}; nothing was run or changed")).with_hint(
+                            format!(
+                            "a writer who reads it can grant you access with `agevault scopes grant {} NAME`",
+                            part.file.scope.as_deref().unwrap_or_default()
+                        ),
+                        ),
+                    );
+                }
+                part.unreadable = Some(why);
+            }
+            Err(_) => {
+                scoped.decrypt(&bytes, ids)?;
             }
         }
-        Ok(Loaded { doc: combined, parts })
+        Ok(part)
     }
 
     /// Reads and verifies one scope file: `None` when it does not exist (and never
@@ -283,22 +331,14 @@ impl Workspace {
     }
 
     /// Without decrypting anything: checks the format and verifies the signature of
-    /// every scope file (the main vault's signature must verify first, since its vault
-    /// id anchors them). One problem per file that fails, naming it.
-    pub fn verify_scope_files(&self, main_bytes: &[u8]) -> Vec<String> {
-        let vault_id = match self.verify(main_bytes) {
-            Ok(v) => v.manifest.vault_id,
-            Err(e) => {
-                return vec![format!(
-                    "scope files not verified: the main vault's signature failed: {e}"
-                )]
-            }
-        };
+    /// every scope file (given the verified id of the main vault, which
+    /// anchors them). One problem per file that fails, naming it.
+    pub fn verify_scope_files(&self, vault_id: &str) -> Vec<String> {
         let mut problems = Vec::new();
         for file in self.vault_files().iter().filter(|f| f.scope.is_some()) {
-            match self.verify_scope_file(file, &vault_id, false) {
+            match self.verify_scope_file(file, vault_id, false) {
                 Ok(Some((bytes, _))) => {
-                    if let Err(reason) = crate::crypto::check_format(&bytes) {
+                    if let Err(reason) = crate::vault_format::check(&file.path, &bytes) {
                         problems.push(format!("{}: {reason}", file.label()));
                     }
                 }
@@ -313,56 +353,19 @@ impl Workspace {
     /// splits the document by scope, writes the files whose contents or readers
     /// changed, re-signs the others when the config changed. Returns whether anything
     /// was written.
-    pub(crate) fn commit_scoped(&self, session: WriteSession, config: Config) -> Result<bool> {
+    pub(crate) fn commit_scoped(&self, session: WriteSession, config: &Config) -> Result<bool> {
         let router = Router::new(&config.file).map_err(|message| Error::Config {
             path: config.path.clone(),
             message,
         })?;
-        let files = scopes::files(&config, &self.vault_path);
+        let files = scopes::files(config, &self.vault_path);
         let WriteSession {
             doc: combined,
             parts,
             prior: main_prior,
             ..
         } = session;
-        let mut docs: Vec<VaultDocument> = files
-            .iter()
-            .map(|f| VaultDocument::new(f.recipients.clone()))
-            .collect();
-        let index_of = |scope: Option<&str>| {
-            files
-                .iter()
-                .position(|f| f.scope.as_deref() == scope)
-                .unwrap_or(0)
-        };
-        for (path, value) in combined.leaves() {
-            let i = index_of(router.scope_of(&path).map_err(Error::msg)?);
-            let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
-            docs[i].set(&parsed, value.clone()).map_err(Error::msg)?;
-        }
-        for (path, meta) in &combined.meta {
-            let i = index_of(router.scope_of(path).ok().flatten());
-            docs[i].meta.insert(path.clone(), meta.clone());
-        }
-        // The main vault keeps the document's own recipients and extra fields; each
-        // scope file keeps its own extra fields (fingerprint key).
-        docs[0].recipients = combined.recipients.clone();
-        docs[0].extra = combined.extra.clone();
-        // The main vault (signed, read by every recipient) records which scope files
-        // exist, so a deleted scope file is noticed instead of read as empty.
-        let scope_files: Vec<serde_json::Value> = files
-            .iter()
-            .zip(&docs)
-            .skip(1)
-            .filter_map(|(f, _)| f.scope.clone().map(serde_json::Value::String))
-            .collect();
-        if scope_files.is_empty() {
-            docs[0].extra.remove(SCOPE_FILES);
-        } else {
-            docs[0]
-                .extra
-                .insert(SCOPE_FILES.into(), serde_json::Value::Array(scope_files));
-        }
+        let docs = split_by_scope(&combined, &files, &router)?;
         // A scope file created now joins the main vault's id, writers and chain.
         let new_file_prior = main_prior.clone().map(|mut p| {
             p.generation = 0;
@@ -378,79 +381,83 @@ impl Workspace {
         order.rotate_left(1);
         for (i, (file, mut doc)) in order {
             let part = parts.iter().find(|p| p.file.path == file.path);
-            if i > 0 {
-                if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
-                    doc.extra = d.extra.clone();
-                }
-            }
-            let exists = part.map_or(file.path.exists(), |p| p.exists);
-            // Writable: the main vault, a file this session read, or one that does not
-            // exist yet (creating it encrypts to its readers). An existing file the
-            // session did not read is never rewritten from a partial view.
-            let readable = i == 0 || !exists || part.is_some_and(|p| p.loaded);
-            let has_secrets = doc.leaves().next().is_some();
-            if !readable {
-                if let Some((path, _)) = doc.leaves().next() {
-                    return Err(Error::NoMatchingIdentity(format!(
-                        "cannot write `{path}`: it belongs to {}, which none of your identities reads (readers: {}); \
-                         nothing was changed",
-                        file.label(),
-                        file.readers.join(", ")
-                    ))
-                    .with_hint(format!(
-                        "ask one of its readers to make the change, or to grant you access with `agevault scopes \
-                         grant {} NAME`",
-                        file.scope.as_deref().unwrap_or_default()
-                    )));
-                }
-                let loaded_readers = part.map(|p| &p.file.recipients);
-                if loaded_readers.is_some_and(|r| *r != file.recipients) {
-                    return Err(Error::NoMatchingIdentity(format!(
-                        "this change alters who reads {}, which none of your identities reads, so it cannot be \
-                         re-encrypted",
-                        file.label()
-                    ))
-                    .with_hint("a reader of it must make the change (`agevault scopes grant/revoke`)"));
-                }
-                written |= self.resign_if_config_changed(file, part, &config)?;
-                continue;
-            }
-            // A scope file is created even while empty: from then on a missing file is
-            // always noticed.
-            let _ = has_secrets;
-            let plaintext = doc.to_plaintext();
-            let changed = match part {
-                Some(p) if p.exists && i == 0 => plaintext != p.original,
-                Some(p) if p.exists => p.loaded && plaintext != p.original,
-                _ => true,
-            };
-            if !changed {
-                written |= self.resign_if_config_changed(file, part, &config)?;
-                continue;
-            }
             let prior = if i == 0 {
                 main_prior.clone()
             } else {
+                // Each scope file keeps its own records (its fingerprint key).
+                if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
+                    doc.set_records(d.records().clone());
+                }
                 match part.and_then(|p| p.verified.as_ref()) {
                     Some(v) => Some(v.prior()),
                     None => new_file_prior.clone(),
                 }
             };
-            if let Some(p) = &prior {
-                trust::check_not_removed(&p.vault_id, &doc.recipients, &[], &file.path)?;
-            }
-            let ciphertext = workspace::encrypt_vault(&mut doc)?;
-            let (mut store, sig) = workspace::sign_new_version(
-                &file.path,
-                &ciphertext,
-                prior.as_ref(),
-                Some(&config),
-                &self.options.trust,
-            )?;
-            trust::write_signed(&mut store, &file.path, &ciphertext, &sig)?;
-            written = true;
+            written |= self.write_part(file, doc, part, i == 0, prior.as_ref(), config)?;
         }
         Ok(written)
+    }
+
+    /// Writes one vault file of a scoped commit when its contents changed, re-signs it
+    /// when only the config did. Returns whether it wrote anything.
+    fn write_part(
+        &self,
+        file: &VaultFile,
+        mut doc: VaultDocument,
+        part: Option<&Part>,
+        is_main: bool,
+        prior: Option<&Prior>,
+        config: &Config,
+    ) -> Result<bool> {
+        let exists = part.map_or(file.path.exists(), |p| p.exists);
+        // Writable: the main vault, a file this session read, or one that does not
+        // exist yet (creating it encrypts to its readers). An existing file the
+        // session did not read is never rewritten from a partial view.
+        let readable = is_main || !exists || part.is_some_and(|p| p.loaded);
+        if !readable {
+            if let Some((path, _)) = doc.leaves().next() {
+                return Err(Error::NoMatchingIdentity(format!(
+                    "cannot write `{path}`: it belongs to {}, which none of your identities reads (readers: {}); \
+                     nothing was changed",
+                    file.label(),
+                    file.readers.join(", ")
+                ))
+                .with_hint(format!(
+                    "ask one of its readers to make the change, or to grant you access with `agevault scopes \
+                     grant {} NAME`",
+                    file.scope.as_deref().unwrap_or_default()
+                )));
+            }
+            let loaded_readers = part.map(|p| &p.file.recipients);
+            if loaded_readers.is_some_and(|r| *r != file.recipients) {
+                return Err(Error::NoMatchingIdentity(format!(
+                    "this change alters who reads {}, which none of your identities reads, so it cannot be \
+                     re-encrypted",
+                    file.label()
+                ))
+                .with_hint("a reader of it must make the change (`agevault scopes grant/revoke`)"));
+            }
+            return self.resign_if_config_changed(file, part, config);
+        }
+        // A scope file is created even while empty: from then on a missing file is
+        // always noticed.
+        let plaintext = doc.to_plaintext();
+        let changed = match part {
+            Some(p) if p.exists && is_main => plaintext != p.original,
+            Some(p) if p.exists => p.loaded && plaintext != p.original,
+            _ => true,
+        };
+        if !changed {
+            return self.resign_if_config_changed(file, part, config);
+        }
+        if let Some(p) = prior {
+            trust::check_not_removed(&p.vault_id, doc.recipients(), &[], &file.path)?;
+        }
+        let ciphertext = workspace::encrypt_vault(&file.path, &mut doc)?;
+        let (mut store, sig) =
+            workspace::sign_new_version(&file.path, &ciphertext, prior, Some(config), &self.options.trust)?;
+        trust::write_signed(&mut store, &file.path, &ciphertext, &sig)?;
+        Ok(true)
     }
 
     /// After the main vault was signed anew (`trust sign`), signs every existing scope

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::Sandbox;
+use crate::common::{Sandbox, Test};
 
 /// The directory of the agevault binary under test, first on PATH.
 pub fn path_with_agevault() -> OsString {
@@ -83,27 +83,16 @@ pub fn git_as(sb: &Sandbox, author: &str, args: &[&str]) -> String {
 }
 
 /// The agevault binary in the sandbox with itself on PATH (as git's drivers see it).
-pub fn agevault(sb: &Sandbox, args: &[&str]) -> assert_cmd::Command {
-    let mut cmd = sb.cmd(args);
-    cmd.env("PATH", path_with_agevault());
-    cmd
+pub fn agevault(sb: &Sandbox, args: &[&str]) -> Test {
+    sb.test(args).env("PATH", path_with_agevault())
 }
 
 /// A sandbox after `init` and `git init`, with `git setup` done and a first commit.
 pub fn repo_with_setup(secrets: &[(&str, &str)]) -> Sandbox {
     let sb = Sandbox::with_secrets(secrets);
     git_ok(&sb, &["init", "-q", "-b", "main"]);
-    agevault(&sb, &["git", "setup"]).assert().success();
+    agevault(&sb, &["git", "setup"]).run().success();
     git_ok(&sb, &["add", "-A"]);
     git_ok(&sb, &["commit", "-q", "-m", "initial secrets"]);
     sb
-}
-
-/// Stdout and stderr of a git run, as one text.
-pub fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
