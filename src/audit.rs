@@ -118,7 +118,7 @@ pub fn record(access: &Access<'_>, settings: &Settings) -> Result<()> {
              directory, or ask whoever set the requirement)"
         ))),
         Err(e) => {
-            eprintln!("agevault: warning: no access record written: {e}");
+            crate::diagnostics::warning(&format!("no access record written: {e}"));
             Ok(())
         }
     }

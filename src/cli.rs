@@ -39,7 +39,7 @@ pub struct Cli {
     #[arg(short = 'i', long = "identity", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub identities: Vec<PathBuf>,
 
-    /// Print only data and errors, no status lines.
+    /// Print only data and errors: no status lines, no progress bars.
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
@@ -68,6 +68,11 @@ pub struct Cli {
     /// When another writer holds the vault's lock, fail at once instead of waiting.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_wait: bool,
+
+    /// Colour the error, hint and warning labels on stderr: `auto` (on a terminal, unless
+    /// NO_COLOR is set; CLICOLOR_FORCE=1 forces it on a pipe), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", help_heading = GLOBAL)]
+    pub color: ColorWhen,
 
     #[command(subcommand)]
     pub command: Command,
@@ -117,7 +122,7 @@ pub enum Command {
     Check(CheckArgs),
     /// The secrets inventory: path, owner, class, consumers, policy, last rotation, due.
     Inventory(InventoryArgs),
-    /// Print shell completions (bash also completes secret paths, profiles, recipients and scopes).
+    /// Print shell completions (bash, zsh and fish also complete secret paths, profiles, recipients and scopes).
     Completions(CompletionsArgs),
     /// Print a man page (roff): agevault(1), or a command's (`man exec` is agevault-exec(1)).
     Man(ManArgs),
@@ -645,6 +650,27 @@ pub struct ManArgs {
     /// Write every page (agevault.1, agevault-exec.1, …) into this directory instead.
     #[arg(long, value_name = "DIR", conflicts_with = "command")]
     pub out_dir: Option<PathBuf>,
+}
+
+/// `--color WHEN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always, even on a pipe or with NO_COLOR.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorWhen> for crate::diagnostics::ColorChoice {
+    fn from(when: ColorWhen) -> Self {
+        match when {
+            ColorWhen::Auto => crate::diagnostics::ColorChoice::Auto,
+            ColorWhen::Always => crate::diagnostics::ColorChoice::Always,
+            ColorWhen::Never => crate::diagnostics::ColorChoice::Never,
+        }
+    }
 }
 
 /// What `__complete` lists.

@@ -19,8 +19,8 @@ pub fn check(file: &Path, bytes: &[u8]) -> crate::Result<()> {
     if has_conflict_markers(bytes) {
         return Err(crate::Error::ConflictMarkers {
             path: file.to_owned(),
-            recovery: recovery(file),
-        });
+        }
+        .with_hint(recovery(file)));
     }
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! The error type at the core's boundary: each variant is one user-facing sentence.
+//! The error type at the core's boundary: each variant is one user-facing sentence, and
+//! what to do next, where there is something to do, is a separate hint.
 
 use std::path::PathBuf;
 
 /// Everything that can go wrong, phrased for the person at the terminal.
 ///
-/// Messages never contain a secret value: variants carry paths, names and
-/// public keys only.
+/// The binary prints `agevault: error: MESSAGE` and, when [`Error::hint`] has one, a
+/// second line `hint: WHAT TO DO`. Messages never contain a secret value: variants
+/// carry paths, names and public keys only.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The command line was wrong (exit code 2).
@@ -13,7 +15,7 @@ pub enum Error {
     Usage(String),
 
     /// No `.agevault.toml` was found.
-    #[error("no .agevault.toml found in {start} or any parent directory; run `agevault init` to create one, or pass --config FILE")]
+    #[error("no .agevault.toml found in {start} or any parent directory")]
     NoConfig { start: PathBuf },
 
     /// The configuration file is unreadable or invalid.
@@ -21,16 +23,16 @@ pub enum Error {
     Config { path: PathBuf, message: String },
 
     /// The vault file does not exist.
-    #[error("vault {path} does not exist; run `agevault init` to create it")]
+    #[error("vault {path} does not exist")]
     NoVault { path: PathBuf },
 
     /// The vault is not an age file, or is damaged.
-    #[error("vault {path} is damaged: {reason}; restore it from git (`git checkout -- {path}`)")]
+    #[error("vault {path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 
     /// The file holds git conflict markers: a merge ran without agevault's merge driver.
-    #[error("{path} holds git conflict markers: git merged it line by line because `agevault git setup` was not run in this clone, and no age file survives that; nothing was read: {recovery}")]
-    ConflictMarkers { path: PathBuf, recovery: String },
+    #[error("{path} holds git conflict markers: git merged it line by line because `agevault git setup` was not run in this clone, and no age file survives that; nothing was read")]
+    ConflictMarkers { path: PathBuf },
 
     /// No identity could decrypt the vault.
     #[error("{0}")]
@@ -41,7 +43,7 @@ pub enum Error {
     InvalidDocument { path: PathBuf, reason: String },
 
     /// The document was written by a newer agevault.
-    #[error("vault {path} uses format version {version}, newer than this agevault understands (1); upgrade agevault, nothing was changed")]
+    #[error("vault {path} uses format version {version}, newer than this agevault understands (1); nothing was changed")]
     FutureVersion { path: PathBuf, version: u64 },
 
     /// The recipients in the config and in the vault disagree.
@@ -53,8 +55,8 @@ pub enum Error {
     Trust(String),
 
     /// Standard input gave an empty value where one was expected.
-    #[error("standard input gave an empty value for `{path}` (an unset variable or a closed stdin?); nothing was changed; {next}")]
-    EmptyValue { path: String, next: &'static str },
+    #[error("standard input gave an empty value for `{path}` (an unset variable or a closed stdin?); nothing was changed")]
+    EmptyValue { path: String },
 
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
@@ -87,6 +89,11 @@ pub enum Error {
     /// Any other failure, already phrased as one sentence.
     #[error("{0}")]
     Message(String),
+
+    /// An error and what to do about it (see [`Error::with_hint`]). Shown inside other
+    /// text (a `check` report line) it reads as one sentence, `MESSAGE; HINT`.
+    #[error("{error}; {hint}")]
+    Hinted { error: Box<Error>, hint: String },
 }
 
 impl Error {
@@ -115,9 +122,56 @@ impl Error {
         }
     }
 
+    /// The same error with `hint` as its "what to do next" line (replacing any other).
+    #[must_use]
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        let error = match self {
+            Error::Hinted { error, .. } => error,
+            other => Box::new(other),
+        };
+        Error::Hinted {
+            error,
+            hint: hint.into(),
+        }
+    }
+
+    /// No `.agevault.toml` upwards from `start`, with what to do about it.
+    pub fn no_config(start: PathBuf) -> Self {
+        Error::NoConfig { start }.with_hint("run `agevault init` to create one here, or pass --config FILE")
+    }
+
+    /// The vault file `path` does not exist, with what to do about it.
+    pub fn no_vault(path: PathBuf) -> Self {
+        Error::NoVault { path }.with_hint("run `agevault init` to create it")
+    }
+
+    /// The error line: the message without its hint.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Hinted { error, .. } => error.message(),
+            other => other.to_string(),
+        }
+    }
+
+    /// What the user can do next, printed as the `hint:` line under the error.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Hinted { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+
+    /// The error without its hint (to match on the kind of failure).
+    pub fn kind(&self) -> &Error {
+        match self {
+            Error::Hinted { error, .. } => error.kind(),
+            other => other,
+        }
+    }
+
     /// The process exit code this error maps to (the README's *Exit codes*).
     pub fn exit_code(&self) -> u8 {
-        match self {
+        match self.kind() {
             Error::Usage(_) => 2,
             Error::Spawn { code, .. } => *code,
             _ => 1,

@@ -79,9 +79,8 @@ pub fn parse_recipient_kind(key: &str) -> std::result::Result<RecipientKind, Str
 /// Builds encryptors for `keys` (plugin recipients go through their plugin binary).
 pub fn recipients_for(keys: &[String]) -> Result<Vec<Box<dyn Recipient + Send>>> {
     if keys.is_empty() {
-        return Err(Error::msg(
-            "no recipients are configured; add one with `agevault recipients add NAME KEY`",
-        ));
+        return Err(Error::msg("no recipients are configured")
+            .with_hint("add one with `agevault recipients add NAME KEY`"));
     }
     read_recipients_strings(keys)
 }
@@ -297,14 +296,17 @@ impl IdentitySet {
         load_text(text, source, None, self)
     }
 
-    /// The last clause of "no identity can decrypt": what to do next. Someone whose
+    /// The hint under "no identity can decrypt": what to do next. Someone whose
     /// passphrase could not be asked for is probably a recipient already.
     pub fn next_step(&self) -> &'static str {
         if no_terminal_for_passphrase() {
-            "; a passphrase-protected identity needs a terminal to ask for its passphrase: run this on one, \
+            "a passphrase-protected identity needs a terminal to ask for its passphrase: run this on one, \
              or give an identity without a passphrase for unattended runs (--identity FILE, $AGEVAULT_IDENTITY_FILE)"
+        } else if self.found.is_empty() {
+            "create an identity with `agevault keygen` and ask a recipient to add its public key with \
+             `agevault recipients add NAME KEY`"
         } else {
-            "; ask a recipient to add your public key with `agevault recipients add`"
+            "ask a recipient to add your public key (`agevault whoami` shows it) with `agevault recipients add NAME KEY`"
         }
     }
 
@@ -390,7 +392,7 @@ struct TerminalCallbacks;
 
 impl age::Callbacks for TerminalCallbacks {
     fn display_message(&self, message: &str) {
-        eprintln!("{message}");
+        crate::progress::suspend_active(|| eprintln!("{message}"));
     }
 
     fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
@@ -398,7 +400,10 @@ impl age::Callbacks for TerminalCallbacks {
             return None;
         }
         let no = no.unwrap_or("no");
-        let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): ")).ok()?;
+        let answer = crate::progress::suspend_active(|| {
+            rpassword::prompt_password(format!("{message} [{yes}/{no}] (typed hidden): "))
+        })
+        .ok()?;
         Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
     }
 
@@ -406,14 +411,16 @@ impl age::Callbacks for TerminalCallbacks {
         if prompts_disabled() {
             return None;
         }
-        rpassword::prompt_password(format!("{description} ")).ok()
+        crate::progress::suspend_active(|| rpassword::prompt_password(format!("{description} "))).ok()
     }
 
     fn request_passphrase(&self, description: &str) -> Option<secrecy::SecretString> {
         if prompts_disabled() {
             return None;
         }
-        let Ok(mut answer) = rpassword::prompt_password(format!("{description}: ")) else {
+        let Ok(mut answer) =
+            crate::progress::suspend_active(|| rpassword::prompt_password(format!("{description}: ")))
+        else {
             NO_TERMINAL_FOR_PASSPHRASE.store(true, std::sync::atomic::Ordering::Relaxed);
             return None;
         };

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod conflict_markers;
 mod crypto;
+mod diagnostics;
 mod document;
 mod error;
 mod exec;
@@ -23,6 +24,7 @@ mod openbao;
 mod output;
 mod ownership;
 mod pgp;
+mod progress;
 mod scan;
 mod secret_buf;
 mod secret_path;
@@ -82,23 +84,53 @@ pub fn main_entry() -> ExitCode {
         .and_then(|m| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => {
-            // Our own value parsers (secret paths, generators) phrase their errors like
-            // every other agevault error: one line, our words.
-            if let Some(ours) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<Error>()) {
-                eprintln!("agevault: error: {ours}");
-                return ExitCode::from(ours.exit_code());
-            }
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return report_usage_error(&e),
     };
+    diagnostics::set_color(cli.color.into());
     match commands::run(cli) {
         Ok(status) => status.into(),
-        Err(Error::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.kind(), Error::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("agevault: error: {e}");
+            diagnostics::error(&e.message(), e.hint());
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's verdict on the command line: help and version as clap prints them, a missing
+/// subcommand as the group's help (exit 2), anything else in agevault's error format.
+fn report_usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return code;
+    }
+    // The parse failed, so --color is looked for by hand.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let choice = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--color") {
+            Some(rest) => rest.strip_prefix('=').or_else(|| {
+                rest.is_empty()
+                    .then(|| args.get(i + 1).map(String::as_str))
+                    .flatten()
+            }),
+            None => None,
+        });
+    diagnostics::set_color(match choice {
+        Some("always") => diagnostics::ColorChoice::Always,
+        Some("never") => diagnostics::ColorChoice::Never,
+        _ => diagnostics::ColorChoice::Auto,
+    });
+    // Our own value parsers (secret paths, generators) phrase their errors like every
+    // other agevault error: our words, our hint, our exit code.
+    if let Some(ours) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<Error>()) {
+        diagnostics::error(&ours.message(), ours.hint());
+        return ExitCode::from(ours.exit_code());
+    }
+    let (message, hint) = diagnostics::clap_error_parts(&e.render().to_string());
+    diagnostics::error(&message, hint.as_deref());
+    code
 }

@@ -78,7 +78,7 @@ pub fn examples(path: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "completions" => &[
             ("agevault completions bash > /etc/bash_completion.d/agevault", "bash, with secret paths, profiles, recipients and scopes"),
-            ("agevault completions zsh > ~/.zfunc/_agevault", "zsh (static)"),
+            ("agevault completions zsh > ~/.zfunc/_agevault", "zsh (with ~/.zfunc in fpath), also dynamic"),
         ],
         "man" => &[
             ("agevault man exec | man -l -", "read agevault-exec(1)"),
@@ -157,6 +157,7 @@ AGEVAULT_EXEC_EXPLICIT_ONLY=1: exec injects only explicit mappings (host setting
 AGEVAULT_SAFE_DIRECTORIES: directories whose config and vault may be owned by another user.\n\
 AGEVAULT_GPG: the gpg program for OpenPGP (.gpg) vault files (default: gpg on PATH). GNUPGHOME: gpg's keyring; \
 GPG_TTY: the terminal gpg-agent's pinentry asks on (set from agevault's own terminal when unset).\n\
+NO_COLOR (non-empty): no colour on stderr; CLICOLOR_FORCE=1: colour even on a pipe (--color overrides both).\n\
 VISUAL, EDITOR: the editor of edit. XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR, HOME: where keys, \
 the trust store and memory files live.";
 

@@ -4,10 +4,14 @@ use std::io::Write;
 
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to stdout and flushes.
+/// Writes `bytes` to stdout and flushes (above a progress bar, if one is shown: stdout
+/// may be the same terminal).
 pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| {
+    crate::progress::suspend_active(|| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes).and_then(|()| out.flush())
+    })
+    .map_err(|e| {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Error::BrokenPipe
         } else {
@@ -49,9 +53,9 @@ pub fn render_columns(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A status line on stderr, unless quiet.
+/// A status line on stderr, unless quiet (above a progress bar, if one is shown).
 pub fn status(quiet: bool, text: &str) {
     if !quiet {
-        eprintln!("{text}");
+        crate::progress::suspend_active(|| eprintln!("{text}"));
     }
 }

@@ -114,11 +114,9 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
     };
     match policy.wait {
         LockWait::Never => Err(Error::LockHeld {
-            message: format!(
-                "{}; nothing was changed: try again when it has finished, or drop --no-wait to wait for it",
-                held()
-            ),
-        }),
+            message: format!("{}; nothing was changed", held()),
+        }
+        .with_hint("try again when it has finished, or drop --no-wait to wait for it")),
         LockWait::Forever => {
             crate::output::status(
                 policy.quiet,
@@ -147,11 +145,12 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
                 if now >= deadline {
                     return Err(Error::LockHeld {
                         message: format!(
-                            "{}; gave up after waiting {}, nothing was changed: try again later or wait longer (--wait=DURATION)",
+                            "{}; gave up after waiting {}, nothing was changed",
                             held(),
                             humantime::format_duration(limit)
                         ),
-                    });
+                    }
+                    .with_hint("try again later, or wait longer (--wait=DURATION)"));
                 }
                 std::thread::sleep(LOCK_POLL.min(deadline - now));
                 match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

@@ -34,7 +34,7 @@ pub fn stdin_is_terminal() -> bool {
 
 /// Reads a line from the terminal without echo, wrapping it at once.
 pub fn prompt_hidden(prompt: &str) -> crate::Result<SecretString> {
-    let line = rpassword::prompt_password(prompt)
+    let line = crate::progress::suspend_active(|| rpassword::prompt_password(prompt))
         .map_err(|e| crate::Error::with_source("cannot read from the terminal", e))?;
     Ok(wrap_secret(line))
 }
@@ -80,8 +80,8 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
     if bytes.is_empty() && !allow_empty {
         return Err(Error::EmptyValue {
             path: path.to_owned(),
-            next: "pipe the value, or pass --allow-empty to store an empty value",
-        });
+        }
+        .with_hint("pipe the value, or pass --allow-empty to store an empty value"));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| {
         Error::msg("the value on standard input is not UTF-8 text; encode binary values (e.g. base64)")
@@ -92,9 +92,12 @@ pub fn read_value(prompt: &str, path: &str, allow_empty: bool) -> Result<SecretS
 /// Asks a yes/no question on the terminal: Enter (the `Y` default), `y` or `yes` is
 /// yes; anything else, or no answer to read, is no.
 pub fn confirm(question: &str) -> bool {
-    eprint!("{question} [Y/n] ");
     let mut answer = String::new();
-    if std::io::stdin().read_line(&mut answer).is_err() {
+    let read = crate::progress::suspend_active(|| {
+        eprint!("{question} [Y/n] ");
+        std::io::stdin().read_line(&mut answer)
+    });
+    if read.is_err() {
         return false;
     }
     let answer = answer.trim().to_ascii_lowercase();

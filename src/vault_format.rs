@@ -121,9 +121,8 @@ pub fn decrypt(
 pub fn encrypt(path: &Path, plaintext: &[u8], keys: &[String]) -> Result<Vec<u8>> {
     let format = VaultFormat::of(path);
     if keys.is_empty() {
-        return Err(Error::msg(
-            "no recipients are configured; add one with `agevault recipients add NAME KEY`",
-        ));
+        return Err(Error::msg("no recipients are configured")
+            .with_hint("add one with `agevault recipients add NAME KEY`"));
     }
     if let Some(wrong) = keys.iter().find(|k| !format.accepts(k)) {
         return Err(Error::msg(format!(

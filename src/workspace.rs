@@ -67,7 +67,7 @@ impl Workspace {
         let vault_path = match (&options.vault, &config) {
             (Some(v), _) => v.clone(),
             (None, Some(c)) => c.vault_path(),
-            (None, None) => return Err(Error::NoConfig { start: cwd }),
+            (None, None) => return Err(Error::no_config(cwd)),
         };
         Ok(Workspace {
             options,
@@ -79,7 +79,8 @@ impl Workspace {
     /// The config, or an error saying how to get one.
     pub fn require_config(&self) -> Result<&Config> {
         self.config.as_ref().ok_or_else(|| {
-            Error::msg("this command needs a .agevault.toml; run `agevault init` or pass --config FILE")
+            Error::msg("this command needs a .agevault.toml")
+                .with_hint("run `agevault init` to create one here, or pass --config FILE")
         })
     }
 
@@ -182,13 +183,17 @@ impl Workspace {
         let path = self.vault_path.clone();
         crate::vault_format::decrypt(&path, bytes, &ids.identities).map_err(|failure| match failure {
             DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => {
-                Error::Corrupt { path, reason }
+                let hint = format!("restore it from git (`git checkout -- {}`)", path.display());
+                Error::Corrupt { path, reason }.with_hint(hint)
             }
-            DecryptFailure::NoMatchingKeys => Error::NoMatchingIdentity(self.no_identity_message(ids)),
+            DecryptFailure::NoMatchingKeys => {
+                Error::NoMatchingIdentity(self.no_identity_message(ids)).with_hint(ids.next_step())
+            }
             DecryptFailure::WrongPassphrase => Error::msg(format!(
                 "cannot decrypt {}: the passphrase of a protected identity was wrong",
                 path.display()
-            )),
+            ))
+            .with_hint("run the command again and type the passphrase carefully"),
             DecryptFailure::Plugin(reason) => Error::msg(format!(
                 "cannot decrypt {}: an age plugin failed: {reason}",
                 path.display()
@@ -196,11 +201,11 @@ impl Workspace {
             DecryptFailure::Gpg(GpgFailure::NoSecretKey { key_ids }) => Error::NoMatchingIdentity(format!(
                 "no key of yours can decrypt {}: it is encrypted to OpenPGP key id(s) {}, and gpg holds the \
                  secret key of none of them (`gpg --list-secret-keys` lists yours; check GNUPGHOME, or insert \
-                 your smartcard); ask a recipient to add your key with `agevault recipients add NAME \
-                 pgp:FINGERPRINT`",
+                 your smartcard)",
                 path.display(),
                 self.name_pgp_key_ids(&key_ids).join(", ")
-            )),
+            ))
+            .with_hint("ask a recipient to add your key with `agevault recipients add NAME pgp:FINGERPRINT`"),
             DecryptFailure::Gpg(failure) => Error::msg(format!("cannot decrypt {}: {failure}", path.display())),
         })
     }
@@ -228,7 +233,8 @@ impl Workspace {
             DocumentError::FutureVersion(version) => Error::FutureVersion {
                 path: self.vault_path.clone(),
                 version,
-            },
+            }
+            .with_hint("upgrade agevault"),
             DocumentError::Oversized(problem, prefix) => Error::InvalidDocument {
                 path: self.vault_path.clone(),
                 reason: format!(
@@ -284,7 +290,6 @@ impl Workspace {
                 .collect();
             msg.push_str(&format!("; unusable: {}", unusable.join(", ")));
         }
-        msg.push_str(ids.next_step());
         msg
     }
 
@@ -295,9 +300,7 @@ impl Workspace {
         }
         let ids = self.identities()?;
         if !self.vault_path.exists() {
-            return Err(Error::NoVault {
-                path: self.vault_path.clone(),
-            });
+            return Err(Error::no_vault(self.vault_path.clone()));
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
         let (mut doc, _, verified) = self.read_verified(&ids)?;
@@ -321,9 +324,7 @@ impl Workspace {
     fn open_scoped_for_write(&self) -> Result<WriteSession> {
         let ids = self.identities()?;
         if !self.vault_path.exists() {
-            return Err(Error::NoVault {
-                path: self.vault_path.clone(),
-            });
+            return Err(Error::no_vault(self.vault_path.clone()));
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
         let loaded = self.load(&ids, crate::workspace::Want::All, false)?;
@@ -352,9 +353,7 @@ impl Workspace {
     pub fn open_unverified_for_write(&self) -> Result<(WriteSession, Vec<u8>)> {
         let ids = self.identities()?;
         if !self.vault_path.exists() {
-            return Err(Error::NoVault {
-                path: self.vault_path.clone(),
-            });
+            return Err(Error::no_vault(self.vault_path.clone()));
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
         let bytes = self.read_ciphertext()?;
@@ -384,10 +383,11 @@ impl Workspace {
                 if let Some((id, _)) = &pinned {
                     if *id != s.current.body.vault_id {
                         return Err(Error::Trust(format!(
-                            "{} belongs to vault {}, but this path is pinned to vault {id}; run `agevault trust                              forget` first if the vault really was replaced",
+                            "{} belongs to vault {}, but this path is pinned to vault {id}",
                             trust::sig_path(&self.vault_path).display(),
                             s.current.body.vault_id
-                        )));
+                        ))
+                        .with_hint("if the vault really was replaced, run `agevault trust forget` first"));
                     }
                 }
                 let (trusted, accepted) = match &pinned {
@@ -443,9 +443,7 @@ impl Workspace {
         }
         let ids = self.identities()?;
         if !self.vault_path.exists() {
-            return Err(Error::NoVault {
-                path: self.vault_path.clone(),
-            });
+            return Err(Error::no_vault(self.vault_path.clone()));
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
         let bytes = self.read_ciphertext()?;
@@ -607,9 +605,10 @@ pub fn sign_new_version(
         (Some(c), _) => (c.writer_set()?, c.digest.clone()),
         (None, Some(p)) => (p.writers.clone(), p.config_digest.clone()),
         (None, None) => {
-            return Err(Error::msg(
-                "a new vault needs a .agevault.toml that names its [writers]; run `agevault init`",
-            ))
+            return Err(
+                Error::msg("a new vault needs a .agevault.toml that names its [writers]")
+                    .with_hint("run `agevault init`"),
+            )
         }
     };
     let file = config.map_or_else(|| "the config".to_owned(), |c| c.path.display().to_string());
@@ -628,9 +627,11 @@ pub fn sign_with(
 ) -> Result<(TrustStore, trust::sigfile::SigFile)> {
     if writers.is_empty() {
         return Err(Error::Trust(format!(
-            "{config_name} names no [writers], so no write can be signed; add yourself with `agevault trust sign \
-             --add-writer NAME` (it signs the vault as well)"
-        )));
+            "{config_name} names no [writers], so no write can be signed"
+        ))
+        .with_hint(
+            "add yourself with `agevault trust sign --add-writer NAME` (it signs the vault as well)",
+        ));
     }
     let store = TrustStore::open()?;
     let pinned_generation = prior
@@ -713,9 +714,9 @@ impl RecipientDrift {
 /// Reads the vault file, with a clear error when it is missing or a merge mangled it.
 pub fn read_vault_bytes(path: &Path) -> Result<Vec<u8>> {
     let bytes = store::read_trusted_file(path, "vault", store::MAX_VAULT_BYTES).map_err(|e| match e {
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Error::NoVault {
-            path: path.to_owned(),
-        },
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::no_vault(path.to_owned())
+        }
         Error::Io { source, .. } => Error::io("reading vault", path, source),
         other => other,
     })?;

@@ -185,7 +185,7 @@ fn rm_of_a_namespace_needs_r() {
         err.contains("`db` is a namespace holding 2 secret(s)") && err.contains("agevault rm -r db"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    common::error_and_hint(&err);
     assert_no_leak(&out, "rm-r-pw-1");
     assert_eq!(sb.vault_bytes(), before, "rm without -r changed the vault");
 
@@ -204,21 +204,28 @@ fn get_and_rm_of_a_mistyped_path_suggest_the_closest() {
     for cmd in ["get", "rm"] {
         let out = sb.test(&[cmd, "db/pasword"]).run();
         assert_eq!(out.status.code(), Some(1), "{cmd}: {}", all_output(&out));
-        assert!(
-            stderr(&out).contains("no secret `db/pasword`; did you mean `db/password`?")
-                || stderr(&out).contains("no secret `db/pasword` in the vault; did you mean `db/password`?"),
-            "{cmd}: {}",
-            stderr(&out)
+        assert_eq!(
+            stderr(&out),
+            "agevault: error: no secret `db/pasword` in the vault\n\
+             hint: did you mean `db/password`? (`agevault ls` lists them)\n",
+            "{cmd}"
         );
         assert_no_leak(&out, "typo-pw-1");
     }
     // A namespace is a candidate too; a stranger gets no suggestion.
     let out = sb.test(&["get", "smba"]).run();
-    assert!(stderr(&out).contains("did you mean `samba`?"), "{}", stderr(&out));
+    let (_, hint) = common::error_and_hint(&stderr(&out));
+    assert_eq!(
+        hint.as_deref(),
+        Some("did you mean `samba`? (`agevault ls` lists them)")
+    );
     let out = sb.test(&["get", "web/token"]).run();
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("agevault ls"), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "agevault: error: no secret `web/token` in the vault\n\
+         hint: `agevault ls` lists the secrets you can read\n"
+    );
     assert_eq!(sb.vault_bytes(), before);
 }
 
@@ -443,7 +450,16 @@ fn a_merge_without_git_setup_names_the_recovery_and_the_recovery_works() {
         assert!(err.contains("git merge --abort"), "{args:?}: {err}");
         assert!(err.contains("agevault git setup"), "{args:?}: {err}");
         assert!(!err.contains("git checkout -- "), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let (message, hint) = common::error_and_hint(&err);
+        assert!(message.ends_with("nothing was read"), "{message}");
+        assert_eq!(
+            hint.as_deref(),
+            Some(
+                "recover with `git merge --abort`, then `agevault git setup` and merge again (agevault then \
+                 merges per secret)"
+            ),
+            "{args:?}"
+        );
     }
     let check = agevault(&sb, &["check"]).run();
     assert_eq!(check.status.code(), Some(1));

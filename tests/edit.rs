@@ -61,7 +61,7 @@ fn assert_edit_failed(out: &Output, needle: &str, secrets: &[&str]) -> String {
     assert_eq!(out.status.code(), Some(1), "stdout+stderr: {}", all_output(out));
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
     assert!(err.contains("nothing was changed"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    common::error_and_hint(&err);
     assert!(
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "{err}"
@@ -351,7 +351,7 @@ fn a_missing_editor_is_one_clear_error() {
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
     assert!(err.contains("no-such-editor"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    common::error_and_hint(&err);
     assert!(!err.contains("panicked"), "{err}");
     assert_no_leak(&out, &value);
     assert_eq!(sb.vault_bytes(), before);

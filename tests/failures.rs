@@ -10,8 +10,9 @@ use std::process::Output;
 
 use common::{age_keygen, all_output, assert_no_leak, public_key, stderr, unique, Outcome, Sandbox};
 
-/// Asserts a clean failure with exit `code`: one `agevault: error:` line on stderr,
-/// nothing on stdout, no panic or debug dump, none of `secrets` shown. Returns stderr.
+/// Asserts a clean failure with exit `code`: one `agevault: error:` line on stderr (and
+/// at most a `hint:` line under it), nothing on stdout, no panic or debug dump, none of
+/// `secrets` shown. Returns stderr.
 fn assert_clean_failure(out: &Output, code: i32, secrets: &[&str]) -> String {
     let err = stderr(out);
     assert_eq!(
@@ -21,8 +22,7 @@ fn assert_clean_failure(out: &Output, code: i32, secrets: &[&str]) -> String {
         all_output(out)
     );
     assert!(out.stdout.is_empty(), "stdout on failure: {}", all_output(out));
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("agevault: error: "), "{err}");
+    common::error_and_hint(&err);
     assert!(
         err.len() > "agevault: error: ".len() + 10,
         "not a sentence: {err}"

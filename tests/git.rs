@@ -181,7 +181,7 @@ fn setup_outside_a_repository_is_one_clear_error() {
         err.contains("not inside a git repository") && err.contains("git init"),
         "{err}"
     );
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    common::error_and_hint(&err);
 }
 
 // ------------------------------------------------------------------ diff

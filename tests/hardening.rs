@@ -17,7 +17,7 @@ fn set_refuses_an_empty_value_from_a_pipe_or_closed_stdin() {
         let err = stderr(&out);
         assert!(err.contains("empty value for `api/key`"), "{err}");
         assert!(err.contains("--allow-empty"), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        common::error_and_hint(&err);
     }
     // A closed stdin reads like /dev/null.
     let out = sb.test(&["set", "api/key"]).run();
@@ -45,7 +45,7 @@ fn rotate_without_generator_and_without_a_value_refuses() {
     let err = stderr(&out);
     assert!(err.contains("`api/key`") && err.contains("no generator"), "{err}");
     assert!(!all_output(&out).contains("rotated"), "{}", all_output(&out));
-    assert_eq!(err.lines().count(), 1, "{err}");
+    common::error_and_hint(&err);
     assert_eq!(sb.vault_bytes(), before);
     assert_eq!(sb.get("api/key"), "kept-value-0002");
     // A piped value still rotates.
@@ -454,7 +454,7 @@ fn misspelled_config_tables_and_keys_are_errors_naming_the_line_and_the_nearest_
             assert!(text.contains(&want), "{args:?}: want {want:?}, got {text}");
             assert!(text.contains(".agevault.toml"), "{text}");
             if args[0] == "get" {
-                assert_eq!(stderr(&out).lines().count(), 1, "{text}");
+                common::error_and_hint(&stderr(&out));
                 assert!(out.stdout.is_empty(), "get printed {text:?}");
             }
             common::assert_no_leak(&out, "typo-value-0010");

@@ -1,11 +1,13 @@
 //! Help, man pages and shell completion, as a user reads and uses them: `--help` with
 //! examples and global options apart, a man page per command with the standard
-//! sections, and bash completion that knows the vault's paths and the config's names.
+//! sections, and bash, zsh and fish completion that know the vault's paths and the
+//! config's names — each tested through the shell's own completion machinery.
 
 mod common;
 
 use std::fs;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use common::{age_keygen, all_output, assert_no_leak, Sandbox};
 
@@ -130,51 +132,9 @@ fn regex_lite(roff: &str) -> Vec<String> {
     out
 }
 
-/// Runs bash's completion for the words `line` (the cursor after the last word, or on
-/// an empty new word when `line` ends with a space) and returns the candidates.
-fn complete(sb: &Sandbox, line: &str) -> (Vec<String>, Output) {
-    let script = sb.root.path().join("agevault.bash");
-    if !script.exists() {
-        let out = sb.test(&["completions", "bash"]).run();
-        assert!(out.status.success());
-        fs::write(&script, &out.stdout).unwrap();
-    }
-    let bin = env!("CARGO_BIN_EXE_agevault");
-    let mut words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-    if line.ends_with(' ') {
-        words.push(String::new());
-    }
-    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
-    let program = format!(
-        "source '{}'; COMP_WORDS=('{bin}' {}); COMP_CWORD={}; COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
-         _agevault_dynamic \"${{COMP_WORDS[0]}}\" \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-        script.display(),
-        quoted.join(" "),
-        words.len()
-    );
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(program)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", sb.home())
-        .env("USER", common::USER)
-        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
-        .current_dir(sb.repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{line}: {}", all_output(&out));
-    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    found.sort();
-    (found, out)
-}
-
-#[test]
-fn bash_completion_offers_secret_paths_profiles_recipients_and_scopes() {
+/// The sandbox every completion test completes in: secrets in the main vault and a
+/// scope, two recipients, two exec profiles.
+fn completion_sandbox() -> Sandbox {
     let sb = Sandbox::with_secrets(&[
         ("db/password", "complete-db-pw-1"),
         ("db/user", "complete-db-user-2"),
@@ -195,39 +155,297 @@ fn bash_completion_offers_secret_paths_profiles_recipients_and_scopes() {
     .run()
     .success();
     sb.append_config("[exec.samba]\nenv = { SMB_PASSWORD = \"samba/password\" }\n\n[exec.deploy]\nenv = { T = \"prod/api/token\" }\n");
+    sb
+}
 
-    let (found, out) = complete(&sb, "get db/");
-    assert_eq!(found, ["db/password", "db/user"]);
-    for v in ["complete-db-pw-1", "complete-db-user-2"] {
-        assert_no_leak(&out, v);
+/// What every shell must offer for these command lines (after `agevault `; a trailing
+/// space completes a new, empty word).
+const CASES: &[(&str, &[&str])] = &[
+    ("get db/", &["db/password", "db/user"]),
+    // Paths from a scope file too; `rm`, `rotate`, `--only` complete paths as well.
+    ("rm pr", &["prod/api/token"]),
+    ("rotate db/password s", &["samba/password"]),
+    ("exec --only d", &["db/password", "db/user"]),
+    ("exec -p ", &["deploy", "samba"]),
+    ("exec --profile s", &["samba"]),
+    // Options with a value are skipped when finding the argument (--color never).
+    ("--color never get s", &["samba/password"]),
+    ("log -n 3 d", &["db/password", "db/user"]),
+    ("recipients remove ", &["alice", "bob"]),
+    ("scopes grant ", &["prod"]),
+    ("scopes grant prod b", &["bob"]),
+    ("scopes move db --to ", &["prod"]),
+];
+
+/// The script `agevault completions SHELL` prints, saved in the sandbox.
+fn script(sb: &Sandbox, shell: &str) -> PathBuf {
+    let path = sb.root.path().join(format!("agevault.{shell}"));
+    if !path.exists() {
+        let out = sb.test(&["completions", shell]).run();
+        assert!(out.status.success(), "{}", all_output(&out));
+        fs::write(&path, &out.stdout).unwrap();
     }
-    // Paths from a scope file too; `rm`, `ls`, `rotate` complete paths as well.
-    let (found, _) = complete(&sb, "rm pr");
-    assert_eq!(found, ["prod/api/token"]);
-    let (found, _) = complete(&sb, "rotate db/password s");
-    assert_eq!(found, ["samba/password"]);
-    let (found, _) = complete(&sb, "exec -p ");
-    assert_eq!(found, ["deploy", "samba"]);
-    let (found, _) = complete(&sb, "exec --profile s");
-    assert_eq!(found, ["samba"]);
-    let (found, _) = complete(&sb, "recipients remove ");
-    assert_eq!(found, ["alice", "bob"]);
-    let (found, _) = complete(&sb, "scopes grant ");
-    assert_eq!(found, ["prod"]);
-    let (found, _) = complete(&sb, "scopes grant prod b");
-    assert_eq!(found, ["bob"]);
-    // Everything else is clap's static completion: subcommands and flags.
-    let (found, _) = complete(&sb, "recip");
-    assert_eq!(found, ["recipients"]);
-    let (found, _) = complete(&sb, "rm --rec");
-    assert_eq!(found, ["--recursive"]);
+    path
+}
 
-    // Without a key there is nothing to offer, and no prompt, no error.
-    fs::remove_file(sb.identity()).unwrap();
-    let (found, out) = complete(&sb, "get db/");
-    assert!(found.is_empty(), "{found:?}");
+/// A shell in the sandbox's environment, with the binary under test first on PATH as
+/// `agevault` (completion rules are registered for that command name).
+fn shell(sb: &Sandbox, program: &str) -> Command {
+    let bin_dir = sb.root.path().join("bin");
+    if !bin_dir.exists() {
+        fs::create_dir_all(&bin_dir).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_agevault"), bin_dir.join("agevault")).unwrap();
+    }
+    let mut path = std::ffi::OsString::from(&bin_dir);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", path)
+        .env("HOME", sb.home())
+        .env("USER", common::USER)
+        .env("AGEVAULT_TRUST_DIR", sb.trust_dir())
+        .env("AGEVAULT_AUDIT_DIR", sb.audit_dir())
+        .current_dir(sb.repo());
+    cmd
+}
+
+/// Candidates from the shell's output, one a line (fish adds a tab and a description).
+fn candidates(out: &Output, what: &str) -> Vec<String> {
+    assert!(out.status.success(), "{what}: {}", all_output(out));
+    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The words of `line` after `agevault`, plus an empty one when it ends with a space.
+fn words(line: &str) -> Vec<String> {
+    let mut words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    if line.ends_with(' ') {
+        words.push(String::new());
+    }
+    words
+}
+
+/// Runs bash's completion function for `line`, as bash does on Tab (COMP_WORDS,
+/// COMP_CWORD, the function `complete -F` registered).
+fn complete_bash(sb: &Sandbox, line: &str) -> (Vec<String>, Output) {
+    let script = script(sb, "bash");
+    let words = words(line);
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=(agevault {}); COMP_CWORD={}; COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+         f=$(complete -p agevault | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p'); \
+         $f agevault \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len()
+    );
+    let out = shell(sb, "bash").arg("-c").arg(program).output().unwrap();
+    (candidates(&out, line), out)
+}
+
+/// Runs fish's own completion (`complete -C`) for `line` with the script loaded.
+fn complete_fish(sb: &Sandbox, line: &str) -> (Vec<String>, Output) {
+    let script = script(sb, "fish");
+    let out = shell(sb, "fish")
+        .args(["--no-config", "-c"])
+        .arg(format!(
+            "source '{}'; complete -C 'agevault {line}'",
+            script.display()
+        ))
+        .output()
+        .expect("fish must be installed (apt-get install fish)");
+    (candidates(&out, line), out)
+}
+
+/// Runs zsh's completion function for `line`: `zsh -f` with compinit, the script
+/// installed as the `_agevault` autoload file in an fpath directory (as the Debian
+/// package installs it), `words`/`CURRENT`/`PREFIX` set as zsh sets them on Tab, and a
+/// `compadd` that prints what would be offered (the candidates matching the prefix)
+/// instead of adding them to a menu. Outside a completion widget the generated static
+/// part (`_arguments`) cannot run, so falling back to it prints `STATIC`.
+fn complete_zsh(sb: &Sandbox, line: &str) -> (Vec<String>, Output) {
+    let fpath = zsh_fpath(sb);
+    let words = words(line);
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "fpath=('{}' $fpath); autoload -U compinit; compinit -u -D
+         [[ $_comps[agevault] == _agevault ]] || {{ print -u2 \"registered: $_comps[agevault]\"; exit 1 }}
+         compadd() {{
+             local -a found; local arr
+             while (( $# )); do
+                 case $1 in (-a) arr=$2; shift 2 ;; (--) shift; found+=(\"$@\"); break ;; (-*) shift ;; (*) found+=(\"$1\"); shift ;; esac
+             done
+             [[ -n $arr ]] && found+=(\"${{(@P)arr}}\")
+             print -rl -- ${{(M)found:#${{PREFIX}}*}}
+         }}
+         _arguments() {{ print STATIC }}
+         words=(agevault {}); CURRENT={}; PREFIX=${{words[CURRENT]}}
+         _agevault",
+        fpath.display(),
+        quoted.join(" "),
+        words.len() + 1
+    );
+    let out = shell(sb, "zsh")
+        .args(["-f", "-c"])
+        .arg(program)
+        .output()
+        .expect("zsh must be installed (apt-get install zsh)");
+    (candidates(&out, line), out)
+}
+
+/// A directory holding `_agevault`, as /usr/share/zsh/vendor-completions does.
+fn zsh_fpath(sb: &Sandbox) -> PathBuf {
+    let dir = sb.root.path().join("zsh-functions");
+    if !dir.exists() {
+        fs::create_dir_all(&dir).unwrap();
+        fs::copy(script(sb, "zsh"), dir.join("_agevault")).unwrap();
+    }
+    dir
+}
+
+/// Every case of [`CASES`] through `complete`, then: no values leaked, static completion
+/// for the rest, and no candidates (and no prompt or error) without a key.
+fn assert_completes(
+    sb: &Sandbox,
+    shell: &str,
+    complete: fn(&Sandbox, &str) -> (Vec<String>, Output),
+    static_cases: &[(&str, &[&str])],
+) {
+    for (line, want) in CASES {
+        let (found, out) = complete(sb, line);
+        assert_eq!(found, *want, "{shell}: `agevault {line}`: {}", all_output(&out));
+        for v in [
+            "complete-db-pw-1",
+            "complete-db-user-2",
+            "complete-token-3",
+            "complete-samba-4",
+        ] {
+            assert_no_leak(&out, v);
+        }
+    }
+    for (line, want) in static_cases {
+        let (found, out) = complete(sb, line);
+        assert_eq!(found, *want, "{shell}: `agevault {line}`: {}", all_output(&out));
+    }
+}
+
+/// Without a key there is nothing to offer, and no prompt, no error.
+fn assert_quiet_without_a_key(
+    sb: &Sandbox,
+    shell: &str,
+    complete: fn(&Sandbox, &str) -> (Vec<String>, Output),
+) {
+    let (found, out) = complete(sb, "get db/");
+    assert!(found.is_empty(), "{shell}: {found:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).is_empty(),
+        "{shell}: {}",
+        all_output(&out)
+    );
+}
+
+#[test]
+fn bash_completion_offers_secret_paths_profiles_recipients_and_scopes() {
+    let sb = completion_sandbox();
+    // Everything else is clap's static completion: subcommands and flags.
+    assert_completes(
+        &sb,
+        "bash",
+        complete_bash,
+        &[("recip", &["recipients"]), ("rm --rec", &["--recursive"])],
+    );
+    fs::remove_file(sb.identity()).unwrap();
+    assert_quiet_without_a_key(&sb, "bash", complete_bash);
+}
+
+#[test]
+fn fish_completion_offers_secret_paths_profiles_recipients_and_scopes() {
+    let sb = completion_sandbox();
+    assert_completes(
+        &sb,
+        "fish",
+        complete_fish,
+        &[("recip", &["recipients"]), ("rm --rec", &["--recursive"])],
+    );
+    fs::remove_file(sb.identity()).unwrap();
+    assert_quiet_without_a_key(&sb, "fish", complete_fish);
+}
+
+#[test]
+fn zsh_completion_offers_secret_paths_profiles_recipients_and_scopes() {
+    let sb = completion_sandbox();
+    // Subcommands and flags go to the generated _arguments-based function.
+    assert_completes(
+        &sb,
+        "zsh",
+        complete_zsh,
+        &[
+            ("recip", &["STATIC"]),
+            ("rm --rec", &["STATIC"]),
+            ("get db/password ", &["STATIC"]),
+        ],
+    );
+    fs::remove_file(sb.identity()).unwrap();
+    assert_quiet_without_a_key(&sb, "zsh", complete_zsh);
+}
+
+#[test]
+fn zsh_completion_sourced_registers_the_dynamic_function() {
+    let sb = completion_sandbox();
+    let script = script(&sb, "zsh");
+    let out = shell(&sb, "zsh")
+        .args(["-f", "-c"])
+        .arg(format!(
+            "autoload -U compinit; compinit -u -D; source '{}'; print -r -- $_comps[agevault]",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "_agevault_dynamic\n",
+        "{}",
+        all_output(&out)
+    );
+    let text = fs::read_to_string(&script).unwrap();
+    assert!(text.starts_with("#compdef agevault\n"), "autoloadable from fpath");
+    assert!(Path::new(&script).exists());
+}
+
+#[test]
+fn readme_quick_start_try_command_runs_on_the_demo_vault() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // The quick start is on the first screen: within the first 30 lines.
+    let head: Vec<&str> = readme.lines().take(30).collect();
+    let install = head
+        .iter()
+        .position(|l| l.starts_with("cargo install --locked --path ."))
+        .expect("the install command on the first screen");
+    let try_line = head[install + 1];
+    assert!(try_line.starts_with("agevault "), "{try_line}");
+    assert!(
+        head[install + 2].starts_with("cargo test --locked --tests"),
+        "{head:?}"
+    );
+    // The try command, as a newcomer runs it after installing: from the clone's root.
+    let sb = Sandbox::empty();
+    let out = shell(&sb, "sh")
+        .arg("-c")
+        .arg(try_line)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{try_line}: {}", all_output(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "user=smbadmin\nTr0ub4dor&3-demo-only\n",
         "{}",
         all_output(&out)
     );

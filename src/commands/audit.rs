@@ -16,10 +16,10 @@ pub fn run(_options: GlobalOptions, cmd: AuditCommand) -> Result<ExitStatus> {
     let path = audit::dir().join(audit::LOG_NAME);
     if !path.exists() {
         return Err(Error::msg(format!(
-            "no access record at {} yet (it is written by `exec` and `get`; set {} to read another directory)",
+            "no access record at {} yet (it is written by `exec` and `get`)",
             path.display(),
-            audit::DIR_ENV
-        )));
+        ))
+        .with_hint(format!("set {} to read another directory", audit::DIR_ENV)));
     }
     match cmd {
         AuditCommand::Show { since, json } => show(&path, since.as_deref(), json),

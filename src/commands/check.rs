@@ -26,7 +26,6 @@ struct Outcome {
     ok: bool,
     skipped: bool,
     problems: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<String>,

@@ -9,7 +9,7 @@ _agevault_dynamic() {
         w="${COMP_WORDS[i]}"
         if ((skip)); then skip=0; continue; fi
         case "$w" in
-            --config|--vault|-i|--identity|--signing-key|-p|--profile|--only|--env|--file|--generate|--role|--scopes|--to|--paths|--readers|--key-file|-n|--max-count|--format|--files-as|--strip-prefix|--name|-o|--output)
+            @VALUE_OPTIONS@)
                 skip=1; continue ;;
             -*) continue ;;
         esac

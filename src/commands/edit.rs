@@ -23,13 +23,13 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
     // Fail before the user types anything that could not be saved.
     ws.check_recipient_drift(&session.doc)?;
     for path in &left_out {
-        eprintln!(
-            "agevault: `{}` breaks the secret path limits (at most {} segments, {} bytes); it is not shown \
+        crate::diagnostics::warning(&format!(
+            "`{}` breaks the secret path limits (at most {} segments, {} bytes); it is not shown \
              and saving removes it",
             crate::secret_path::shorten(&path.join("/")),
             crate::secret_path::MAX_SEGMENTS,
             crate::secret_path::MAX_PATH_BYTES
-        );
+        ));
     }
     let dir = MemDir::create("edit", args.allow_disk)?;
     let file = dir.write_file("secrets.json", tree_to_json(session.doc.secrets()).as_slice())?;
@@ -86,10 +86,10 @@ pub fn run(ws: &Workspace, args: &EditArgs) -> Result<ExitStatus> {
             })
             .collect();
         if !refusals.is_empty() {
-            return Err(Error::msg(format!(
-                "{}; nothing was changed (run `agevault edit --force` to save it anyway)",
-                refusals.join("; ")
-            )));
+            return Err(
+                Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                    .with_hint("run `agevault edit --force` to save it anyway"),
+            );
         }
     }
     ws.commit(session)?;
@@ -115,7 +115,7 @@ fn editor_command() -> Result<Vec<String>> {
     let words = shell_words::split(&raw)
         .map_err(|e| Error::with_source(format!("cannot parse the editor command `{raw}`"), e))?;
     if words.is_empty() {
-        return Err(Error::msg("the editor command is empty; set $EDITOR"));
+        return Err(Error::msg("the editor command is empty").with_hint("set $VISUAL or $EDITOR"));
     }
     Ok(words)
 }
@@ -172,7 +172,7 @@ fn run_editor(editor: &[String], file: &Path) -> Result<ChildExit> {
     run_supervised(cmd).map_err(|e| match e {
         // A missing editor is an ordinary error here, not exec's 126/127.
         Error::Spawn { message, .. } => {
-            Error::msg(format!("cannot start the editor: {message}; set $EDITOR"))
+            Error::msg(format!("cannot start the editor: {message}")).with_hint("set $VISUAL or $EDITOR")
         }
         other => other,
     })

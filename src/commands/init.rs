@@ -50,9 +50,10 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     let vault_path = config_dir.join(&vault_rel);
     if vault_path.exists() {
         return Err(Error::msg(format!(
-            "{} already exists; refusing to overwrite a vault (remove it first if you really mean to start over)",
+            "{} already exists; refusing to overwrite a vault",
             vault_path.display()
-        )));
+        ))
+        .with_hint("remove it first if you really mean to start over"));
     }
     if config_path.exists() {
         return Err(Error::msg(format!(
@@ -175,9 +176,9 @@ fn first_public_key(options: &GlobalOptions) -> Result<String> {
     }
     if !set.found.is_empty() {
         return Err(Error::msg(
-            "your identity's public key cannot be derived (passphrase-protected or plugin); \
-             run `agevault init` after `agevault keygen`, or edit .agevault.toml by hand",
-        ));
+            "your identity's public key cannot be derived (passphrase-protected or plugin)",
+        )
+        .with_hint("run `agevault init` after `agevault keygen`, or edit .agevault.toml by hand"));
     }
     let path = keys::default_identity_path()
         .ok_or_else(|| Error::msg("neither $XDG_CONFIG_HOME nor $HOME is set; pass --identity FILE"))?;

@@ -4,6 +4,7 @@ use crate::cli::LogArgs;
 use crate::error::Result;
 use crate::git::{history, repo};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -55,11 +56,14 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
         .map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf);
     let repo = repo::open(&start)?;
     let ids = ws.identities()?;
+    // Every distinct version of every vault file is decrypted: a long history takes a while.
+    let progress = Progress::spinner(ws.options.quiet, "reading the vault's history");
     let mut parts = Vec::new();
     let mut hidden = Vec::new();
     for file in ws.vault_files() {
         let rel = repo::relative_path(&repo, &file.path)?;
-        let mut part = history::vault_history(&repo, &rel, &ids.identities, filter, args.max_count)?;
+        let mut part =
+            history::vault_history(&repo, &rel, &ids.identities, filter, args.max_count, &progress)?;
         if let Some(scope) = &file.scope {
             // A scope file this user has never been able to read: its commits would be
             // nothing but "cannot be decrypted" notes, so it is named once instead.
@@ -76,6 +80,7 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
         parts.push(part);
     }
     let mut found = history::combine(&repo, parts, args.max_count)?;
+    progress.finish();
     name_recipients(ws, &mut found);
 
     if args.json {

@@ -96,10 +96,9 @@ fn lock_wait(wait: Option<&str>, no_wait: bool) -> Result<crate::store::LockWait
         Some(text) => humantime::parse_duration(text)
             .map(LockWait::AtMost)
             .map_err(|e| {
-                crate::Error::Usage(format!(
-                    "--wait={}: {e}; give a duration such as 30s or 2m, or --wait alone to wait as long as it takes",
-                    crate::terminal::sanitize(text)
-                ))
+                crate::Error::Usage(format!("--wait={}: {e}", crate::terminal::sanitize(text))).with_hint(
+                    "give a duration such as 30s or 2m, or --wait alone to wait as long as it takes",
+                )
             }),
     }
 }
@@ -125,8 +124,11 @@ fn missing_path(
     if crate::git::unresolved_conflicts(doc).contains(&wanted) {
         return crate::Error::msg(format!(
             "`{wanted}` has an unresolved merge conflict (both branches changed it; the values wait under \
-             `{}/{wanted}`): run `agevault edit`, set `{wanted}` and delete `{}`",
+             `{}/{wanted}`)",
             crate::git::merge::CONFLICTS,
+        ))
+        .with_hint(format!(
+            "run `agevault edit`, set `{wanted}` and delete `{}`",
             crate::git::merge::CONFLICTS
         ));
     }
@@ -144,12 +146,9 @@ fn missing_path(
         .map(|(p, _)| p)
         .collect();
     let known = crate::suggest::paths_and_namespaces(&leaves);
+    let missing = crate::Error::msg(format!("no secret `{wanted}` in the vault"));
     match crate::suggest::closest(&wanted, known.iter().map(String::as_str)) {
-        Some(near) => crate::Error::msg(format!(
-            "no secret `{wanted}` in the vault; did you mean `{near}`? (list them with `agevault ls`)"
-        )),
-        None => crate::Error::msg(format!(
-            "no secret `{wanted}` in the vault (list them with `agevault ls`)"
-        )),
+        Some(near) => missing.with_hint(format!("did you mean `{near}`? (`agevault ls` lists them)")),
+        None => missing.with_hint("`agevault ls` lists the secrets you can read"),
     }
 }

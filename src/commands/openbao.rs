@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::openbao::kv::{self, Entry, Written};
 use crate::openbao::{self, approle, policy, Target};
 use crate::output;
+use crate::progress::Progress;
 use crate::secret_path::SecretPath;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -66,9 +67,12 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
         .filter(|(path, _)| under.as_ref().map_or(true, |u| is_under(path, u)))
         .collect();
 
+    // One request per secret, twice (compare, then write): a bar on a terminal.
+    let progress = Progress::bar(ws.options.quiet, leaves.len() as u64, "comparing with the server");
     let mut plan = Vec::new();
     let mut unchanged = 0usize;
     for (path, value) in &leaves {
+        progress.inc();
         match kv::read(&server, &token, &target, path)? {
             Entry::Present {
                 value: current,
@@ -103,6 +107,7 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
             .map_or_else(String::new, |p| format!(", prefix {p}"))
     );
     if args.dry_run {
+        progress.finish();
         for (path, action) in &plan {
             output::line(&format!("{:<7} {path}", action.verb()))?;
         }
@@ -125,7 +130,9 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
     let mut conflicts = Vec::new();
     // Paths another writer stored first, with our value: check-and-set refused our write.
     let mut raced = 0usize;
+    progress.restart(plan.len() as u64, "writing to the server");
     for (path, action) in &plan {
+        progress.inc();
         let outcome = match action {
             Action::Create { cas } | Action::Update { cas } => {
                 let value = values
@@ -162,6 +169,7 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
             done.push(verb);
         }
     }
+    progress.finish();
     output::status(
         ws.options.quiet,
         &format!(
@@ -176,11 +184,11 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
     );
     if !conflicts.is_empty() {
         return Err(Error::msg(format!(
-            "{} path(s) changed on the server during this push and were not overwritten (check-and-set): {}; \
-             run `agevault openbao push` again to publish the vault's values over them",
+            "{} path(s) changed on the server during this push and were not overwritten (check-and-set): {}",
             conflicts.len(),
             conflicts.join(", ")
-        )));
+        ))
+        .with_hint("run `agevault openbao push` again to publish the vault's values over them"));
     }
     Ok(ExitStatus::Success)
 }
@@ -214,14 +222,15 @@ fn policies(ws: &Workspace, args: &PoliciesArgs) -> Result<ExitStatus> {
     for (name, profile) in &config.file.exec {
         match policy::for_profile(name, profile, &target) {
             Ok(p) => list.push(p),
-            Err(why) => eprintln!("agevault: warning: skipped: {why}"),
+            Err(why) => crate::diagnostics::warning(&format!("skipped: {why}")),
         }
     }
     if list.is_empty() {
         return Err(Error::msg(format!(
-            "{} has no exec profile with explicit paths; add [exec.NAME] with env or files first",
+            "{} has no exec profile with explicit paths",
             config.path.display()
-        )));
+        ))
+        .with_hint("add [exec.NAME] with env or files first"));
     }
     let Some(out) = args.out.as_deref().filter(|_| args.apply) else {
         for p in &list {

@@ -53,9 +53,8 @@ fn read_key_file(file: &std::path::Path) -> Result<String> {
     };
     let text = String::from_utf8_lossy(&bytes);
     if text.contains("AGE-SECRET-KEY-") || text.contains("PRIVATE KEY-----") {
-        return Err(Error::Usage(format!(
-            "{shown} holds a PRIVATE key; give the public key (`age-keygen -y FILE`, or the .pub file beside an SSH key)"
-        )));
+        return Err(Error::Usage(format!("{shown} holds a PRIVATE key"))
+            .with_hint("give the public key (`age-keygen -y FILE`, or the .pub file beside an SSH key)"));
     }
     text.lines()
         .map(str::trim)

@@ -15,24 +15,27 @@ pub fn run(ws: &Workspace, args: &RmArgs) -> Result<ExitStatus> {
     let (mut session, left_out) = ws.open_for_repair()?;
     if let Some(other) = left_out.iter().find(|p| !p.starts_with(path.segments())) {
         return Err(Error::msg(format!(
-            "the vault also holds `{}`, which breaks the secret path limits and lies outside `{path}`; \
-             remove that first, or run `agevault edit` (which drops every such path on save)",
+            "the vault also holds `{}`, which breaks the secret path limits and lies outside `{path}`",
             crate::secret_path::shorten(&other.join("/"))
-        )));
+        ))
+        .with_hint("remove that first, or run `agevault edit` (which drops every such path on save)"));
     }
     let under_left_out = left_out.iter().any(|p| p.starts_with(path.segments()));
     match session.doc.get(path) {
         Some(Node::Tree(tree)) if !args.recursive => {
             let count = leaf_paths(tree).len();
             return Err(Error::msg(format!(
-                "`{path}` is a namespace holding {count} secret(s); nothing was removed: \
-                 remove them all with `agevault rm -r {path}`, or name one secret (`agevault ls {path}` lists them)"
+                "`{path}` is a namespace holding {count} secret(s); nothing was removed"
+            ))
+            .with_hint(format!(
+                "remove them all with `agevault rm -r {path}`, or name one secret (`agevault ls {path}` lists them)"
             )));
         }
         None if under_left_out && !args.recursive => {
-            return Err(Error::msg(format!(
-                "`{path}` is a namespace; nothing was removed: remove it with `agevault rm -r {path}`"
-            )));
+            return Err(
+                Error::msg(format!("`{path}` is a namespace; nothing was removed"))
+                    .with_hint(format!("remove it with `agevault rm -r {path}`")),
+            );
         }
         None if !under_left_out => return Err(super::missing_path(ws, &session.doc, path)),
         _ => {}

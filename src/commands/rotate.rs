@@ -17,6 +17,7 @@ use crate::lifecycle::generate::{Generated, Generator};
 use crate::lifecycle::policy::{best_match, statuses};
 use crate::lifecycle::rotation::{self, NEXT_SUFFIX};
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::secret_path::SecretPath;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -60,7 +61,8 @@ pub fn run(ws: &Workspace, args: &RotateArgs) -> Result<ExitStatus> {
         let mut targets = Vec::new();
         for path in paths {
             if !matches!(doc.get(path), Some(Node::Leaf(_))) {
-                return Err(Error::msg(format!("no secret `{path}` in the vault")));
+                return Err(Error::msg(format!("no secret `{path}` in the vault"))
+                    .with_hint("`agevault ls` lists the secrets you can read"));
             }
             let generator = match flag {
                 Some(g) => Some(g.clone()),
@@ -246,7 +248,15 @@ fn rotate_targets(
     ws.check_recipient_drift(&session.doc)?;
     let mut rotated = Vec::new();
     let mut hooked = Vec::new();
+    // Key and certificate generators take a moment each: a bar when there are several.
+    let progress = if targets.len() > 1 {
+        Progress::bar(ws.options.quiet, targets.len() as u64, "generating new values")
+    } else {
+        Progress::hidden()
+    };
     for ((path, generator), value) in targets.iter().zip(typed) {
+        progress.inc();
+        progress.message(path.to_string());
         let generated = match (generator, value) {
             (Some(g), _) => g.generate().map_err(Error::msg)?,
             (None, Some(v)) => {
@@ -290,10 +300,10 @@ fn rotate_targets(
                     value.expose_secret(),
                 );
                 if !refusals.is_empty() {
-                    return Err(Error::msg(format!(
-                        "{}; nothing was changed (pass --force to store it anyway)",
-                        refusals.join("; ")
-                    )));
+                    return Err(
+                        Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                            .with_hint("pass --force to store it anyway"),
+                    );
                 }
             }
         }
@@ -306,7 +316,9 @@ fn rotate_targets(
     if rotated.is_empty() && hooked.is_empty() {
         return Ok(Outcome { failed_hooks: 0 });
     }
+    progress.message("encrypting and signing");
     ws.commit(session)?;
+    progress.finish();
     for p in &rotated {
         status(ws.options.quiet, &format!("rotated {p}"));
     }
@@ -353,29 +365,46 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
     let doc = ws.read_document()?;
     let mut succeeded = Vec::new();
     let mut failed = 0;
+    // Hooks restart services and can take a while each: a bar when several run. It is
+    // taken off the screen while a hook runs, since the hook may write to the terminal.
+    let progress = if paths.len() > 1 {
+        Progress::bar(ws.options.quiet, paths.len() as u64, "after_rotate hooks")
+    } else {
+        Progress::hidden()
+    };
     for path in paths {
+        progress.inc();
+        progress.message(path.to_string());
         let Some((pattern, hook)) = hook_for(Some(&config.file), path) else {
             // The hook was removed from the config: nothing to run, the value is ready.
             succeeded.push((path.clone(), staged_digest(&doc, path)));
             continue;
         };
-        status(
-            ws.options.quiet,
-            &format!("running the after_rotate hook of `{path}` ([hooks.\"{pattern}\"])"),
-        );
-        match run_hook(&doc, path, hook) {
+        let result = progress.suspend(|| {
+            status(
+                ws.options.quiet,
+                &format!("running the after_rotate hook of `{path}` ([hooks.\"{pattern}\"])"),
+            );
+            run_hook(&doc, path, hook)
+        });
+        match result {
             Ok(()) => succeeded.push((path.clone(), staged_digest(&doc, path))),
             Err(why) => {
                 failed += 1;
-                eprintln!(
-                    "agevault: error: the after_rotate hook of `{path}` {why}: the new value stays staged at \
-                     `{path}{NEXT_SUFFIX}` and `{path}` still holds the old one, so consumers keep working; fix the \
-                     cause and run `agevault rotate --retry-hooks {path}` (make the hook safe to run twice)"
+                crate::diagnostics::error(
+                    &format!(
+                        "the after_rotate hook of `{path}` {why}: the new value stays staged at \
+                         `{path}{NEXT_SUFFIX}` and `{path}` still holds the old one, so consumers keep working"
+                    ),
+                    Some(&format!(
+                        "fix the cause and run `agevault rotate --retry-hooks {path}` (make the hook safe to run twice)"
+                    )),
                 );
             }
         }
     }
     drop(doc);
+    progress.finish();
     if succeeded.is_empty() {
         return Ok(failed);
     }
@@ -384,7 +413,9 @@ fn run_hooks_and_promote(ws: &Workspace, paths: &[SecretPath], opts: &Options) -
     for (path, digest) in &succeeded {
         // Promote only the value the hook was given: another rotation may have staged a newer one.
         if staged_digest(&session.doc, path) != *digest {
-            eprintln!("agevault: warning: `{path}` was staged again while its hook ran; run `agevault rotate --retry-hooks {path}`");
+            crate::diagnostics::warning(&format!(
+                "`{path}` was staged again while its hook ran; run `agevault rotate --retry-hooks {path}`"
+            ));
             failed += 1;
             continue;
         }
@@ -490,11 +521,9 @@ fn read_typed(path: &SecretPath, allow_empty: bool) -> Result<SecretString> {
     crate::terminal::read_value(&prompt, &path.to_string(), allow_empty).map_err(|e| match e {
         // Not being asked is the likely story here (a cron job, `</dev/null`):
         // say what rotate needs instead.
-        Error::EmptyValue { path, .. } => Error::EmptyValue {
-            path,
-            next: "it has no generator, so pipe the new value, run `agevault rotate` on a terminal, \
-                   or pass --generate SPEC",
-        },
+        e if matches!(e.kind(), Error::EmptyValue { .. }) => e.with_hint(
+            "it has no generator, so pipe the new value, run `agevault rotate` on a terminal, or pass --generate SPEC",
+        ),
         other => other,
     })
 }

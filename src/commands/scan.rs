@@ -11,6 +11,7 @@ use crate::cli::ScanArgs;
 use crate::error::{Error, Result};
 use crate::git::repo;
 use crate::output::{self, status};
+use crate::progress::Progress;
 use crate::scan::allow::{AllowList, ALLOW_FILE};
 use crate::scan::needles::VaultNeedles;
 use crate::scan::special::{SkipList, Special};
@@ -45,10 +46,17 @@ pub fn run(options: GlobalOptions, args: &ScanArgs) -> Result<ExitStatus> {
         None => cwd,
     };
     let scanner = Scanner::new(needles, AllowList::load(&allow_dir)?);
+    // A long history takes a while: a bar on a terminal (never with -q).
+    let progress = if args.history {
+        Progress::spinner(quiet, "reading commits")
+    } else {
+        Progress::hidden()
+    };
     let tally = match &repo {
-        Some(r) => walk::scan_repo(r, &args.paths, versions(args), &scanner, &skip)?,
+        Some(r) => walk::scan_repo(r, &args.paths, versions(args), &scanner, &skip, &progress)?,
         None => walk::scan_directories(&plain_roots(args), &scanner, &skip)?,
     };
+    progress.finish();
     if args.json {
         output::json(&Report {
             findings: &tally.findings,
@@ -165,7 +173,7 @@ fn vault_needles(
 ) -> Result<(Option<VaultNeedles>, SkipList)> {
     let ws = match Workspace::resolve(options) {
         Ok(ws) => ws,
-        Err(Error::NoConfig { .. }) => {
+        Err(e) if matches!(e.kind(), Error::NoConfig { .. }) => {
             notes.push(
                 "no .agevault.toml found, so only secret patterns were checked (not vault values)".into(),
             );

@@ -255,10 +255,10 @@ fn scope_paths(ws: &Workspace, scope: &str) -> Result<Vec<String>> {
         .iter()
         .find(|p| p.file.scope.as_deref() == Some(scope) && p.unreadable.is_some())
     {
-        return Err(Error::NoMatchingIdentity(format!(
-            "{}; only one of its readers can change who reads it",
-            p.unreadable.clone().unwrap_or_default()
-        )));
+        return Err(
+            Error::NoMatchingIdentity(p.unreadable.clone().unwrap_or_default())
+                .with_hint("only one of its readers can change who reads it; ask one of them"),
+        );
     }
     let router = ws.router()?;
     Ok(loaded

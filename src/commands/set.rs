@@ -33,10 +33,10 @@ pub fn run(ws: &Workspace, args: &SetArgs) -> Result<ExitStatus> {
             v.expose_secret(),
         );
         if !refusals.is_empty() {
-            return Err(Error::msg(format!(
-                "{}; nothing was changed (pass --force to store it anyway)",
-                refusals.join("; ")
-            )));
+            return Err(
+                Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                    .with_hint("pass --force to store it anyway"),
+            );
         }
     }
     let changed = match (&generator, value) {

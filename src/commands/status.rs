@@ -27,7 +27,7 @@ pub fn run(ws: &Workspace, json: bool) -> Result<ExitStatus> {
         struct Row<'a> {
             #[serde(flatten)]
             status: &'a crate::lifecycle::policy::SecretStatus,
-            #[serde(skip_serializing_if = "Option::is_none")]
+            /// The scope the secret lives in (`main` for the main vault); null without scopes.
             scope: Option<String>,
         }
         let rows: Vec<Row<'_>> = rows

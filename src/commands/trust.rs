@@ -55,10 +55,10 @@ fn sign(ws: &Workspace, add: Option<&str>) -> Result<ExitStatus> {
     let mut config = config.clone();
     if let Some(name) = add {
         if !config.file.writers.is_empty() {
-            return Err(Error::Usage(
-                "--add-writer only bootstraps a vault without writers; use `agevault trust add-writer`"
-                    .into(),
-            ));
+            return Err(
+                Error::Usage("--add-writer only bootstraps a vault without writers".into())
+                    .with_hint("use `agevault trust add-writer NAME KEY`"),
+            );
         }
         let candidates = signer::discover(&ws.options.trust.signing_keys)?;
         let Some(first) = candidates.first() else {
@@ -308,9 +308,10 @@ fn provision(ws: &Workspace, file: &Path, strict: bool) -> Result<ExitStatus> {
     if let Some(existing) = store.location(&ws.vault_path) {
         if existing != a.vault_id {
             return Err(Error::Trust(format!(
-                "{} is already pinned to vault {existing}; run `agevault trust forget` first to replace it",
+                "{} is already pinned to vault {existing}",
                 ws.vault_path.display()
-            )));
+            ))
+            .with_hint("run `agevault trust forget` first to replace it"));
         }
     }
     let location = trust::pins::location_key(&ws.vault_path);

@@ -195,7 +195,9 @@ fn start_guard(dir: &MemDir) -> Option<std::process::Child> {
             guard::spawn(dir.path(), me).map(Some)
         });
     started.unwrap_or_else(|e| {
-        eprintln!("agevault: warning: {e}; if agevault is killed, its files stay until the next run");
+        crate::diagnostics::warning(&format!(
+            "{e}; if agevault is killed, its files stay until the next run"
+        ));
         None
     })
 }

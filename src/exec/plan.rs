@@ -164,9 +164,10 @@ pub fn plan<'a>(doc: &'a VaultDocument, sel: &Selection) -> Result<Vec<Injection
     plan_derived(doc, sel, &mut by_name)?;
     if sel.explicit_only.is_some() && by_name.is_empty() {
         let why = sel.explicit_only.as_deref().unwrap_or_default();
-        return Err(Error::Usage(format!(
-            "nothing to inject: {why} accepts only explicit mappings; give --env NAME=PATH, --file NAME=PATH or -p PROFILE"
-        )));
+        return Err(
+            Error::Usage(format!("nothing to inject: {why} accepts only explicit mappings"))
+                .with_hint("give --env NAME=PATH, --file NAME=PATH or -p PROFILE"),
+        );
     }
     Ok(by_name.into_values().collect())
 }
@@ -191,10 +192,11 @@ fn plan_explicit<'a>(
             if let Some(reader) = policy::reserved(&inj.name) {
                 if !sel.allow_override {
                     return Err(Error::msg(format!(
-                        "{} would set {} ({reader}); pass --allow-override if a person reviewed that mapping",
+                        "{} would set {} ({reader})",
                         m.origin(delivery),
                         inj.name
-                    )));
+                    ))
+                    .with_hint("pass --allow-override if a person reviewed that mapping"));
                 }
             }
             insert(by_name, inj)?;
@@ -292,10 +294,13 @@ fn refuse_conflicts(doc: &VaultDocument, sel: &Selection) -> Result<()> {
     let list: Vec<String> = touched.iter().map(|c| format!("`{c}`")).collect();
     Err(Error::msg(format!(
         "{} {} an unresolved merge conflict (both branches changed it; the values wait under `{}/`); \
-         nothing was run: run `agevault edit`, set `{first}` to the right value and delete `{}`, then commit",
+         nothing was run",
         list.join(", "),
         if touched.len() == 1 { "has" } else { "have" },
         crate::git::merge::CONFLICTS,
+    ))
+    .with_hint(format!(
+        "run `agevault edit`, set `{first}` to the right value and delete `{}`, then commit",
         crate::git::merge::CONFLICTS,
     )))
 }
@@ -403,7 +408,8 @@ fn leaf<'a>(doc: &'a VaultDocument, path: &str) -> Result<&'a SecretString> {
         Some(Node::Tree(_)) => Err(Error::msg(format!(
             "`{p}` is a namespace, not a secret; name a leaf or use --only {p}"
         ))),
-        None => Err(Error::msg(format!("no secret `{p}` in the vault"))),
+        None => Err(Error::msg(format!("no secret `{p}` in the vault"))
+            .with_hint("`agevault ls` lists the secrets you can read")),
     }
 }
 

@@ -49,8 +49,8 @@ pub struct VaultChange {
     /// The vault files (repository-relative paths) this commit changed: the main vault,
     /// scope files, or both.
     pub files: Vec<String>,
-    /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why the lists are empty or incomplete (shallow boundary, not decryptable, …); null
+    /// when they are complete.
     pub note: Option<String>,
 }
 
@@ -98,13 +98,15 @@ enum Snapshot {
 
 /// Walks the history of the vault at `vault_rel` (a repository-relative path) from HEAD.
 /// With `filter`, only paths at or below it are reported; with `limit`, the walk stops
-/// after that many changes (older versions are then never decrypted).
+/// after that many changes (older versions are then never decrypted). `progress`
+/// counts the commits walked.
 pub fn vault_history(
     repo: &Repository,
     vault_rel: &str,
     identities: &[Box<dyn Identity>],
     filter: Option<&SecretPath>,
     limit: Option<usize>,
+    progress: &crate::progress::Progress,
 ) -> Result<History> {
     let shallow_roots = shallow_commits(repo);
     let mut history = History {
@@ -115,10 +117,16 @@ pub fn vault_history(
         former_names: BTreeMap::new(),
     };
     let mut versions = Versions::new(repo, Path::new(vault_rel), identities);
-    for commit in commits_from_head(repo).map_err(|e| history_error(&e))? {
+    let walk = commits_from_head(repo).map_err(|e| history_error(&e))?;
+    progress.restart(
+        u64::try_from(walk.len()).unwrap_or(u64::MAX),
+        "reading the vault's history",
+    );
+    for commit in walk {
         if limit.is_some_and(|n| history.changes.len() >= n) {
             break;
         }
+        progress.inc();
         let Some(step) = versions.step(&commit, &shallow_roots)? else {
             continue;
         };

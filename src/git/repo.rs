@@ -10,12 +10,14 @@ use crate::error::{Error, Result};
 pub fn open(start: &Path) -> Result<Repository> {
     Repository::discover(start).map_err(|e| {
         if e.code() == git2::ErrorCode::NotFound {
-            Error::msg(format!(
-                "{} is not inside a git repository; run `git init` first (or run this from inside your repository)",
-                start.display()
-            ))
+            Error::msg(format!("{} is not inside a git repository", start.display()))
+                .with_hint("run `git init` first, or run this from inside your repository")
         } else {
-            Error::msg(format!("cannot open the git repository at {}: {}", start.display(), e.message()))
+            Error::msg(format!(
+                "cannot open the git repository at {}: {}",
+                start.display(),
+                e.message()
+            ))
         }
     })
 }

@@ -37,12 +37,15 @@ fn guard_own_last_key(ws: &Workspace, name: &str, key: &str, remaining: &[String
     }
     Err(Error::msg(format!(
         "`{}` is your own key ({}) and none of your other identities is a recipient: after removing it you \
-         could not decrypt {}; nothing was changed: add another key of yours first \
-         (`agevault recipients add NAME --key-file FILE`), or pass --force if you really mean to lose access",
+         could not decrypt {}; nothing was changed",
         sanitize(name),
         source,
         ws.vault_path.display()
-    )))
+    ))
+    .with_hint(
+        "add another key of yours first (`agevault recipients add NAME --key-file FILE`), or pass --force if you \
+         really mean to lose access",
+    ))
 }
 
 /// Removes recipient `name`, re-encrypts without it, records a keyed fingerprint of every
@@ -51,11 +54,8 @@ pub fn offboard(ws: &Workspace, name: &str, force: bool) -> Result<Vec<String>> 
     let config = ws.require_config()?;
     let Some(entry) = config.file.recipients.get(name) else {
         let names: Vec<String> = config.file.recipients.keys().map(|n| sanitize(n)).collect();
-        return Err(Error::msg(format!(
-            "no recipient named `{}`; configured: {}",
-            sanitize(name),
-            names.join(", ")
-        )));
+        return Err(Error::msg(format!("no recipient named `{}`", sanitize(name)))
+            .with_hint(format!("the configured recipients are {}", names.join(", "))));
     };
     let key = entry.key.clone();
     let mut session = ws.open_for_write()?;

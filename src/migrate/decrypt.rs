@@ -121,9 +121,10 @@ fn run(
             .code()
             .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit {c}"));
         return Err(Error::msg(format!(
-            "{tool} could not decrypt {} ({code}){why}; run `{by_hand}` yourself to see its message",
+            "{tool} could not decrypt {} ({code}){why}",
             file.display()
-        )));
+        ))
+        .with_hint(format!("run `{by_hand}` yourself to see its message")));
     }
     if plaintext.as_slice().len() as u64 > super::MAX_SOURCE {
         return Err(Error::msg(format!(

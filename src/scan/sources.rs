@@ -138,14 +138,20 @@ pub fn staged_files(repo: &Repository, prefixes: &[String]) -> Result<Vec<BlobFi
 }
 
 /// Every file version in the history of HEAD, each once, attributed to the oldest
-/// commit that introduced it.
-pub fn history_files(repo: &Repository, prefixes: &[String]) -> Result<Vec<BlobFile>> {
+/// commit that introduced it. `progress` counts the commits read.
+pub fn history_files(
+    repo: &Repository,
+    prefixes: &[String],
+    progress: &crate::progress::Progress,
+) -> Result<Vec<BlobFile>> {
     // Oldest first, so each version is attributed to the commit that introduced it.
     let mut walk = commits_from_head(repo).map_err(git_err)?;
     walk.reverse();
+    progress.restart(walk.len() as u64, "reading commits");
     let mut seen: HashSet<Oid> = HashSet::new();
     let mut out = Vec::new();
     for commit in walk {
+        progress.inc();
         let tree = repo.find_tree(commit.tree).map_err(git_err)?;
         let parent_tree = match commit.parents.first().map(|p| read_commit(repo, *p)) {
             Some(Ok(p)) => Some(repo.find_tree(p.tree).map_err(git_err)?),

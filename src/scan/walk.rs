@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::scan::special::{scan_one, SkipList, Special};
 use crate::scan::{sources, Finding, Scanner, Skip, MAX_FILE_SIZE};
 
@@ -54,13 +55,15 @@ impl Tally {
     }
 }
 
-/// Scans `versions` of the files below `paths` (all when empty) in `repo`.
+/// Scans `versions` of the files below `paths` (all when empty) in `repo`; `progress`
+/// counts the commits read and the file versions scanned.
 pub fn scan_repo(
     repo: &Repository,
     paths: &[PathBuf],
     versions: Versions,
     scanner: &Scanner,
     skip: &SkipList,
+    progress: &Progress,
 ) -> Result<Tally> {
     let prefixes = sources::repo_prefixes(repo, paths)?;
     let mut tally = Tally::default();
@@ -73,12 +76,14 @@ pub fn scan_repo(
             return Ok(tally.finish());
         }
         Versions::Staged => sources::staged_files(repo, &prefixes)?,
-        Versions::History => sources::history_files(repo, &prefixes)?,
+        Versions::History => sources::history_files(repo, &prefixes, progress)?,
     };
+    progress.restart(blobs.len() as u64, "scanning file versions");
     let odb = repo
         .odb()
         .map_err(|e| Error::msg(format!("cannot read git objects: {}", e.message())))?;
     for f in &blobs {
+        progress.inc();
         // Skip an oversized blob by its header, without loading it.
         if odb
             .read_header(f.blob)

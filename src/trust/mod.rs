@@ -238,15 +238,19 @@ fn verify_signature_inner(
     let Some(sig_bytes) = sig_bytes else {
         return Err(untrusted(format!(
             "vault {shown} is not signed ({} is missing), so it is refused: anyone who can push to the repository \
-             could have written it; a writer who has reviewed it (`git log -p {shown}`) signs it with `agevault trust sign`",
+             could have written it",
             sig_path(vault).display()
+        ))
+        .with_hint(format!(
+            "a writer who has reviewed it (`git log -p {shown}`) signs it with `agevault trust sign`"
         )));
     };
     let sig = SigFile::parse(sig_bytes).map_err(|e| {
         untrusted(format!(
-            "the signature {} is malformed ({e}); a writer must re-sign with `agevault trust sign`",
+            "the signature {} is malformed ({e})",
             sig_path(vault).display()
         ))
+        .with_hint("a writer re-signs the vault with `agevault trust sign`")
     })?;
     let file = file_name(vault);
     let candidates = std::iter::once(&sig.current).chain(sig.previous.iter());
@@ -263,12 +267,15 @@ fn verify_signature_inner(
     let signer = current.writers.name_of(&current.signer).unwrap_or("?").to_owned();
     Err(untrusted(format!(
         "vault {shown} {} (generation {} was signed by `{}` {}); it was changed without a writer's signature \
-         and is refused; if a writer made the change, they re-sign with `agevault trust sign`, otherwise restore it \
-         with `git checkout -- {shown} {}`",
+         and is refused",
         first_problem.unwrap_or_default(),
         current.generation,
         sanitize(&signer),
         current.signer,
+    ))
+    .with_hint(format!(
+        "if a writer made the change, they re-sign with `agevault trust sign`; otherwise restore it with \
+         `git checkout -- {shown} {}`",
         sig_path(vault).display()
     )))
 }
@@ -350,7 +357,10 @@ pub fn verify(
         if let Some(id) = &pinned_id {
             return Err(untrusted(format!(
                 "vault {shown} is not signed, but it is pinned as vault {id}: an unsigned version is never accepted \
-                 again; restore the vault and {} from git, or a writer re-signs with `agevault trust sign`",
+                 again"
+            ))
+            .with_hint(format!(
+                "restore the vault and {} from git, or a writer re-signs with `agevault trust sign`",
                 sig_path(vault).display()
             )));
         }
@@ -392,31 +402,32 @@ pub fn verify(
     if let Some(cfg) = config {
         if cfg.writers != manifest.writers {
             return Err(untrusted(format!(
-                "the [writers] of {} ({}) differ from the writers that signed vault {shown} ({}); a writer of the \
-                 signed set applies the change with `agevault trust sign`",
+                "the [writers] of {} ({}) differ from the writers that signed vault {shown} ({})",
                 cfg.path.display(),
                 cfg.writers.names(),
                 manifest.writers.names()
-            )));
+            ))
+            .with_hint("a writer of the signed set applies the change with `agevault trust sign`"));
         }
         if cfg.digest != manifest.config_sha256 {
             return Err(untrusted(format!(
                 "{} was changed after `{}` signed generation {} of {shown}, so it is not trusted (recipients, \
-                 writers, profiles and rules must be signed); a writer reviews the change (`git diff`) and runs \
-                 `agevault trust sign`",
+                 writers, profiles and rules must be signed)",
                 cfg.path.display(),
                 sanitize(&signer_name),
                 manifest.generation
-            )));
+            ))
+            .with_hint("a writer reviews the change (`git diff`) and runs `agevault trust sign`"));
         }
     }
     if let Some(id) = &pinned_id {
         if *id != manifest.vault_id {
             return Err(untrusted(format!(
                 "vault {shown} claims to be vault {} but this path is pinned to vault {id}: a replaced vault is \
-                 refused; if it really was replaced, run `agevault trust forget` and pin it again",
+                 refused",
                 manifest.vault_id
-            )));
+            ))
+            .with_hint("if it really was replaced, run `agevault trust forget` and pin it again"));
         }
     }
     let file = generation_key(vault);
@@ -432,10 +443,10 @@ pub fn verify(
                 &manifest.signer,
             )
             .map_err(|e| {
-                untrusted(format!(
-                "vault {shown} is refused: {e}; if this is a legitimate change, a writer of the trusted set \
-                 signs it (`agevault trust sign`), or re-provision this trust store"
-            ))
+                untrusted(format!("vault {shown} is refused: {e}")).with_hint(
+                    "if this is a legitimate change, a writer of the trusted set signs it (`agevault trust sign`), \
+                     or re-provision this trust store",
+                )
             })?;
         }
         pin_writers = trusted != manifest.writers;
@@ -444,26 +455,32 @@ pub fn verify(
                 if !options.allow_rollback {
                     return Err(untrusted(format!(
                         "vault {shown} is generation {}, older than generation {seen} already seen here: a \
-                         rollback (e.g. a reverted offboarding) is refused; update your checkout (`git pull`), \
-                         or pass --allow-rollback if you really mean to use the old version",
+                         rollback (e.g. a reverted offboarding) is refused",
                         manifest.generation
-                    )));
+                    ))
+                    .with_hint(
+                        "update your checkout (`git pull`), or pass --allow-rollback if you really mean to use \
+                         the old version",
+                    ));
                 }
-                eprintln!(
-                    "agevault: WARNING: using vault {shown} generation {} although generation {seen} was seen \
+                crate::diagnostics::warning(&format!(
+                    "ROLLBACK ACCEPTED: using vault {shown} generation {} although generation {seen} was seen \
                      (--allow-rollback)",
                     manifest.generation
-                );
+                ));
             }
         }
     } else {
         if store.strict {
             return Err(untrusted(format!(
                 "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
-                 here; provision it with `agevault trust provision FILE`",
+                 here",
                 manifest.vault_id,
                 store.dir.display()
-            )));
+            ))
+            .with_hint(
+                "provision it with `agevault trust provision FILE` (a writer makes FILE with `agevault trust anchor`)",
+            ));
         }
         if mode == StoreMode::Update && !quiet {
             eprintln!(
@@ -545,9 +562,11 @@ pub fn choose_signer(
     if candidates.is_empty() {
         return Err(untrusted(
             "no signing key found (tried --signing-key, $AGEVAULT_SIGNING_KEY, ~/.config/agevault/signing-key, \
-             ~/.ssh/id_ed25519, ssh-agent); create one with `agevault trust keygen` and ask a writer to add it with \
-             `agevault trust add-writer NAME KEY`"
+             ~/.ssh/id_ed25519, ssh-agent)"
                 .into(),
+        )
+        .with_hint(
+            "create one with `agevault trust keygen` and ask a writer to add it with `agevault trust add-writer NAME KEY`",
         ));
     }
     let tried: Vec<String> = candidates
@@ -564,15 +583,18 @@ pub fn choose_signer(
         }
         None => Err(untrusted(format!(
             "you are not a writer of this vault, so the write is refused: none of your signing keys ({}) is among \
-             the writers ({}{}); readers cannot change secrets: ask a writer to make the change, or to add you \
-             with `agevault trust add-writer NAME KEY`",
+             the writers ({}{})",
             tried.join(", "),
             writers.names(),
             match prior {
                 Some(p) if p != writers => format!("; a change of writers must be signed by one of {}", p.names()),
                 _ => String::new(),
             }
-        ))),
+        ))
+        .with_hint(
+            "readers cannot change secrets: ask a writer to make the change, or to add you with `agevault trust \
+             add-writer NAME KEY`",
+        )),
     }
 }
 
@@ -688,10 +710,13 @@ pub fn check_not_removed(
     {
         return Err(untrusted(format!(
             "{} would be encrypted to {k}, who was removed from this vault (offboarded) in a version seen here: this \
-             checkout holds an older vault (a branch that restored it?); update it (`git merge` the branch with the \
-             offboarding), or add them back on purpose with `agevault recipients add`",
+             checkout holds an older vault (a branch that restored it?)",
             what.display()
-        )));
+        ))
+        .with_hint(
+            "update it (`git merge` the branch with the offboarding), or add them back on purpose with \
+             `agevault recipients add`",
+        ));
     }
     Ok(())
 }

@@ -85,7 +85,10 @@ pub fn store_dir() -> Result<PathBuf> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| crate::keys::home_dir().map(|h| h.join(".local/state")))
-        .ok_or_else(|| Error::msg("neither $XDG_STATE_HOME nor $HOME is set, so there is no trust store; set AGEVAULT_TRUST_DIR"))?;
+        .ok_or_else(|| {
+            Error::msg("neither $XDG_STATE_HOME nor $HOME is set, so there is no trust store")
+                .with_hint("set AGEVAULT_TRUST_DIR")
+        })?;
     Ok(base.join("agevault").join("trust"))
 }
 
@@ -196,9 +199,7 @@ fn read_pins(path: &Path) -> Result<Pins> {
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("reading the trust store", path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        Error::msg(format!(
-            "the trust store {} is damaged ({e}); restore it from a backup or re-provision",
-            path.display()
-        ))
+        Error::msg(format!("the trust store {} is damaged ({e})", path.display()))
+            .with_hint("restore it from a backup, or re-provision it (`agevault trust provision FILE`)")
     })
 }

@@ -268,11 +268,14 @@ impl Workspace {
                     part.file.readers.join(", ")
                 );
                 if required {
-                    return Err(Error::NoMatchingIdentity(format!(
-                        "{why}; nothing was run or changed; a writer who reads it can grant you access with \
-                         `agevault scopes grant {} NAME`",
-                        part.file.scope.as_deref().unwrap_or_default()
-                    )));
+                    return Err(
+                        Error::NoMatchingIdentity(format!("{why}; nothing was run or changed")).with_hint(
+                            format!(
+                            "a writer who reads it can grant you access with `agevault scopes grant {} NAME`",
+                            part.file.scope.as_deref().unwrap_or_default()
+                        ),
+                        ),
+                    );
                 }
                 part.unreadable = Some(why);
             }
@@ -299,9 +302,12 @@ impl Workspace {
             if recorded || seen {
                 return Err(Error::Trust(format!(
                     "{} is missing, but the vault {} it: a deleted scope file is refused (its secrets would \
-                     silently disappear); restore it from git (`git checkout -- {}`)",
+                     silently disappear)",
                     file.label(),
                     if recorded { "records" } else { "was seen here with" },
+                ))
+                .with_hint(format!(
+                    "restore it from git (`git checkout -- {}`)",
                     file.path.display()
                 )));
             }
@@ -415,15 +421,21 @@ impl Workspace {
                      nothing was changed",
                     file.label(),
                     file.readers.join(", ")
+                ))
+                .with_hint(format!(
+                    "ask one of its readers to make the change, or to grant you access with `agevault scopes \
+                     grant {} NAME`",
+                    file.scope.as_deref().unwrap_or_default()
                 )));
             }
             let loaded_readers = part.map(|p| &p.file.recipients);
             if loaded_readers.is_some_and(|r| *r != file.recipients) {
                 return Err(Error::NoMatchingIdentity(format!(
                     "this change alters who reads {}, which none of your identities reads, so it cannot be \
-                     re-encrypted; a reader of it must make the change (`agevault scopes grant/revoke`)",
+                     re-encrypted",
                     file.label()
-                )));
+                ))
+                .with_hint("a reader of it must make the change (`agevault scopes grant/revoke`)"));
             }
             return self.resign_if_config_changed(file, part, config);
         }

@@ -637,3 +637,24 @@ fn terminal_of_child(parent: u32) -> Option<PathBuf> {
         tty.starts_with("/dev/pts").then_some(tty)
     })
 }
+
+/// Asserts that `stderr` is agevault's error format and nothing else: one
+/// `agevault: error: MESSAGE` line, optionally followed by one `hint: WHAT TO DO` line.
+/// Returns the message and the hint.
+pub fn error_and_hint(stderr: &str) -> (String, Option<String>) {
+    let lines: Vec<&str> = stderr.trim_end_matches('\n').split('\n').collect();
+    let message = lines[0]
+        .strip_prefix("agevault: error: ")
+        .unwrap_or_else(|| panic!("not an `agevault: error:` line: {stderr}"));
+    assert!(!message.trim().is_empty(), "empty message: {stderr}");
+    match lines.as_slice() {
+        [_] => (message.to_owned(), None),
+        [_, hint] => {
+            let hint = hint
+                .strip_prefix("hint: ")
+                .unwrap_or_else(|| panic!("the second line is not a `hint:` line: {stderr}"));
+            (message.to_owned(), Some(hint.to_owned()))
+        }
+        _ => panic!("more than an error line and a hint line: {stderr}"),
+    }
+}
