@@ -109,6 +109,9 @@ pub struct ConfigFile {
     /// The access record (`exec` and `get` on hosts).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The scope router compiled while validating (not a key of the file).
+    #[serde(skip)]
+    router: Option<std::sync::Arc<scopes::Router>>,
 }
 
 /// The `[openbao]` table. Signed with the rest of the config, so a pushed change of
@@ -531,6 +534,14 @@ impl ConfigFile {
     }
 
     /// The checks serde cannot express, and the canonical spelling of keys.
+    /// The scope router: compiled once, when the file was validated.
+    pub fn router(&self) -> std::result::Result<std::sync::Arc<scopes::Router>, String> {
+        match &self.router {
+            Some(router) => Ok(router.clone()),
+            None => scopes::Router::new(self).map(std::sync::Arc::new),
+        }
+    }
+
     fn validated(self, text: &str) -> std::result::Result<ConfigFile, String> {
         let mut file = self;
         for (pattern, rules) in &file.validate {
@@ -596,7 +607,7 @@ impl ConfigFile {
                 return Err(format!("recipients `{other}` and `{name}` have the same key"));
             }
         }
-        scopes::Router::new(&file)?;
+        file.router = Some(std::sync::Arc::new(scopes::Router::new(&file)?));
         scopes::check_key_kinds(&file)?;
         Ok(file)
     }

@@ -138,24 +138,17 @@ impl VaultDocument {
     }
 
     fn parse_with(bytes: &[u8], left_out: Option<&mut Vec<Vec<String>>>) -> Result<Self, DocumentError> {
-        // The version gates everything else: a future document may have any shape.
-        #[derive(Deserialize)]
-        struct Probe {
-            version: Option<IgnoredAny>,
-        }
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            version: u64,
-        }
-        if let Ok(Probe { version: Some(_) }) = serde_json::from_slice::<Probe>(bytes) {
-            if let Ok(VersionOnly { version }) = serde_json::from_slice::<VersionOnly>(bytes) {
-                if version > FORMAT_VERSION {
-                    return Err(DocumentError::FutureVersion(version));
-                }
+        // The version gates everything else: a future document may have any shape, so
+        // when the document does not parse, its version (if it has one) is what to report.
+        let raw: RawDocument = match serde_json::from_slice(bytes) {
+            Ok(raw) => raw,
+            Err(e) => {
+                return Err(future_version(bytes).unwrap_or_else(|| DocumentError::Syntax(e.to_string())))
             }
+        };
+        if let Some(version) = raw.version.filter(|v| *v > FORMAT_VERSION) {
+            return Err(DocumentError::FutureVersion(version));
         }
-        let raw: RawDocument =
-            serde_json::from_slice(bytes).map_err(|e| DocumentError::Syntax(e.to_string()))?;
         let version = raw
             .version
             .ok_or_else(|| DocumentError::Syntax("the document has no `version` field".into()))?;
@@ -436,6 +429,24 @@ impl VaultDocument {
         self.meta_mut(path).set_updated(crate::clock::now_rfc3339());
     }
 
+    /// Moves every secret of `other`, with its meta, into this document (a scope
+    /// file's part of the combined view). A secret of `other` replaces whatever this
+    /// document holds at its path, and its meta replaces this document's; a secret
+    /// of `other` below a path that is a secret here is an error. Subtrees that are
+    /// new here are moved whole, not copied leaf by leaf.
+    pub fn absorb(&mut self, other: VaultDocument) -> Result<(), String> {
+        let VaultDocument { secrets, meta, .. } = other;
+        let mut replaced = Vec::new();
+        absorb_tree(&mut self.secrets, secrets, &mut String::new(), &mut replaced)?;
+        for path in replaced {
+            let below = format!("{path}/");
+            self.meta.retain(|k, _| *k != path && !k.starts_with(&below));
+        }
+        self.meta.extend(meta);
+        prune_empty(&mut self.secrets);
+        Ok(())
+    }
+
     /// Every leaf as (path, value), sorted by path.
     pub fn leaves(&self) -> impl Iterator<Item = (String, &SecretString)> {
         let mut out = Vec::new();
@@ -457,6 +468,56 @@ fn tree_get<'a>(tree: &'a Tree, path: &SecretPath) -> Option<&'a Node> {
 }
 
 /// Empty namespaces left behind by a removal carry no information.
+/// The error for a document from a future format version, if `bytes` is one.
+fn future_version(bytes: &[u8]) -> Option<DocumentError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<IgnoredAny>,
+    }
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: u64,
+    }
+    serde_json::from_slice::<Probe>(bytes).ok()?.version?;
+    let VersionOnly { version } = serde_json::from_slice(bytes).ok()?;
+    (version > FORMAT_VERSION).then_some(DocumentError::FutureVersion(version))
+}
+
+/// Moves `from` into `into` (see [`VaultDocument::absorb`]), collecting the paths of
+/// `into` whose node was replaced.
+fn absorb_tree(
+    into: &mut Tree,
+    from: Tree,
+    prefix: &mut String,
+    replaced: &mut Vec<String>,
+) -> Result<(), String> {
+    for (name, node) in from {
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(&name);
+        match (into.get_mut(&name), node) {
+            (Some(Node::Tree(here)), Node::Tree(there)) => absorb_tree(here, there, prefix, replaced)?,
+            (Some(Node::Leaf(_)), Node::Tree(there)) => {
+                if let Some(below) = leaf_paths(&there).first() {
+                    return Err(format!(
+                        "`{prefix}` is a secret, so it cannot hold `{prefix}/{below}`"
+                    ));
+                }
+            }
+            (existing, node) => {
+                if existing.is_some() {
+                    replaced.push(prefix.clone());
+                }
+                into.insert(name, node);
+            }
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}
+
 fn prune_empty(tree: &mut Tree) {
     tree.retain(|_, node| match node {
         Node::Leaf(_) => true,
@@ -970,6 +1031,49 @@ impl Serialize for Field<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn doc_of(json: &str) -> VaultDocument {
+        VaultDocument::parse(format!(r#"{{"version":1,{}"#, &json[1..]).as_bytes()).unwrap()
+    }
+
+    fn value_at(doc: &VaultDocument, path: &str) -> Option<String> {
+        match doc.get(&SecretPath::parse(path).unwrap()) {
+            Some(Node::Leaf(v)) => Some(v.expose_secret().to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn absorb_moves_secrets_and_meta_and_the_absorbed_copy_wins() {
+        let mut main = doc_of(
+            r#"{"secrets":{"app":{"x":"1"},"prod":{"db":"old","gone":{"a":"b"}}},
+               "meta":{"prod/db":{"updated":"2020-01-01T00:00:00Z"},"prod/gone/a":{"updated":"2020-01-01T00:00:00Z"}}}"#,
+        );
+        let scope = doc_of(
+            r#"{"secrets":{"prod":{"db":"new","gone":"leaf","api":{"k":"v"}}},
+               "meta":{"prod/api/k":{"updated":"2021-01-01T00:00:00Z"}}}"#,
+        );
+        main.absorb(scope).unwrap();
+        assert_eq!(value_at(&main, "app/x").as_deref(), Some("1"));
+        assert_eq!(value_at(&main, "prod/db").as_deref(), Some("new"));
+        assert_eq!(value_at(&main, "prod/gone").as_deref(), Some("leaf"));
+        assert_eq!(value_at(&main, "prod/api/k").as_deref(), Some("v"));
+        // Meta of replaced paths (and below them) goes; the absorbed meta comes.
+        assert!(main.meta("prod/db").is_none());
+        assert!(main.meta("prod/gone/a").is_none());
+        assert!(main.meta("prod/api/k").is_some());
+    }
+
+    #[test]
+    fn absorb_refuses_a_secret_below_a_secret() {
+        let mut main = doc_of(r#"{"secrets":{"prod":"leaf"}}"#);
+        let scope = doc_of(r#"{"secrets":{"prod":{"db":"x"}}}"#);
+        let e = main.absorb(scope).unwrap_err();
+        assert!(
+            e.contains("`prod` is a secret, so it cannot hold `prod/db`"),
+            "{e}"
+        );
+    }
 
     /// Whether two trees hold the same paths and values.
     fn trees_equal(a: &Tree, b: &Tree) -> bool {

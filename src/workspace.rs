@@ -163,18 +163,39 @@ impl Workspace {
     /// Verifies `bytes` (the vault's current contents) against its signature, the config
     /// and the trust store (pinning on first use, recording higher generations).
     pub fn verify(&self, bytes: &[u8]) -> Result<Verified> {
-        let mut store = TrustStore::open()?;
-        let sig = trust::read_sig(&self.vault_path)?;
-        trust::verify(
-            &mut store,
+        let trust = self.config_trust()?;
+        self.verify_file(
+            &mut TrustStore::open()?,
+            trust.as_ref(),
             &self.vault_path,
             bytes,
+            None,
+        )
+    }
+
+    /// Verifies the vault file at `path` (`bytes`, its contents) with a trust store and
+    /// config trust already opened: a command that verifies several files (scopes) reads
+    /// the store and the config's trust settings once. `expected_vault_id` anchors a
+    /// scope file to its main vault.
+    pub fn verify_file(
+        &self,
+        store: &mut TrustStore,
+        config_trust: Option<&trust::ConfigTrust>,
+        path: &Path,
+        bytes: &[u8],
+        expected_vault_id: Option<&str>,
+    ) -> Result<Verified> {
+        let sig = trust::read_sig(path)?;
+        trust::verify(
+            store,
+            path,
+            bytes,
             sig.as_deref(),
-            self.config_trust()?.as_ref(),
+            config_trust,
             &self.options.trust,
             StoreMode::Update,
             self.options.quiet,
-            None,
+            expected_vault_id,
         )
     }
 
@@ -327,7 +348,7 @@ impl Workspace {
             return Err(Error::no_vault(self.vault_path.clone()));
         }
         let lock = store::lock_exclusive(&self.vault_path)?;
-        let loaded = self.load(&ids, crate::workspace::Want::All, false)?;
+        let loaded = self.load_files(&ids, crate::workspace::Want::All, false, true)?;
         let mut doc = loaded.doc;
         let original = doc.to_plaintext();
         if doc.recipients().is_empty() {

@@ -42,16 +42,21 @@ impl VaultFile {
 #[derive(Debug)]
 struct Scope {
     name: String,
-    include: GlobSet,
-    exclude: GlobSet,
     /// The literal start of each include glob, up to its first wildcard.
     prefixes: Vec<String>,
 }
 
-/// Routes secret paths to scopes.
+/// Routes secret paths to scopes. Every scope's globs are compiled into one include
+/// set and one exclude set (each glob remembers its scope): a `GlobSet` builds an
+/// automaton, and one per scope made loading a 20-scope config cost more than
+/// decrypting the file a command reads.
 #[derive(Debug)]
 pub struct Router {
     scopes: Vec<Scope>,
+    include: GlobSet,
+    include_owner: Vec<usize>,
+    exclude: GlobSet,
+    exclude_owner: Vec<usize>,
 }
 
 fn glob(pattern: &str) -> Result<Glob, String> {
@@ -67,6 +72,9 @@ impl Router {
     pub fn new(file: &ConfigFile) -> Result<Router, String> {
         let mut scopes = Vec::new();
         let mut files = std::collections::BTreeSet::new();
+        let mut include = GlobSetBuilder::new();
+        let mut exclude = GlobSetBuilder::new();
+        let (mut include_owner, mut exclude_owner) = (Vec::new(), Vec::new());
         for (name, entry) in &file.scopes {
             if let Some(problem) = crate::secret_path::segment_problem(name) {
                 return Err(format!(
@@ -74,24 +82,23 @@ impl Router {
                     crate::terminal::sanitize(name)
                 ));
             }
-            let mut include = GlobSetBuilder::new();
-            let mut exclude = GlobSetBuilder::new();
+            let index = scopes.len();
             let mut prefixes = Vec::new();
-            let mut includes = 0;
             for pattern in &entry.paths {
                 if let Some(negated) = pattern.strip_prefix('!') {
                     exclude.add(glob(negated).map_err(|e| format!("[scopes.{name}] paths: {e}"))?);
+                    exclude_owner.push(index);
                 } else {
                     include.add(glob(pattern).map_err(|e| format!("[scopes.{name}] paths: {e}"))?);
+                    include_owner.push(index);
                     let literal: String = pattern
                         .chars()
                         .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
                         .collect();
                     prefixes.push(literal);
-                    includes += 1;
                 }
             }
-            if includes == 0 {
+            if prefixes.is_empty() {
                 return Err(format!("[scopes.{name}] has no paths"));
             }
             if entry.readers.is_empty() {
@@ -121,30 +128,47 @@ impl Router {
             }
             scopes.push(Scope {
                 name: name.clone(),
-                include: include.build().map_err(|e| e.to_string())?,
-                exclude: exclude.build().map_err(|e| e.to_string())?,
                 prefixes,
             });
         }
-        Ok(Router { scopes })
+        Ok(Router {
+            scopes,
+            include: include.build().map_err(|e| e.to_string())?,
+            include_owner,
+            exclude: exclude.build().map_err(|e| e.to_string())?,
+            exclude_owner,
+        })
     }
 
     /// The scope `path` belongs to (`None`: the main vault). Two matching scopes are an error.
     pub fn scope_of(&self, path: &str) -> Result<Option<&str>, String> {
-        let mut found: Option<&str> = None;
-        for s in &self.scopes {
-            if s.include.is_match(path) && !s.exclude.is_match(path) {
-                if let Some(other) = found {
-                    return Err(format!(
-                        "secret `{path}` matches both [scopes.{other}] and [scopes.{}]; a path belongs to one scope: \
-                         narrow one of them (a `!{path}` entry excludes it)",
-                        s.name
-                    ));
-                }
-                found = Some(&s.name);
-            }
+        if self.scopes.is_empty() {
+            return Ok(None);
         }
-        Ok(found)
+        let excluded: Vec<usize> = self
+            .exclude
+            .matches(path)
+            .into_iter()
+            .map(|i| self.exclude_owner[i])
+            .collect();
+        let mut matching: Vec<usize> = self
+            .include
+            .matches(path)
+            .into_iter()
+            .map(|i| self.include_owner[i])
+            .filter(|s| !excluded.contains(s))
+            .collect();
+        matching.sort_unstable();
+        matching.dedup();
+        match matching.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(&self.scopes[*one].name)),
+            [first, second, ..] => Err(format!(
+                "secret `{path}` matches both [scopes.{}] and [scopes.{}]; a path belongs to one scope: \
+                 narrow one of them (a `!{path}` entry excludes it)",
+                self.scopes[*first].name, self.scopes[*second].name
+            )),
+        }
     }
 
     /// Scopes that may hold paths at or below `prefix` (all when `prefix` is empty).
@@ -359,6 +383,15 @@ mod tests {
             "[scopes.a]\npaths = [\"x/**\"]\nreaders = [\"alice\"]\n[scopes.b]\npaths = [\"x/y\"]\nreaders = [\"alice\"]\n",
         );
         assert!(Router::new(&overlap).unwrap().scope_of("x/y").is_err());
+        // An exclusion belongs to its own scope; two globs of one scope are no overlap.
+        let handed_over = config(
+            "[scopes.a]\npaths = [\"x/**\", \"x/*\", \"!x/y\"]\nreaders = [\"alice\"]\n\
+             [scopes.b]\npaths = [\"x/y\", \"!x/z\"]\nreaders = [\"alice\"]\n",
+        );
+        let r = Router::new(&handed_over).unwrap();
+        assert_eq!(r.scope_of("x/y").unwrap(), Some("b"));
+        assert_eq!(r.scope_of("x/z").unwrap(), Some("a"));
+        assert_eq!(r.scope_of("x/w/v").unwrap(), Some("a"));
     }
 
     #[test]

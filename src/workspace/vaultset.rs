@@ -3,10 +3,11 @@
 //! re-encrypt only the files whose contents or readers changed.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::scopes::{self, Router, VaultFile};
 use crate::config::{Config, ConfigFile};
-use crate::document::VaultDocument;
+use crate::document::{VaultDocument, VaultRecords};
 use crate::error::{Error, Result};
 use crate::keys::IdentitySet;
 use crate::secret_buf::SecretBuf;
@@ -32,13 +33,15 @@ pub struct Part {
     pub exists: bool,
     /// Whether this user read it (it was needed and decrypted).
     pub loaded: bool,
-    /// A scope file's document as read (the main vault's is the combined document).
-    pub doc: Option<VaultDocument>,
-    /// Its verified signature (every existing file is verified, read or not).
+    /// A scope file's records as read (its fingerprint key), kept by a rewrite; its
+    /// secrets are in the combined document.
+    pub records: Option<VaultRecords>,
+    /// Its verified signature: every existing file with `Want::All`, else the main
+    /// vault and the files the command needed.
     pub verified: Option<Verified>,
     /// Why it was not read, when it was needed but could not be.
     pub unreadable: Option<String>,
-    /// Its plaintext as loaded (for "did anything change").
+    /// Its plaintext as loaded, for "did anything change" (loads for a write only).
     pub(crate) original: SecretBuf,
 }
 
@@ -84,17 +87,9 @@ fn is_needed(file: &VaultFile, want: Want<'_>, router: &Router) -> bool {
 /// The main vault's document with every secret (and its meta) of the scope files read.
 /// A copy left in the main vault by an interrupted move: the scope's wins, and the next
 /// write drops the other.
-fn combine(mut combined: VaultDocument, parts: &[Part]) -> Result<VaultDocument> {
-    for part in parts.iter().filter(|p| p.file.scope.is_some()) {
-        let Some(d) = &part.doc else { continue };
-        for (path, value) in d.leaves() {
-            let parsed = SecretPath::parse(&path).map_err(Error::msg)?;
-            combined.remove(&parsed);
-            combined.set(&parsed, value.clone()).map_err(Error::msg)?;
-        }
-        for (path, meta) in d.metas() {
-            combined.set_meta(path, meta.clone());
-        }
+fn combine(mut combined: VaultDocument, scope_docs: Vec<VaultDocument>) -> Result<VaultDocument> {
+    for d in scope_docs {
+        combined.absorb(d).map_err(Error::msg)?;
     }
     Ok(combined)
 }
@@ -133,6 +128,14 @@ fn split_by_scope(
     Ok(docs)
 }
 
+/// What a scope file is verified against: the trust store and config trust opened
+/// once per command, and the verified id of the main vault.
+struct Anchor<'a> {
+    store: &'a mut TrustStore,
+    config_trust: Option<&'a trust::ConfigTrust>,
+    vault_id: &'a str,
+}
+
 impl Workspace {
     /// Whether the config defines scopes.
     pub fn has_scopes(&self) -> bool {
@@ -153,11 +156,11 @@ impl Workspace {
     }
 
     /// The scope router of the config (empty without one).
-    pub fn router(&self) -> Result<Router> {
+    pub fn router(&self) -> Result<Arc<Router>> {
         let Some(c) = &self.config else {
-            return Router::new(&ConfigFile::default()).map_err(Error::msg);
+            return ConfigFile::default().router().map_err(Error::msg);
         };
-        Router::new(&c.file).map_err(|message| Error::Config {
+        c.file.router().map_err(|message| Error::Config {
             path: c.path.clone(),
             message,
         })
@@ -173,23 +176,55 @@ impl Workspace {
     }
 
     /// Verifies and reads the files `want` needs. The main vault's signature is always
-    /// verified (its vault id anchors the scope files). A needed scope file this user
-    /// cannot read is an error when `required`, else it is reported in `unreadable`.
+    /// verified (its vault id anchors the scope files); a scope file is verified when it
+    /// is needed, or always with `Want::All`, so a read touches only the files it uses.
+    /// A needed scope file this user cannot read is an error when `required`, else it
+    /// is reported in `unreadable`.
     pub fn load(&self, ids: &IdentitySet, want: Want<'_>, required: bool) -> Result<Loaded> {
+        self.load_files(ids, want, required, false)
+    }
+
+    /// [`Workspace::load`]; `for_write` also keeps each file's plaintext as loaded, so
+    /// the commit can tell which files changed.
+    pub(crate) fn load_files(
+        &self,
+        ids: &IdentitySet,
+        want: Want<'_>,
+        required: bool,
+        for_write: bool,
+    ) -> Result<Loaded> {
         let router = self.router()?;
         let files = self.vault_files();
         let needed: Vec<bool> = files.iter().map(|f| is_needed(f, want, &router)).collect();
+        let mut store = TrustStore::open()?;
+        let config_trust = self.config_trust()?;
         let main_bytes = self.read_ciphertext()?;
-        let main_verified = self.verify(&main_bytes)?;
+        let main_verified = self.verify_file(
+            &mut store,
+            config_trust.as_ref(),
+            &self.vault_path,
+            &main_bytes,
+            None,
+        )?;
         let vault_id = main_verified.manifest.vault_id.clone();
+        let mut anchor = Anchor {
+            store: &mut store,
+            config_trust: config_trust.as_ref(),
+            vault_id: &vault_id,
+        };
         let mut parts = Vec::with_capacity(files.len());
         let mut doc: Option<VaultDocument> = None;
+        let mut scope_docs = Vec::new();
         for (file, needed) in files.into_iter().zip(needed) {
             if file.scope.is_none() {
                 let original = if needed {
                     let plaintext = self.decrypt(&main_bytes, ids)?;
                     let d = self.parse(&plaintext)?;
-                    let original = d.to_plaintext();
+                    let original = if for_write {
+                        d.to_plaintext()
+                    } else {
+                        SecretBuf::default()
+                    };
                     doc = Some(d);
                     original
                 } else {
@@ -199,10 +234,22 @@ impl Workspace {
                     file,
                     exists: true,
                     loaded: needed,
-                    doc: None,
+                    records: None,
                     verified: Some(main_verified.clone()),
                     unreadable: None,
                     original,
+                });
+                continue;
+            }
+            if !needed {
+                parts.push(Part {
+                    exists: file.path.exists(),
+                    file,
+                    loaded: false,
+                    records: None,
+                    verified: None,
+                    unreadable: None,
+                    original: SecretBuf::default(),
                 });
                 continue;
             }
@@ -210,56 +257,61 @@ impl Workspace {
                 .as_ref()
                 .zip(file.scope.as_deref())
                 .is_some_and(|(d, scope)| d.lists_scope_file(scope));
-            parts.push(self.load_scope_file(file, &vault_id, recorded, needed.then_some(ids), required)?);
+            let (part, scope_doc) =
+                self.load_scope_file(file, &mut anchor, recorded, ids, required, for_write)?;
+            parts.push(part);
+            scope_docs.extend(scope_doc);
         }
         if let Some(d) = &doc {
             trust::note_removed(&vault_id, &d.offboarded_keys())?;
         }
-        let combined = combine(doc.unwrap_or_else(|| VaultDocument::new(Vec::new())), &parts)?;
+        let combined = combine(doc.unwrap_or_else(|| VaultDocument::new(Vec::new())), scope_docs)?;
         Ok(Loaded { doc: combined, parts })
     }
 
-    /// Verifies one scope file and, when `ids` are given (the command needs it), reads
-    /// it. A file this user cannot read is an error when `required`, else it is marked
-    /// unreadable.
+    /// Verifies one scope file and reads it: the part and the document read. A file
+    /// this user cannot read is an error when `required`, else it is marked unreadable.
     fn load_scope_file(
         &self,
         file: VaultFile,
-        vault_id: &str,
+        anchor: &mut Anchor<'_>,
         recorded: bool,
-        ids: Option<&IdentitySet>,
+        ids: &IdentitySet,
         required: bool,
-    ) -> Result<Part> {
-        let Some((bytes, verified)) = self.verify_scope_file(&file, vault_id, recorded)? else {
-            return Ok(Part {
+        for_write: bool,
+    ) -> Result<(Part, Option<VaultDocument>)> {
+        let Some((bytes, verified)) = self.verify_scope_file(&file, anchor, recorded)? else {
+            let part = Part {
                 file,
                 exists: false,
                 loaded: false,
-                doc: None,
+                records: None,
                 verified: None,
                 unreadable: None,
                 original: SecretBuf::default(),
-            });
+            };
+            return Ok((part, None));
         };
         let mut part = Part {
             file,
             exists: true,
             loaded: false,
-            doc: None,
+            records: None,
             verified: Some(verified),
             unreadable: None,
             original: SecretBuf::default(),
         };
-        let Some(ids) = ids else {
-            return Ok(part);
-        };
         let scoped = self.at(&part.file.path);
+        let mut doc = None;
         match crate::vault_format::decrypt(&part.file.path, &bytes, &ids.identities) {
             Ok(plaintext) => {
                 let d = scoped.parse(&plaintext)?;
-                part.original = d.to_plaintext();
-                part.doc = Some(d);
+                if for_write {
+                    part.original = d.to_plaintext();
+                }
+                part.records = Some(d.records().clone());
                 part.loaded = true;
+                doc = Some(d);
             }
             Err(failure) if failure.is_not_a_recipient() => {
                 let why = format!(
@@ -283,7 +335,7 @@ impl Workspace {
                 scoped.decrypt(&bytes, ids)?;
             }
         }
-        Ok(part)
+        Ok((part, doc))
     }
 
     /// Reads and verifies one scope file: `None` when it does not exist (and never
@@ -292,12 +344,13 @@ impl Workspace {
     fn verify_scope_file(
         &self,
         file: &VaultFile,
-        vault_id: &str,
+        anchor: &mut Anchor<'_>,
         recorded: bool,
     ) -> Result<Option<(Vec<u8>, Verified)>> {
         if !file.path.exists() {
-            let seen = TrustStore::open()?
-                .vault(vault_id)
+            let seen = anchor
+                .store
+                .vault(anchor.vault_id)
                 .is_some_and(|p| trust::highest_generation(p, &file.path) > 0);
             if recorded || seen {
                 return Err(Error::Trust(format!(
@@ -314,18 +367,12 @@ impl Workspace {
             return Ok(None);
         }
         let bytes = self.at(&file.path).read_ciphertext()?;
-        let mut store = TrustStore::open()?;
-        let sig = trust::read_sig(&file.path)?;
-        let verified = trust::verify(
-            &mut store,
+        let verified = self.verify_file(
+            anchor.store,
+            anchor.config_trust,
             &file.path,
             &bytes,
-            sig.as_deref(),
-            self.config_trust()?.as_ref(),
-            &self.options.trust,
-            StoreMode::Update,
-            self.options.quiet,
-            Some(vault_id),
+            Some(anchor.vault_id),
         )?;
         Ok(Some((bytes, verified)))
     }
@@ -334,9 +381,19 @@ impl Workspace {
     /// every scope file (given the verified id of the main vault, which
     /// anchors them). One problem per file that fails, naming it.
     pub fn verify_scope_files(&self, vault_id: &str) -> Vec<String> {
+        let opened = TrustStore::open().and_then(|store| Ok((store, self.config_trust()?)));
+        let (mut store, config_trust) = match opened {
+            Ok(opened) => opened,
+            Err(e) => return vec![e.to_string()],
+        };
+        let mut anchor = Anchor {
+            store: &mut store,
+            config_trust: config_trust.as_ref(),
+            vault_id,
+        };
         let mut problems = Vec::new();
         for file in self.vault_files().iter().filter(|f| f.scope.is_some()) {
-            match self.verify_scope_file(file, vault_id, false) {
+            match self.verify_scope_file(file, &mut anchor, false) {
                 Ok(Some((bytes, _))) => {
                     if let Err(reason) = crate::vault_format::check(&file.path, &bytes) {
                         problems.push(format!("{}: {reason}", file.label()));
@@ -354,7 +411,7 @@ impl Workspace {
     /// changed, re-signs the others when the config changed. Returns whether anything
     /// was written.
     pub(crate) fn commit_scoped(&self, session: WriteSession, config: &Config) -> Result<bool> {
-        let router = Router::new(&config.file).map_err(|message| Error::Config {
+        let router = config.file.router().map_err(|message| Error::Config {
             path: config.path.clone(),
             message,
         })?;
@@ -385,8 +442,8 @@ impl Workspace {
                 main_prior.clone()
             } else {
                 // Each scope file keeps its own records (its fingerprint key).
-                if let Some(d) = part.and_then(|p| p.doc.as_ref()) {
-                    doc.set_records(d.records().clone());
+                if let Some(records) = part.and_then(|p| p.records.as_ref()) {
+                    doc.set_records(records.clone());
                 }
                 match part.and_then(|p| p.verified.as_ref()) {
                     Some(v) => Some(v.prior()),
@@ -490,7 +547,7 @@ impl Workspace {
                 file: file.clone(),
                 exists: true,
                 loaded: false,
-                doc: None,
+                records: None,
                 verified: Some(verified),
                 unreadable: None,
                 original: SecretBuf::default(),
