@@ -113,9 +113,17 @@ fn write_armored(encryptor: Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, Stri
 /// Decrypts an age file (armored or binary). The plaintext is returned only
 /// after the whole payload authenticated.
 pub fn decrypt(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
-    decrypt_inner(ciphertext, identities).map_err(|failure| match failure {
-        // age's own error for a file cut short or not age at all is a generic I/O or
-        // MAC complaint; the framing says more precisely what is wrong.
+    let identities: Vec<&dyn Identity> = identities.iter().map(AsRef::as_ref).collect();
+    with_framing_reason(ciphertext, decrypt_inner(ciphertext, &identities))
+}
+
+/// age's own error for a file cut short or not age at all is a generic I/O or MAC
+/// complaint; the framing says more precisely what is wrong.
+fn with_framing_reason(
+    ciphertext: &[u8],
+    result: Result<SecretBuf, DecryptFailure>,
+) -> Result<SecretBuf, DecryptFailure> {
+    result.map_err(|failure| match failure {
         DecryptFailure::Malformed(_) | DecryptFailure::Damaged(_) => match framing_problem(ciphertext) {
             Some(reason) => DecryptFailure::Malformed(reason.into()),
             None => failure,
@@ -204,16 +212,73 @@ impl<R: std::io::BufRead> std::io::BufRead for WholeHeader<R> {
     }
 }
 
-fn decrypt_inner(ciphertext: &[u8], identities: &[Box<dyn Identity>]) -> Result<SecretBuf, DecryptFailure> {
+/// Like [`decrypt`], trying stanzas `first` before the others with the first
+/// `plain` identities (those that never prompt, so trying one stanza and then all
+/// of them costs nothing but arithmetic).
+///
+/// age cannot tell which stanza is whose: `age -d` tries each identity against every
+/// stanza in order, an X25519 agreement per stanza, so a file with 1,000 recipients
+/// costs on average 500 of them. agevault encrypts to the recipients in sorted key
+/// order, one stanza each, so the position of a reader's key in that order is where
+/// its stanza is. A wrong hint (a recipient list that drifted, a plugin recipient
+/// with several stanzas) only falls back to trying them all.
+pub fn decrypt_hinted(
+    ciphertext: &[u8],
+    identities: &[Box<dyn Identity>],
+    plain: usize,
+    first: &[usize],
+) -> Result<SecretBuf, DecryptFailure> {
+    let hinted: Vec<FirstTry<'_>> = identities
+        .iter()
+        .take(plain)
+        .map(|inner| FirstTry {
+            inner: inner.as_ref(),
+            first,
+        })
+        .collect();
+    let ordered: Vec<&dyn Identity> = hinted
+        .iter()
+        .map(|h| h as &dyn Identity)
+        .chain(identities.iter().skip(plain).map(AsRef::as_ref))
+        .collect();
+    with_framing_reason(ciphertext, decrypt_inner(ciphertext, &ordered))
+}
+
+/// An identity that tries the stanzas at `first` before all of them.
+struct FirstTry<'a> {
+    inner: &'a dyn Identity,
+    first: &'a [usize],
+}
+
+impl Identity for FirstTry<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.inner.unwrap_stanza(stanza)
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core::format::Stanza],
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        for stanza in self.first.iter().filter_map(|&i| stanzas.get(i)) {
+            if let Some(Ok(key)) = self.inner.unwrap_stanza(stanza) {
+                return Some(Ok(key));
+            }
+        }
+        self.inner.unwrap_stanzas(stanzas)
+    }
+}
+
+fn decrypt_inner(ciphertext: &[u8], identities: &[&dyn Identity]) -> Result<SecretBuf, DecryptFailure> {
     let decryptor = open(ciphertext)?;
     if decryptor.is_scrypt() {
         return Err(DecryptFailure::Malformed(
             "it is passphrase-encrypted, not encrypted to recipients".into(),
         ));
     }
-    let reader = decryptor
-        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn Identity))
-        .map_err(classify)?;
+    let reader = decryptor.decrypt(identities.iter().copied()).map_err(classify)?;
     read_payload(reader, ciphertext)
 }
 
@@ -320,5 +385,36 @@ mod tests {
         let stanza = memchr::memmem::find(&altered, b"-> X25519 ").unwrap() + 10;
         altered[stanza] = if altered[stanza] == b'A' { b'B' } else { b'A' };
         assert!(decrypt(&altered, &last).is_err());
+    }
+
+    #[test]
+    fn a_stanza_hint_is_only_a_first_try() {
+        let ids: Vec<age::x25519::Identity> = (0..40).map(|_| age::x25519::Identity::generate()).collect();
+        let recipients: Vec<Box<dyn Recipient + Send>> = ids
+            .iter()
+            .map(|i| Box::new(i.to_public()) as Box<dyn Recipient + Send>)
+            .collect();
+        let ct = encrypt_armored(b"hinted", &recipients).unwrap();
+        let mine: Vec<Box<dyn Identity>> = vec![Box::new(ids[37].clone())];
+        // The right position, a wrong one, one past the end, none: all decrypt.
+        for first in [&[37][..], &[3], &[99], &[], &[3, 37]] {
+            assert_eq!(
+                decrypt_hinted(&ct, &mine, 1, first).unwrap().as_slice(),
+                b"hinted"
+            );
+        }
+        // With no plain identity the hint is unused and nothing changes.
+        assert_eq!(decrypt_hinted(&ct, &mine, 0, &[3]).unwrap().as_slice(), b"hinted");
+        // A stranger is still refused, whatever the hint says.
+        let stranger: Vec<Box<dyn Identity>> = vec![Box::new(age::x25519::Identity::generate())];
+        assert!(matches!(
+            decrypt_hinted(&ct, &stranger, 1, &[0, 37]),
+            Err(DecryptFailure::NoMatchingKeys)
+        ));
+        // The hint never skips authentication.
+        let mut damaged = ct.clone();
+        let at = damaged.len() - 60;
+        damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
+        assert!(decrypt_hinted(&damaged, &mine, 1, &[37]).is_err());
     }
 }

@@ -310,6 +310,26 @@ impl IdentitySet {
         }
     }
 
+    /// How many identities (at the front) never prompt.
+    pub fn plain(&self) -> usize {
+        self.plain
+    }
+
+    /// Where this user's stanzas should be in a file encrypted to `keys` (agevault
+    /// writes one stanza per key, in sorted key order): the position of each public
+    /// key found, to try first.
+    pub fn stanza_hint(&self, keys: &[String]) -> Vec<usize> {
+        let mut first: Vec<usize> = self
+            .found
+            .iter()
+            .flat_map(|f| &f.public_keys)
+            .filter_map(|k| keys.iter().position(|r| *r == canonical_key(k)))
+            .collect();
+        first.sort_unstable();
+        first.dedup();
+        first
+    }
+
     /// Why prompting identities were skipped (wrong passphrase, plugin failure), for messages.
     pub fn failures(&self) -> Vec<String> {
         self.failures.lock().map(|f| f.clone()).unwrap_or_default()

@@ -116,6 +116,22 @@ pub fn decrypt(
     }
 }
 
+/// Like [`decrypt`] for a file agevault encrypted to `keys` (its recipients, sorted):
+/// an age file is opened trying first the stanzas where this user's keys should be.
+pub fn decrypt_for(
+    path: &Path,
+    ciphertext: &[u8],
+    ids: &crate::keys::IdentitySet,
+    keys: &[String],
+) -> std::result::Result<SecretBuf, DecryptFailure> {
+    match VaultFormat::of(path) {
+        VaultFormat::Age => {
+            crypto::decrypt_hinted(ciphertext, &ids.identities, ids.plain(), &ids.stanza_hint(keys))
+        }
+        VaultFormat::Pgp => decrypt(path, ciphertext, &ids.identities),
+    }
+}
+
 /// Encrypts `plaintext` as the vault file at `path` to `keys`, which must all be of the
 /// file's kind.
 pub fn encrypt(path: &Path, plaintext: &[u8], keys: &[String]) -> Result<Vec<u8>> {

@@ -202,7 +202,15 @@ impl Workspace {
     /// Decrypts vault bytes, mapping failures to sentences.
     pub fn decrypt(&self, bytes: &[u8], ids: &IdentitySet) -> Result<SecretBuf> {
         let path = self.vault_path.clone();
-        crate::vault_format::decrypt(&path, bytes, &ids.identities).map_err(|failure| match failure {
+        let keys = match &self.config {
+            Some(c) => crate::config::scopes::files(c, &self.vault_path)
+                .into_iter()
+                .find(|f| f.path == self.vault_path)
+                .map(|f| f.recipients)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        crate::vault_format::decrypt_for(&path, bytes, ids, &keys).map_err(|failure| match failure {
             DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => {
                 let hint = format!("restore it from git (`git checkout -- {}`)", path.display());
                 Error::Corrupt { path, reason }.with_hint(hint)

@@ -303,7 +303,7 @@ impl Workspace {
         };
         let scoped = self.at(&part.file.path);
         let mut doc = None;
-        match crate::vault_format::decrypt(&part.file.path, &bytes, &ids.identities) {
+        match crate::vault_format::decrypt_for(&part.file.path, &bytes, ids, &part.file.recipients) {
             Ok(plaintext) => {
                 let d = scoped.parse(&plaintext)?;
                 if for_write {
