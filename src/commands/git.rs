@@ -133,21 +133,23 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     // Only a version a trusted writer signed is opened: a planted file must not make
     // textconv fingerprint guesses with the real key.
     // Any of the vault files (main or a scope's) may be the one git hands over.
-    let mut trusted = Err(String::new());
-    let mut vault_file = ws.vault_path.clone();
+    let mut trusted_file = None;
+    let mut why = String::new();
     for file in ws.vault_files() {
-        trusted = trusted_version(&ws, &file.path, &bytes, None);
-        if trusted.is_ok() {
-            vault_file = file.path;
-            break;
+        match trusted_version(&ws, &file.path, &bytes, None) {
+            Ok(_) => {
+                trusted_file = Some(file.path);
+                break;
+            }
+            Err(e) => why = e.to_string(),
         }
     }
-    if let Err(why) = trusted {
+    let Some(vault_file) = trusted_file else {
         return Err(format!(
             "# agevault vault: not shown: this version is not signed by a trusted writer ({why}); ciphertext {}",
             textconv::ciphertext_id(&bytes)
         ));
-    }
+    };
     let ids = keys::discover(&options.identities)
         .map_err(|e| format!("# agevault vault: identities cannot be loaded ({e})"))?;
     let plaintext = vault_format::decrypt(&vault_file, &bytes, &ids.identities).map_err(|f| match f {
@@ -186,7 +188,7 @@ fn trusted_version(
     vault: &Path,
     bytes: &[u8],
     repo_rel: Option<&str>,
-) -> std::result::Result<crate::trust::Verified, String> {
+) -> Result<crate::trust::Verified> {
     let sha = crate::trust::sigfile::sha256_hex(bytes);
     // The working tree's signature first (it also covers the version before it), then
     // every version of the signature file git knows.
@@ -208,22 +210,25 @@ fn trusted_version(
             };
             signatures::find(&git, &format!("{rel}.sig"), &sha)
         });
-    let (manifest, sigfile) =
-        crate::trust::verify_signature(vault, bytes, sig.as_deref()).map_err(|e| e.to_string())?;
-    let store = TrustStore::open().map_err(|e| e.to_string())?;
+    let (manifest, sigfile) = crate::trust::verify_signature(vault, bytes, sig.as_deref())?;
+    let store = TrustStore::open()?;
     let (trusted, accepted) = match store.vault(&manifest.vault_id) {
-        Some(pin) => (pin.writer_set().map_err(|e| e.to_string())?, pin.chain),
-        None => match ws.config_trust().map_err(|e| e.to_string())? {
+        Some(pin) => (pin.writer_set()?, pin.chain),
+        None => match ws.config_trust()? {
             Some(c) => (c.writers, 0),
-            None => return Err("this vault is not pinned here and there is no config".into()),
+            None => {
+                return Err(Error::Trust(
+                    "this vault is not pinned here and there is no config".into(),
+                ))
+            }
         },
     };
     if let Some(id) = store.location(vault) {
         if id != manifest.vault_id {
-            return Err(format!(
+            return Err(Error::Trust(format!(
                 "it belongs to vault {}, not the pinned vault {id}",
                 manifest.vault_id
-            ));
+            )));
         }
     }
     if !(trusted.contains_key(&manifest.signer) && accepted == 0) {
@@ -233,7 +238,8 @@ fn trusted_version(
             &manifest.writers,
             &sigfile.chain,
             &manifest.signer,
-        )?;
+        )
+        .map_err(Error::Trust)?;
     }
     let signer_name = manifest
         .writers
@@ -380,9 +386,11 @@ impl<'a> MergeRun<'a> {
         // the vault (its own recipients, a replayed old version) is refused here.
         let verified =
             trusted_version(&self.ws, &self.vault_in_repo, &bytes, Some(&self.rel)).map_err(|why| {
-                Error::Trust(format!(
-                    "cannot merge {name}: {label} version is refused: {why}; nothing was merged (`git merge --abort`)"
-                ))
+                Error::within(
+                    format!("cannot merge {name}: {label} version is refused: "),
+                    why,
+                    "; nothing was merged (`git merge --abort`)",
+                )
             })?;
         let cannot = |why: String| {
             Error::msg(format!(

@@ -164,7 +164,7 @@ fn pgp_recipient(given: &str) -> Result<String> {
     };
     let fingerprint = crate::pgp::parse_fingerprint(&key)
         .map_err(|problem| Error::Usage(format!("--pgp {}: {problem}", crate::terminal::sanitize(given))))?;
-    crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    crate::pgp::check_usable(&fingerprint)?;
     Ok(key)
 }
 

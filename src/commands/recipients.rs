@@ -125,7 +125,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
     }
     // gpg must be able to encrypt to an OpenPGP key before the config names it.
     if let Ok(fingerprint) = crate::pgp::parse_fingerprint(&key) {
-        crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+        crate::pgp::check_usable(&fingerprint)?;
     }
     // The config as it will be, checked before anything is written: a key of the kind
     // the main vault cannot take must come with a scope it can read (one file, one kind).

@@ -258,7 +258,7 @@ fn rotate_targets(
         progress.inc();
         progress.message(path.to_string());
         let generated = match (generator, value) {
-            (Some(g), _) => g.generate().map_err(Error::msg)?,
+            (Some(g), _) => g.generate()?,
             (None, Some(v)) => {
                 if matches!(session.doc.get(path), Some(Node::Leaf(old)) if old.expose_secret() == v.expose_secret())
                 {
