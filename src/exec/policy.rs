@@ -199,26 +199,31 @@ const GO_REASON: &str = "the Go toolchain reads it";
 
 /// Why `name` is reserved (who reads it), or `None` when a secret may set it freely.
 pub fn reserved(name: &str) -> Option<&'static str> {
-    let upper = name.to_ascii_uppercase();
-    if upper.starts_with("GO") && !upper.contains('_') {
+    if starts_with_ignoring_case(name, "GO") && !name.contains('_') {
         return Some(GO_REASON);
     }
     RESERVED
         .iter()
-        .find(|(_, patterns)| patterns.iter().any(|p| matches(p, &upper)))
+        .find(|(_, patterns)| patterns.iter().any(|p| matches(p, name)))
         .map(|(reason, _)| *reason)
 }
 
 /// Not globset: these are a fixed list of names with one `*` at either end, not globs
-/// over paths, and a prefix or suffix test needs no compiled matcher.
-fn matches(pattern: &str, upper: &str) -> bool {
+/// over paths, and a prefix or suffix test needs no compiled matcher. Compared without
+/// regard to ASCII case, and without allocating (`exec` checks every derived name).
+fn matches(pattern: &str, name: &str) -> bool {
     if let Some(prefix) = pattern.strip_suffix('*') {
-        upper.starts_with(prefix)
+        starts_with_ignoring_case(name, prefix)
     } else if let Some(suffix) = pattern.strip_prefix('*') {
-        upper.ends_with(suffix)
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     } else {
-        upper == pattern
+        name.eq_ignore_ascii_case(pattern)
     }
+}
+
+fn starts_with_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len() && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// Parses the host switch `AGEVAULT_EXEC_EXPLICIT_ONLY`: unset, empty, `0`, `false`,
