@@ -113,10 +113,11 @@ pub fn record(access: &Access<'_>, settings: &Settings) -> Result<()> {
             }
             Ok(())
         }
-        Err(e) if settings.required => Err(Error::msg(format!(
-            "the access record is required but cannot be written: {e}; nothing was handed out (fix the audit \
-             directory, or ask whoever set the requirement)"
-        ))),
+        Err(e) if settings.required => Err(Error::within(
+            "the access record is required but cannot be written: ",
+            e,
+            "; nothing was handed out (fix the audit directory, or ask whoever set the requirement)",
+        )),
         Err(e) => {
             crate::diagnostics::warning(&format!("no access record written: {e}"));
             Ok(())
@@ -125,28 +126,31 @@ pub fn record(access: &Access<'_>, settings: &Settings) -> Result<()> {
 }
 
 /// The directory, created owner-only, refused when others could write to it.
-fn open_dir(dir: &Path) -> std::result::Result<(), String> {
+fn open_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            .map_err(|e| Error::with_source(format!("cannot create {}", dir.display()), e))?;
     }
-    let meta = fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let meta =
+        fs::metadata(dir).map_err(|e| Error::with_source(format!("cannot read {}", dir.display()), e))?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
+        return Err(Error::msg(format!("{} is not a directory", dir.display())));
     }
     if meta.uid() != nix::unistd::geteuid().as_raw() {
-        return Err(format!("{} is not owned by this user", dir.display()));
+        return Err(Error::msg(format!("{} is not owned by this user", dir.display())));
     }
     if meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!("{} is writable by others", dir.display()));
+        return Err(Error::msg(format!("{} is writable by others", dir.display())));
     }
     Ok(())
 }
 
-fn append(dir: &Path, access: &Access<'_>, settings: &Settings) -> std::result::Result<String, String> {
+/// Appends `access` as the next link of the chain in `dir`'s log, under an exclusive
+/// lock; returns the line written.
+fn append(dir: &Path, access: &Access<'_>, settings: &Settings) -> Result<String> {
     open_dir(dir)?;
     let path = dir.join(LOG_NAME);
     let mut file = OpenOptions::new()
@@ -156,14 +160,15 @@ fn append(dir: &Path, access: &Access<'_>, settings: &Settings) -> std::result::
         .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        .map_err(|e| Error::with_source(format!("cannot open {}", path.display()), e))?;
     // One writer at a time, so the chain has no forks.
     let file_lock = nix::fcntl::Flock::lock(
-        file.try_clone().map_err(|e| e.to_string())?,
+        file.try_clone().map_err(Error::from_cause)?,
         nix::fcntl::FlockArg::LockExclusive,
     )
-    .map_err(|(_, e)| format!("cannot lock {}: {e}", path.display()))?;
-    let (seq, prev) = last_link(&mut file).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    .map_err(|(_, e)| Error::with_source(format!("cannot lock {}", path.display()), e))?;
+    let (seq, prev) =
+        last_link(&mut file).map_err(|e| Error::with_source(format!("cannot read {}", path.display()), e))?;
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -192,10 +197,10 @@ fn append(dir: &Path, access: &Access<'_>, settings: &Settings) -> std::result::
     let mut line = record.to_string();
     line.push('\n');
     file.write_all(line.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| Error::with_source(format!("cannot write {}", path.display()), e))?;
     if settings.fsync {
         file.sync_data()
-            .map_err(|e| format!("cannot sync {}: {e}", path.display()))?;
+            .map_err(|e| Error::with_source(format!("cannot sync {}", path.display()), e))?;
     }
     drop(file_lock);
     Ok(line)

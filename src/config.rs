@@ -533,7 +533,6 @@ impl ConfigFile {
         Ok((file, digest))
     }
 
-    /// The checks serde cannot express, and the canonical spelling of keys.
     /// The scope router: compiled once, when the file was validated.
     pub fn router(&self) -> std::result::Result<std::sync::Arc<scopes::Router>, String> {
         match &self.router {
@@ -542,6 +541,7 @@ impl ConfigFile {
         }
     }
 
+    /// The checks serde cannot express, and the canonical spelling of keys.
     fn validated(self, text: &str) -> std::result::Result<ConfigFile, String> {
         let mut file = self;
         for (pattern, rules) in &file.validate {

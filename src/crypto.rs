@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::{Decryptor, Encryptor, Identity, Recipient};
 
+use crate::error::Error;
 use crate::secret_buf::SecretBuf;
 
 /// The first line of every vault we write.
@@ -91,22 +92,23 @@ pub fn check_format(bytes: &[u8]) -> Result<(), String> {
 pub fn encrypt_armored(
     plaintext: &[u8],
     recipients: &[Box<dyn Recipient + Send>],
-) -> Result<Vec<u8>, String> {
+) -> crate::error::Result<Vec<u8>> {
     let encryptor = Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as &dyn Recipient))
-        .map_err(|e| format!("cannot encrypt to the configured recipients: {e}"))?;
+        .map_err(|e| Error::with_source("cannot encrypt to the configured recipients", e))?;
     write_armored(encryptor, plaintext)
 }
 
-fn write_armored(encryptor: Encryptor, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+/// Encrypts `plaintext` with `encryptor` into an armored age file in memory.
+fn write_armored(encryptor: Encryptor, plaintext: &[u8]) -> crate::error::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(plaintext.len() * 4 / 3 + 1024);
-    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?;
-    let mut writer = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
-    writer.write_all(plaintext).map_err(|e| e.to_string())?;
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(Error::from_cause)?;
+    let mut writer = encryptor.wrap_output(armor).map_err(Error::from_cause)?;
+    writer.write_all(plaintext).map_err(Error::from_cause)?;
     // Both layers must be finished or the file is truncated.
     writer
         .finish()
         .and_then(ArmoredWriter::finish)
-        .map_err(|e| format!("cannot finish encryption: {e}"))?;
+        .map_err(|e| Error::with_source("cannot finish encryption", e))?;
     Ok(out)
 }
 
@@ -286,7 +288,7 @@ fn decrypt_inner(ciphertext: &[u8], identities: &[&dyn Identity]) -> Result<Secr
 pub fn encrypt_with_passphrase(
     plaintext: &[u8],
     passphrase: secrecy::SecretString,
-) -> Result<Vec<u8>, String> {
+) -> crate::error::Result<Vec<u8>> {
     write_armored(Encryptor::with_user_passphrase(passphrase), plaintext)
 }
 

@@ -86,6 +86,16 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A failure told inside a longer sentence: `before`, the cause's own text, then
+    /// `after` (`cannot merge X: ` … `; nothing was merged`), with the cause kept as the
+    /// error's source instead of flattened into text.
+    #[error("{before}{source}{after}")]
+    Within {
+        before: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+        after: String,
+    },
+
     /// Any other failure, already phrased as one sentence.
     #[error("{0}")]
     Message(String),
@@ -111,6 +121,24 @@ impl Error {
             context: context.into(),
             source: Box::new(cause),
         }
+    }
+
+    /// `before`, the cause's own text, then `after`, keeping `cause` as the source.
+    pub fn within(
+        before: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+        after: impl Into<String>,
+    ) -> Self {
+        Error::Within {
+            before: before.into(),
+            source: Box::new(cause),
+            after: after.into(),
+        }
+    }
+
+    /// The cause's own text as the whole message, keeping `cause` as the source.
+    pub fn from_cause(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::within("", cause, "")
     }
 
     /// An I/O failure on `path` while doing `action` ("reading", "writing", …).
@@ -197,5 +225,20 @@ mod tests {
             .expect("as the io::Error it was");
         assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
         assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_cause_inside_a_sentence_reads_as_before_and_is_kept() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = Error::within("cannot merge x: ", cause, "; nothing was merged");
+        assert_eq!(e.to_string(), "cannot merge x: gone; nothing was merged");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(
+            source.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        let bare = Error::from_cause(std::io::Error::other("disk full"));
+        assert_eq!(bare.to_string(), "disk full");
+        assert!(std::error::Error::source(&bare).is_some());
     }
 }

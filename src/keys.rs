@@ -180,7 +180,7 @@ fn load_file(path: &Path, set: &mut IdentitySet, required: bool) -> Result<()> {
             let b = Zeroizing::new(b);
             Zeroizing::new(String::from_utf8_lossy(&b).into_owned())
         })
-        .map_err(|e| Error::msg(format!("cannot read identity file {}: {e}", path.display())))?;
+        .map_err(|e| Error::with_source(format!("cannot read identity file {}", path.display()), e))?;
     load_text(&text, &path.display().to_string(), Some(path), set)
 }
 

@@ -74,6 +74,17 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// `agevault edit` looks like a crash.
 pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
     let path = lock_path(vault);
+    let file = open_lock_file(&path)?;
+    let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => return Ok(VaultLock { _lock: lock }),
+        Err((file, nix::errno::Errno::EWOULDBLOCK)) => file,
+        Err((_, errno)) => return Err(lock_error(&path, errno)),
+    };
+    wait_for_lock(vault, &path, file, lock_policy())
+}
+
+/// Opens (creating) the lock file at `path`, refusing anything but a regular file.
+fn open_lock_file(path: &Path) -> Result<File> {
     // A lock file committed as a symlink would make us create or truncate files
     // anywhere (as root: anywhere at all); a FIFO would block the open.
     let not_regular = || {
@@ -88,24 +99,28 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
         .write(true)
         .mode(0o644)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(&path)
+        .open(path)
         .map_err(|e| match e.raw_os_error() {
             Some(nix::libc::ELOOP | nix::libc::ENXIO) => not_regular(),
-            _ => Error::io("creating lock file", &path, e),
+            _ => Error::io("creating lock file", path, e),
         })?;
     let meta = file
         .metadata()
-        .map_err(|e| Error::io("creating lock file", &path, e))?;
+        .map_err(|e| Error::io("creating lock file", path, e))?;
     if !meta.is_file() {
         return Err(not_regular());
     }
-    let locking = |errno: nix::errno::Errno| Error::io("locking", &path, std::io::Error::from(errno));
-    let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => return Ok(VaultLock { _lock: lock }),
-        Err((file, nix::errno::Errno::EWOULDBLOCK)) => file,
-        Err((_, errno)) => return Err(locking(errno)),
-    };
-    let policy = lock_policy();
+    Ok(file)
+}
+
+/// A failure to lock the lock file at `path`.
+fn lock_error(path: &Path, errno: nix::errno::Errno) -> Error {
+    Error::io("locking", path, std::io::Error::from(errno))
+}
+
+/// Another writer holds the lock of `vault` (its lock file `file` at `path`): says so
+/// and waits for it, or fails at once or after a while, per `policy`.
+fn wait_for_lock(vault: &Path, path: &Path, file: File, policy: LockPolicy) -> Result<VaultLock> {
     let held = || {
         format!(
             "vault {} is locked by another writer (an open `agevault edit`, or a running `set`/`rotate`)",
@@ -126,7 +141,8 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
                     vault.display()
                 ),
             );
-            let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| locking(errno))?;
+            let lock =
+                Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| lock_error(path, errno))?;
             Ok(VaultLock { _lock: lock })
         }
         LockWait::AtMost(limit) => {
@@ -156,7 +172,7 @@ pub fn lock_exclusive(vault: &Path) -> Result<VaultLock> {
                 match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                     Ok(lock) => return Ok(VaultLock { _lock: lock }),
                     Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
-                    Err((_, errno)) => return Err(locking(errno)),
+                    Err((_, errno)) => return Err(lock_error(path, errno)),
                 }
             }
         }

@@ -152,7 +152,7 @@ pub fn encrypt(path: &Path, plaintext: &[u8], keys: &[String]) -> Result<Vec<u8>
     match format {
         VaultFormat::Age => {
             let recipients = crate::keys::recipients_for(keys)?;
-            crypto::encrypt_armored(plaintext, &recipients).map_err(Error::msg)
+            crypto::encrypt_armored(plaintext, &recipients)
         }
         VaultFormat::Pgp => {
             let fingerprints = keys

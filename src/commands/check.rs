@@ -129,8 +129,9 @@ pub fn run(options: GlobalOptions, args: &CheckArgs) -> Result<ExitStatus> {
     })
 }
 
+/// Runs every check in order into `report`; a check whose input failed is skipped, with
+/// the reason.
 fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
-    let no_decrypt = args.no_decrypt;
     let bytes = match read_vault_bytes(&ws.vault_path) {
         Ok(b) => b,
         Err(e) => {
@@ -144,26 +145,13 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
     let format_ok = format.is_none();
     report.record("format", format.into_iter().collect());
     pgp_recipients(ws, report);
-    let signature = ws.verify(&bytes);
-    let trusted = signature.is_ok();
-    report.record(
-        "signature",
-        signature
-            .as_ref()
-            .err()
-            .map(ToString::to_string)
-            .into_iter()
-            .collect(),
-    );
-    if let Ok(verified) = &signature {
-        report.record("generation", generation_problems(ws, verified));
-    }
-    if no_decrypt {
+    let verified = check_signature(ws, &bytes, report);
+    if args.no_decrypt {
         if ws.has_scopes() {
             // The main vault's verified id anchors the scope files.
-            let problems = match &signature {
-                Ok(verified) => ws.verify_scope_files(&verified.manifest.vault_id),
-                Err(_) => vec!["scope files not verified: the main vault's signature failed".to_owned()],
+            let problems = match &verified {
+                Some(verified) => ws.verify_scope_files(&verified.manifest.vault_id),
+                None => vec!["scope files not verified: the main vault's signature failed".to_owned()],
             };
             report.record("scopes", problems);
         }
@@ -175,7 +163,7 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
     if !format_ok {
         return;
     }
-    if !trusted {
+    if verified.is_none() {
         for name in DECRYPT_CHECKS {
             report.skip(
                 name,
@@ -190,6 +178,38 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         }
         return;
     }
+    if let Some(doc) = read_checked_document(ws, args, &bytes, report) {
+        check_contents(ws, args, &doc, report);
+    }
+}
+
+/// The signature check (and, when it passes, the generation check); returns the
+/// verified version.
+fn check_signature(ws: &Workspace, bytes: &[u8], report: &mut Report) -> Option<crate::trust::Verified> {
+    let signature = ws.verify(bytes);
+    report.record(
+        "signature",
+        signature
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .into_iter()
+            .collect(),
+    );
+    if let Ok(verified) = &signature {
+        report.record("generation", generation_problems(ws, verified));
+    }
+    signature.ok()
+}
+
+/// The decrypt and document checks (and, with scopes, the combined view's); returns the
+/// document the content checks read, or `None` when one of these failed.
+fn read_checked_document(
+    ws: &Workspace,
+    args: &CheckArgs,
+    bytes: &[u8],
+    report: &mut Report,
+) -> Option<VaultDocument> {
     let decrypted = ws.identities().and_then(|ids| {
         // An OpenPGP vault's keys are gpg-agent's, not identity files.
         if ids.identities.is_empty() && VaultFormat::of(&ws.vault_path) == VaultFormat::Age {
@@ -197,7 +217,7 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
                 "no identity found; in CI set AGEVAULT_IDENTITY to the key text from a CI secret, or use --no-decrypt",
             ));
         }
-        ws.decrypt(&bytes, &ids)
+        ws.decrypt(bytes, &ids)
     });
     let plaintext = match decrypted {
         Ok(p) => {
@@ -209,7 +229,7 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
             if args.openbao {
                 report.skip("openbao", "not run: the vault did not decrypt");
             }
-            return;
+            return None;
         }
     };
     let doc = match ws.parse(&plaintext) {
@@ -219,35 +239,38 @@ fn run_checks(ws: &Workspace, args: &CheckArgs, report: &mut Report) {
         }
         Err(e) => {
             report.record("document", vec![e.to_string()]);
-            return;
+            return None;
         }
     };
-    let doc = if ws.has_scopes() {
-        match scoped_document(ws, report) {
-            Some(d) => d,
-            None => return,
-        }
+    if ws.has_scopes() {
+        scoped_document(ws, report)
     } else {
-        doc
-    };
-    report.record("recipients", recipient_problems(ws, &doc));
+        Some(doc)
+    }
+}
+
+/// The checks of the decrypted document: recipients, validation rules, rotation,
+/// exposure, overlap windows, staged values, profiles, coverage, merge conflicts and
+/// (with --openbao) drift from the server.
+fn check_contents(ws: &Workspace, args: &CheckArgs, doc: &VaultDocument, report: &mut Report) {
+    report.record("recipients", recipient_problems(ws, doc));
     let findings = match &ws.config {
-        Some(c) => validate(&doc, &c.file, None, SystemTime::now()),
+        Some(c) => validate(doc, &c.file, None, SystemTime::now()),
         None => Findings::default(),
     };
     report.record_with_warnings("validate", findings.problems, findings.warnings);
-    report.record("rotation", rotation_problems(ws, &doc));
-    let (problems, warnings) = exposure_problems(ws, &doc);
+    report.record("rotation", rotation_problems(ws, doc));
+    let (problems, warnings) = exposure_problems(ws, doc);
     report.record_with_warnings("exposure", problems, warnings);
-    report.record("overlap", overlap_problems(&doc));
-    report.record("staged", staged_problems(&doc));
-    report.record("profiles", profile_problems(ws, &doc));
-    report.record("coverage", coverage_problems(ws, &doc));
-    report.record("conflicts", conflict_problems(&doc));
+    report.record("overlap", overlap_problems(doc));
+    report.record("staged", staged_problems(doc));
+    report.record("profiles", profile_problems(ws, doc));
+    report.record("coverage", coverage_problems(ws, doc));
+    report.record("conflicts", conflict_problems(doc));
     if args.openbao {
         report.record(
             "openbao",
-            openbao_problems(ws, &doc).unwrap_or_else(|e| vec![e.to_string()]),
+            openbao_problems(ws, doc).unwrap_or_else(|e| vec![e.to_string()]),
         );
     }
 }
@@ -577,94 +600,127 @@ fn pgp_recipients(ws: &Workspace, report: &mut Report) {
         notes: Vec::new(),
     };
     for file in &files {
-        let Ok(ids) = read_vault_bytes(&file.path)
-            .and_then(|b| vault_format::pgp_key_ids(&b).map_err(crate::Error::msg))
-        else {
-            // The format check names what is wrong with it.
-            continue;
-        };
-        let configured: Vec<(String, String)> = file
-            .recipients
-            .iter()
-            .filter_map(|k| crate::pgp::parse_fingerprint(k).ok().map(|f| (k.clone(), f)))
-            .collect();
-        let fingerprints: Vec<String> = configured.iter().map(|(_, f)| f.clone()).collect();
-        let keys = match crate::pgp::gpg::list_keys(&fingerprints) {
-            Ok(keys) => keys,
-            Err(e) => {
-                outcome.warnings.push(format!(
-                    "{}: its key ids ({}) cannot be matched with recipients: {e}",
-                    file.label(),
-                    ids.join(", ")
-                ));
-                continue;
-            }
-        };
-        let name_of = |key: &str| {
-            ws.config
-                .as_ref()
-                .and_then(|c| c.recipient_name(key))
-                .map_or_else(|| "?".to_owned(), sanitize)
-        };
-        let mut owner: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
-        let mut unmapped = false;
-        for (key, fingerprint) in &configured {
-            let Some(info) = keys.iter().find(|k| k.fingerprint == *fingerprint) else {
-                unmapped = true;
-                outcome.warnings.push(format!(
-                    "{}: recipient `{}` ({key}) cannot be matched with the file's key ids: its public key is not in \
-                     this gpg keyring (`gpg --import` it)",
-                    file.label(),
-                    name_of(key)
-                ));
-                continue;
-            };
-            let in_file: Vec<&String> = ids.iter().filter(|id| info.key_ids.contains(id)).collect();
-            if in_file.is_empty() {
-                outcome.problems.push(format!(
-                    "{} is not encrypted to recipient `{}` ({key}): none of its key ids ({}) is among the file's \
-                     ({}), so it cannot decrypt this version; a write applying the config re-encrypts it \
-                     (`agevault recipients add NAME KEY` for a recipient added by hand)",
-                    file.label(),
-                    name_of(key),
-                    info.key_ids.join(", "),
-                    ids.join(", ")
-                ));
-            }
-            for id in in_file {
-                owner.insert(id, name_of(key));
-            }
-        }
-        let shown: Vec<String> = ids
-            .iter()
-            .map(|id| match owner.get(id.as_str()) {
-                Some(name) => format!("{id} (`{name}`)"),
-                None => id.clone(),
-            })
-            .collect();
-        outcome.notes.push(format!(
-            "{} is encrypted to OpenPGP key id(s) {}",
-            file.label(),
-            shown.join(", ")
-        ));
-        for id in ids.iter().filter(|id| !owner.contains_key(id.as_str())) {
-            let line = format!(
-                "{} is also encrypted to OpenPGP key id {id}, which is no configured reader's key: someone outside \
-                 the config can decrypt it (a hand-made or forged file?); a write re-encrypts it to the configured \
-                 readers, and `git log -p` shows where it came from",
-                file.label()
-            );
-            if unmapped {
-                outcome.warnings.push(format!(
-                    "{line} (or it belongs to a recipient whose public key is missing here)"
-                ));
-            } else {
-                outcome.problems.push(line);
-            }
-        }
+        check_pgp_file(ws, file, &mut outcome);
     }
     outcome.ok = outcome.problems.is_empty();
     report.checks.push(outcome);
+}
+
+/// [`pgp_recipients`] for one file: reads its key ids and the configured recipients'
+/// keys from the gpg keyring, and matches the two.
+fn check_pgp_file(ws: &Workspace, file: &VaultFile, outcome: &mut Outcome) {
+    let Ok(ids) =
+        read_vault_bytes(&file.path).and_then(|b| vault_format::pgp_key_ids(&b).map_err(crate::Error::msg))
+    else {
+        // The format check names what is wrong with it.
+        return;
+    };
+    let configured: Vec<(String, String)> = file
+        .recipients
+        .iter()
+        .filter_map(|k| crate::pgp::parse_fingerprint(k).ok().map(|f| (k.clone(), f)))
+        .collect();
+    let fingerprints: Vec<String> = configured.iter().map(|(_, f)| f.clone()).collect();
+    let keys = match crate::pgp::gpg::list_keys(&fingerprints) {
+        Ok(keys) => keys,
+        Err(e) => {
+            outcome.warnings.push(format!(
+                "{}: its key ids ({}) cannot be matched with recipients: {e}",
+                file.label(),
+                ids.join(", ")
+            ));
+            return;
+        }
+    };
+    let (owner, unmapped) = key_id_owners(ws, file, &ids, &configured, &keys, outcome);
+    report_key_ids(file, &ids, &owner, unmapped, outcome);
+}
+
+/// Which configured recipient owns each of the file's key ids, and whether some
+/// recipient's key is missing from the keyring (so an unowned id may be theirs). A
+/// recipient with none of its key ids in the file is a problem.
+fn key_id_owners<'a>(
+    ws: &Workspace,
+    file: &VaultFile,
+    ids: &'a [String],
+    configured: &[(String, String)],
+    keys: &[crate::pgp::KeyInfo],
+    outcome: &mut Outcome,
+) -> (std::collections::BTreeMap<&'a str, String>, bool) {
+    let name_of = |key: &str| {
+        ws.config
+            .as_ref()
+            .and_then(|c| c.recipient_name(key))
+            .map_or_else(|| "?".to_owned(), sanitize)
+    };
+    let mut owner: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
+    let mut unmapped = false;
+    for (key, fingerprint) in configured {
+        let Some(info) = keys.iter().find(|k| k.fingerprint == *fingerprint) else {
+            unmapped = true;
+            outcome.warnings.push(format!(
+                "{}: recipient `{}` ({key}) cannot be matched with the file's key ids: its public key is not in \
+                 this gpg keyring (`gpg --import` it)",
+                file.label(),
+                name_of(key)
+            ));
+            continue;
+        };
+        let in_file: Vec<&String> = ids.iter().filter(|id| info.key_ids.contains(id)).collect();
+        if in_file.is_empty() {
+            outcome.problems.push(format!(
+                "{} is not encrypted to recipient `{}` ({key}): none of its key ids ({}) is among the file's \
+                 ({}), so it cannot decrypt this version; a write applying the config re-encrypts it \
+                 (`agevault recipients add NAME KEY` for a recipient added by hand)",
+                file.label(),
+                name_of(key),
+                info.key_ids.join(", "),
+                ids.join(", ")
+            ));
+        }
+        for id in in_file {
+            owner.insert(id, name_of(key));
+        }
+    }
+    (owner, unmapped)
+}
+
+/// Notes the file's key ids with their owners, and reports each id no configured
+/// reader owns (only a warning when `unmapped`: it may be a missing public key's).
+fn report_key_ids(
+    file: &VaultFile,
+    ids: &[String],
+    owner: &std::collections::BTreeMap<&str, String>,
+    unmapped: bool,
+    outcome: &mut Outcome,
+) {
+    let shown: Vec<String> = ids
+        .iter()
+        .map(|id| match owner.get(id.as_str()) {
+            Some(name) => format!("{id} (`{name}`)"),
+            None => id.clone(),
+        })
+        .collect();
+    outcome.notes.push(format!(
+        "{} is encrypted to OpenPGP key id(s) {}",
+        file.label(),
+        shown.join(", ")
+    ));
+    for id in ids.iter().filter(|id| !owner.contains_key(id.as_str())) {
+        let line = format!(
+            "{} is also encrypted to OpenPGP key id {id}, which is no configured reader's key: someone outside \
+             the config can decrypt it (a hand-made or forged file?); a write re-encrypts it to the configured \
+             readers, and `git log -p` shows where it came from",
+            file.label()
+        );
+        if unmapped {
+            outcome.warnings.push(format!(
+                "{line} (or it belongs to a recipient whose public key is missing here)"
+            ));
+        } else {
+            outcome.problems.push(line);
+        }
+    }
 }
 
 fn recipient_problems(ws: &Workspace, doc: &VaultDocument) -> Vec<String> {

@@ -133,21 +133,23 @@ fn textconv_text(options: &GlobalOptions, file: &Path) -> std::result::Result<St
     // Only a version a trusted writer signed is opened: a planted file must not make
     // textconv fingerprint guesses with the real key.
     // Any of the vault files (main or a scope's) may be the one git hands over.
-    let mut trusted = Err(String::new());
-    let mut vault_file = ws.vault_path.clone();
+    let mut trusted_file = None;
+    let mut why = String::new();
     for file in ws.vault_files() {
-        trusted = trusted_version(&ws, &file.path, &bytes, None);
-        if trusted.is_ok() {
-            vault_file = file.path;
-            break;
+        match trusted_version(&ws, &file.path, &bytes, None) {
+            Ok(_) => {
+                trusted_file = Some(file.path);
+                break;
+            }
+            Err(e) => why = e.to_string(),
         }
     }
-    if let Err(why) = trusted {
+    let Some(vault_file) = trusted_file else {
         return Err(format!(
             "# agevault vault: not shown: this version is not signed by a trusted writer ({why}); ciphertext {}",
             textconv::ciphertext_id(&bytes)
         ));
-    }
+    };
     let ids = keys::discover(&options.identities)
         .map_err(|e| format!("# agevault vault: identities cannot be loaded ({e})"))?;
     let plaintext = vault_format::decrypt(&vault_file, &bytes, &ids.identities).map_err(|f| match f {
@@ -186,7 +188,7 @@ fn trusted_version(
     vault: &Path,
     bytes: &[u8],
     repo_rel: Option<&str>,
-) -> std::result::Result<crate::trust::Verified, String> {
+) -> Result<crate::trust::Verified> {
     let sha = crate::trust::sigfile::sha256_hex(bytes);
     // The working tree's signature first (it also covers the version before it), then
     // every version of the signature file git knows.
@@ -208,22 +210,25 @@ fn trusted_version(
             };
             signatures::find(&git, &format!("{rel}.sig"), &sha)
         });
-    let (manifest, sigfile) =
-        crate::trust::verify_signature(vault, bytes, sig.as_deref()).map_err(|e| e.to_string())?;
-    let store = TrustStore::open().map_err(|e| e.to_string())?;
+    let (manifest, sigfile) = crate::trust::verify_signature(vault, bytes, sig.as_deref())?;
+    let store = TrustStore::open()?;
     let (trusted, accepted) = match store.vault(&manifest.vault_id) {
-        Some(pin) => (pin.writer_set().map_err(|e| e.to_string())?, pin.chain),
-        None => match ws.config_trust().map_err(|e| e.to_string())? {
+        Some(pin) => (pin.writer_set()?, pin.chain),
+        None => match ws.config_trust()? {
             Some(c) => (c.writers, 0),
-            None => return Err("this vault is not pinned here and there is no config".into()),
+            None => {
+                return Err(Error::Trust(
+                    "this vault is not pinned here and there is no config".into(),
+                ))
+            }
         },
     };
     if let Some(id) = store.location(vault) {
         if id != manifest.vault_id {
-            return Err(format!(
+            return Err(Error::Trust(format!(
                 "it belongs to vault {}, not the pinned vault {id}",
                 manifest.vault_id
-            ));
+            )));
         }
     }
     if !(trusted.contains_key(&manifest.signer) && accepted == 0) {
@@ -233,7 +238,8 @@ fn trusted_version(
             &manifest.writers,
             &sigfile.chain,
             &manifest.signer,
-        )?;
+        )
+        .map_err(Error::Trust)?;
     }
     let signer_name = manifest
         .writers
@@ -283,6 +289,9 @@ fn run_merge_sig(options: &GlobalOptions, ours: &Path, path: Option<&str>) -> Re
     }
 }
 
+/// git's merge driver for a vault (`%O %A %B %P`): verifies and decrypts the three
+/// versions, merges them per secret path, and writes the result, encrypted and signed,
+/// over `ours` (git's `%A`), leaving its signature for the signature file's driver.
 fn run_merge_driver(
     options: &GlobalOptions,
     base: &Path,
@@ -290,36 +299,99 @@ fn run_merge_driver(
     theirs: &Path,
     name: Option<&str>,
 ) -> Result<ExitStatus> {
-    let rel = name.unwrap_or_default().to_owned();
-    let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
-    let ws = Workspace::resolve(options.clone())?;
-    let git = repo::open(
-        &ws.config
-            .as_ref()
-            .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
-    )
-    .ok();
-    let stash = git.as_ref().map(|g| merge_stash(g, &rel));
-    if let Some(stash) = &stash {
-        let _ = std::fs::remove_file(stash);
+    let run = MergeRun::start(options, name)?;
+    let (base_doc, base_v) = split_side(run.read_side("the common ancestor's", base)?);
+    let (ours_doc, ours_v) = split_side(run.read_side("our", ours)?);
+    let (theirs_doc, theirs_v) = split_side(run.read_side("their", theirs)?);
+    let (base_v, ours_v, theirs_v) = (base_v.as_ref(), ours_v.as_ref(), theirs_v.as_ref());
+    run.check_one_vault([base_v, ours_v, theirs_v])?;
+    run.check_not_replayed(base_v, ours_v, theirs_v)?;
+    let prior = run.merged_prior(ours_v, theirs_v)?;
+    let ours_doc = ours_doc.unwrap_or_else(|| VaultDocument::new(Vec::new()));
+    let theirs_doc = theirs_doc.unwrap_or_else(|| VaultDocument::new(Vec::new()));
+    let mut outcome = merge::merge_documents(base_doc.as_ref(), &ours_doc, &theirs_doc)
+        .map_err(|e| Error::msg(format!("cannot merge {}: {e}", run.name)))?;
+    run.check_no_removed_recipient(&outcome.doc, &ours_doc, &theirs_doc, ours_v)?;
+    let (ciphertext, sig) = run.seal(&mut outcome.doc, prior.as_ref(), base_v, ours_v, theirs_v)?;
+    run.write_result(ours, &ciphertext, &sig)?;
+    run.report_recipient_changes(&ours_doc, &outcome.doc);
+    Ok(run.report_outcome(&outcome))
+}
+
+/// One merge-driver run: what each of its steps needs to know.
+struct MergeRun<'a> {
+    options: &'a GlobalOptions,
+    ws: Workspace,
+    ids: IdentitySet,
+    /// The vault's path in the repository as git gave it (`%P`), or empty.
+    rel: String,
+    /// The vault as messages name it: `rel` made printable, or "the vault".
+    name: String,
+    /// The vault's path in the work tree (it picks the format and the signature file).
+    vault_in_repo: PathBuf,
+    /// Where the merged signature waits for the signature's driver; `None` outside git.
+    stash: Option<PathBuf>,
+}
+
+/// A version's document and the verified signature that made it trusted, apart (both
+/// `None` for a side where the vault file is empty).
+fn split_side(
+    side: Option<(VaultDocument, crate::trust::Verified)>,
+) -> (Option<VaultDocument>, Option<crate::trust::Verified>) {
+    side.map_or((None, None), |(doc, verified)| (Some(doc), Some(verified)))
+}
+
+impl<'a> MergeRun<'a> {
+    /// Resolves the workspace, the repository and the identities, and clears a stale
+    /// signature stash left by an earlier merge of this vault.
+    fn start(options: &'a GlobalOptions, name: Option<&str>) -> Result<Self> {
+        let rel = name.unwrap_or_default().to_owned();
+        let name = sanitize(if rel.is_empty() { "the vault" } else { &rel });
+        let ws = Workspace::resolve(options.clone())?;
+        let git = repo::open(
+            &ws.config
+                .as_ref()
+                .map_or_else(|| PathBuf::from("."), super::super::config::Config::dir),
+        )
+        .ok();
+        let stash = git.as_ref().map(|g| merge_stash(g, &rel));
+        if let Some(stash) = &stash {
+            let _ = std::fs::remove_file(stash);
+        }
+        let ids = keys::discover(&options.identities)?;
+        let vault_in_repo = match git.as_ref().and_then(|g| g.workdir()) {
+            Some(dir) if !rel.is_empty() => dir.join(&rel),
+            _ => ws.vault_path.clone(),
+        };
+        Ok(MergeRun {
+            options,
+            ws,
+            ids,
+            rel,
+            name,
+            vault_in_repo,
+            stash,
+        })
     }
-    let ids = keys::discover(&options.identities)?;
-    let vault_in_repo = match git.as_ref().and_then(|g| g.workdir()) {
-        Some(dir) if !rel.is_empty() => dir.join(&rel),
-        _ => ws.vault_path.clone(),
-    };
-    let open = |label: &str, path: &Path| -> Result<Option<(VaultDocument, crate::trust::Verified)>> {
+
+    /// Reads one of the three versions (`label` says which in messages), checks that a
+    /// trusted writer signed it, and decrypts and parses it; `None` for an empty file.
+    fn read_side(&self, label: &str, path: &Path) -> Result<Option<(VaultDocument, crate::trust::Verified)>> {
+        let name = &self.name;
         let bytes = crate::store::read_regular_file(path, "vault", crate::store::MAX_VAULT_BYTES)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         // Each side must be a version a trusted writer signed: a branch that forges
         // the vault (its own recipients, a replayed old version) is refused here.
-        let verified = trusted_version(&ws, &vault_in_repo, &bytes, Some(&rel)).map_err(|why| {
-            Error::Trust(format!(
-                "cannot merge {name}: {label} version is refused: {why}; nothing was merged (`git merge --abort`)"
-            ))
-        })?;
+        let verified =
+            trusted_version(&self.ws, &self.vault_in_repo, &bytes, Some(&self.rel)).map_err(|why| {
+                Error::within(
+                    format!("cannot merge {name}: {label} version is refused: "),
+                    why,
+                    "; nothing was merged (`git merge --abort`)",
+                )
+            })?;
         let cannot = |why: String| {
             Error::msg(format!(
                 "cannot merge {name}: {label} version {why}; nothing was merged: ask a recipient who can decrypt \
@@ -327,163 +399,217 @@ fn run_merge_driver(
                  `git checkout --theirs {name}` and re-apply the other side's changes with `agevault set`"
             ))
         };
-        let plaintext = vault_format::decrypt(&vault_in_repo, &bytes, &ids.identities)
+        let plaintext = vault_format::decrypt(&self.vault_in_repo, &bytes, &self.ids.identities)
             .map_err(|f| cannot(f.to_string()))?;
         VaultDocument::parse(plaintext.as_slice())
             .map(|doc| Some((doc, verified)))
             .map_err(|e| cannot(format!("holds an invalid document ({e})")))
-    };
-    let base_side = open("the common ancestor's", base)?;
-    let ours_side = open("our", ours)?;
-    let theirs_side = open("their", theirs)?;
-    let ids_of: Vec<&str> = [&base_side, &ours_side, &theirs_side]
-        .iter()
-        .filter_map(|s| s.as_ref().map(|(_, v)| v.manifest.vault_id.as_str()))
-        .collect();
-    if ids_of.windows(2).any(|w| w[0] != w[1]) {
-        return Err(Error::Trust(format!(
-            "cannot merge {name}: the versions belong to different vaults ({}); nothing was merged",
-            ids_of.join(", ")
-        )));
     }
-    // Both sides descend from the base: a side older than the base is an old version
-    // replayed on a branch (e.g. the state before an offboarding), never a change.
-    if let Some((_, b)) = &base_side {
-        for (label, side) in [("our", &ours_side), ("their", &theirs_side)] {
-            if let Some((_, v)) = side {
+
+    /// Refuses versions (base, ours, theirs; `None` where absent) of different vaults.
+    fn check_one_vault(&self, versions: [Option<&crate::trust::Verified>; 3]) -> Result<()> {
+        let ids_of: Vec<&str> = versions
+            .iter()
+            .filter_map(|v| v.map(|v| v.manifest.vault_id.as_str()))
+            .collect();
+        if ids_of.windows(2).any(|w| w[0] != w[1]) {
+            return Err(Error::Trust(format!(
+                "cannot merge {}: the versions belong to different vaults ({}); nothing was merged",
+                self.name,
+                ids_of.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a side whose generation is below the base's. Both sides descend from the
+    /// base: a side older than it is an old version replayed on a branch (e.g. the state
+    /// before an offboarding), never a change.
+    fn check_not_replayed(
+        &self,
+        base: Option<&crate::trust::Verified>,
+        ours: Option<&crate::trust::Verified>,
+        theirs: Option<&crate::trust::Verified>,
+    ) -> Result<()> {
+        let Some(b) = base else {
+            return Ok(());
+        };
+        for (label, side) in [("our", ours), ("their", theirs)] {
+            if let Some(v) = side {
                 if v.manifest.generation < b.manifest.generation {
                     return Err(Error::Trust(format!(
-                        "cannot merge {name}: {label} version is generation {}, older than the common ancestor's \
+                        "cannot merge {}: {label} version is generation {}, older than the common ancestor's \
                          generation {}: an old version replayed on a branch is refused; nothing was merged \
                          (`git merge --abort`)",
-                        v.manifest.generation, b.manifest.generation
+                        self.name, v.manifest.generation, b.manifest.generation
                     )));
                 }
             }
         }
+        Ok(())
     }
-    let prior = merged_prior(
-        ours_side.as_ref().map(|s| &s.1),
-        theirs_side.as_ref().map(|s| &s.1),
-    )
-    .map_err(|e| {
-        Error::Trust(format!(
-            "cannot merge {name}: {e}; nothing was merged (`git merge --abort`)"
-        ))
-    })?;
-    let base_manifest = base_side.as_ref().map(|s| s.1.manifest.clone());
-    let ours_manifest = ours_side.as_ref().map(|s| s.1.manifest.clone());
-    let theirs_manifest = theirs_side.as_ref().map(|s| s.1.manifest.clone());
-    let base_doc = base_side.map(|s| s.0);
-    let ours_doc = ours_side.map_or_else(|| VaultDocument::new(Vec::new()), |s| s.0);
-    let theirs_doc = theirs_side.map_or_else(|| VaultDocument::new(Vec::new()), |s| s.0);
-    let mut outcome = merge::merge_documents(base_doc.as_ref(), &ours_doc, &theirs_doc)
-        .map_err(|e| Error::msg(format!("cannot merge {name}: {e}")))?;
-    // A recipient removed on either side (or seen removed here) never comes back through
-    // a merge; adding them again is an explicit `recipients add`.
-    let removed_here = TrustStore::open()
-        .ok()
-        .and_then(|s| {
-            ours_manifest
-                .as_ref()
-                .and_then(|m| s.vault(&m.vault_id).map(|p| p.removed.clone()))
+
+    /// What the merged version's signature builds on (see [`merged_prior`]), refusing
+    /// writer changes that do not merge.
+    fn merged_prior(
+        &self,
+        ours: Option<&crate::trust::Verified>,
+        theirs: Option<&crate::trust::Verified>,
+    ) -> Result<Option<crate::trust::Prior>> {
+        merged_prior(ours, theirs).map_err(|e| {
+            Error::Trust(format!(
+                "cannot merge {}: {e}; nothing was merged (`git merge --abort`)",
+                self.name
+            ))
         })
-        .unwrap_or_default();
-    if let Some(k) = outcome
-        .doc
-        .recipients()
-        .iter()
-        .find(|k| ours_doc.was_offboarded(k) || theirs_doc.was_offboarded(k) || removed_here.contains(*k))
-    {
-        return Err(Error::Trust(format!(
-            "cannot merge {name}: the merge would encrypt to {k}, who was removed (offboarded); nothing was merged \
-             (`git merge --abort`); if they should read it again, add them back with `agevault recipients add` \
-             after the merge"
-        )));
     }
-    // %A is git's temporary file; git reads the result back from it. The signature
-    // goes to a stash that the signature file's merge driver picks up.
-    let ciphertext = crate::workspace::encrypt_vault(&vault_in_repo, &mut outcome.doc)
-        .map_err(|e| Error::with_source(format!("cannot merge {name}"), e))?;
-    let (writers, digest) = merged_config(
-        &ws,
-        base_manifest.as_ref(),
-        ours_manifest.as_ref(),
-        theirs_manifest.as_ref(),
-    )?;
-    let (_, sig) = crate::workspace::sign_with(
-        &vault_in_repo,
-        &ciphertext,
-        prior.as_ref(),
-        &writers,
-        &digest,
-        ".agevault.toml",
-        &options.trust,
-    )
-    .map_err(|e| {
-        Error::with_source(
-            format!("cannot merge {name}: the merged vault cannot be signed"),
-            e,
-        )
-    })?;
-    match &stash {
-        Some(stash) => {
-            if let Some(dir) = stash.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-            }
-            crate::store::replace_atomically(stash, sig.render().as_bytes())?;
-        }
-        None => eprintln!(
-            "agevault merge {name}: not in a git repository, so the merged version's signature is not kept; a \
-             writer signs it with `agevault trust sign`"
-        ),
-    }
-    crate::store::replace_atomically(ours, &ciphertext)?;
-    let (added, removed) = recipient_changes(&ours_doc, &outcome.doc);
-    if !added.is_empty() || !removed.is_empty() {
-        // age has no sender authentication: a recipient arriving through a merge must be seen.
-        eprintln!(
-            "agevault merge {name}: this merge changes the recipients: added {}; removed {}; \
-             review them (`agevault check` compares them with .agevault.toml)",
-            if added.is_empty() {
-                "none".to_owned()
-            } else {
-                added.join(", ")
-            },
-            if removed.is_empty() {
-                "none".to_owned()
-            } else {
-                removed.join(", ")
-            },
-        );
-    }
-    if outcome.conflicts.is_empty() {
-        status(
-            options.quiet,
-            &format!(
-                "agevault: merged {name} per secret path ({} change(s) taken from the other side)",
-                outcome.from_theirs
-            ),
-        );
-        return Ok(ExitStatus::Success);
-    }
-    eprintln!(
-        "agevault: CONFLICT in {name}: {} changed differently on both sides",
-        outcome
-            .conflicts
+
+    /// Refuses a merge result that encrypts to a recipient removed on either side or
+    /// seen removed here: a removed recipient never comes back through a merge; adding
+    /// them again is an explicit `recipients add`.
+    fn check_no_removed_recipient(
+        &self,
+        merged: &VaultDocument,
+        ours: &VaultDocument,
+        theirs: &VaultDocument,
+        ours_v: Option<&crate::trust::Verified>,
+    ) -> Result<()> {
+        let removed_here = TrustStore::open()
+            .ok()
+            .and_then(|s| ours_v.and_then(|v| s.vault(&v.manifest.vault_id).map(|p| p.removed.clone())))
+            .unwrap_or_default();
+        if let Some(k) = merged
+            .recipients()
             .iter()
-            .map(|p| format!("`{p}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    eprintln!(
-        "agevault: the merged vault decrypts and keeps every side's value under `{}/<path>/{{base,ours,theirs}}`; \
-         run `agevault edit`, set each path to the value it should have, delete the `{}` namespace, then \
-         `git add {name}` and commit",
-        merge::CONFLICTS,
-        merge::CONFLICTS
-    );
-    Ok(ExitStatus::Failure)
+            .find(|k| ours.was_offboarded(k) || theirs.was_offboarded(k) || removed_here.contains(*k))
+        {
+            return Err(Error::Trust(format!(
+                "cannot merge {}: the merge would encrypt to {k}, who was removed (offboarded); nothing was merged \
+                 (`git merge --abort`); if they should read it again, add them back with `agevault recipients add` \
+                 after the merge",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Encrypts the merged document and signs the ciphertext on top of `prior`, with the
+    /// writers and config digest the merged config will have (see [`merged_config`]).
+    fn seal(
+        &self,
+        merged: &mut VaultDocument,
+        prior: Option<&crate::trust::Prior>,
+        base: Option<&crate::trust::Verified>,
+        ours: Option<&crate::trust::Verified>,
+        theirs: Option<&crate::trust::Verified>,
+    ) -> Result<(Vec<u8>, crate::trust::sigfile::SigFile)> {
+        let name = &self.name;
+        let ciphertext = crate::workspace::encrypt_vault(&self.vault_in_repo, merged)
+            .map_err(|e| Error::with_source(format!("cannot merge {name}"), e))?;
+        let (writers, digest) = merged_config(
+            &self.ws,
+            base.map(|v| &v.manifest),
+            ours.map(|v| &v.manifest),
+            theirs.map(|v| &v.manifest),
+        )?;
+        let (_, sig) = crate::workspace::sign_with(
+            &self.vault_in_repo,
+            &ciphertext,
+            prior,
+            &writers,
+            &digest,
+            ".agevault.toml",
+            &self.options.trust,
+        )
+        .map_err(|e| {
+            Error::with_source(
+                format!("cannot merge {name}: the merged vault cannot be signed"),
+                e,
+            )
+        })?;
+        Ok((ciphertext, sig))
+    }
+
+    /// Leaves the signature in the stash for the signature file's merge driver (or says
+    /// it is lost outside git), then writes the ciphertext over `ours`: %A is git's
+    /// temporary file, and git reads the result back from it.
+    fn write_result(
+        &self,
+        ours: &Path,
+        ciphertext: &[u8],
+        sig: &crate::trust::sigfile::SigFile,
+    ) -> Result<()> {
+        match &self.stash {
+            Some(stash) => {
+                if let Some(dir) = stash.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+                }
+                crate::store::replace_atomically(stash, sig.render().as_bytes())?;
+            }
+            None => eprintln!(
+                "agevault merge {}: not in a git repository, so the merged version's signature is not kept; a \
+                 writer signs it with `agevault trust sign`",
+                self.name
+            ),
+        }
+        crate::store::replace_atomically(ours, ciphertext)
+    }
+
+    /// Warns when the merge result's recipients differ from ours: age has no sender
+    /// authentication, so a recipient arriving through a merge must be seen.
+    fn report_recipient_changes(&self, ours: &VaultDocument, merged: &VaultDocument) {
+        let (added, removed) = recipient_changes(ours, merged);
+        if !added.is_empty() || !removed.is_empty() {
+            eprintln!(
+                "agevault merge {}: this merge changes the recipients: added {}; removed {}; \
+                 review them (`agevault check` compares them with .agevault.toml)",
+                self.name,
+                if added.is_empty() {
+                    "none".to_owned()
+                } else {
+                    added.join(", ")
+                },
+                if removed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    removed.join(", ")
+                },
+            );
+        }
+    }
+
+    /// Tells how the merge went: success, or the conflicting paths and how to resolve
+    /// them (a failure, so git leaves the vault conflicted).
+    fn report_outcome(&self, outcome: &merge::MergeOutcome) -> ExitStatus {
+        let name = &self.name;
+        if outcome.conflicts.is_empty() {
+            status(
+                self.options.quiet,
+                &format!(
+                    "agevault: merged {name} per secret path ({} change(s) taken from the other side)",
+                    outcome.from_theirs
+                ),
+            );
+            return ExitStatus::Success;
+        }
+        eprintln!(
+            "agevault: CONFLICT in {name}: {} changed differently on both sides",
+            outcome
+                .conflicts
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        eprintln!(
+            "agevault: the merged vault decrypts and keeps every side's value under `{}/<path>/{{base,ours,theirs}}`; \
+             run `agevault edit`, set each path to the value it should have, delete the `{}` namespace, then \
+             `git add {name}` and commit",
+            merge::CONFLICTS,
+            merge::CONFLICTS
+        );
+        ExitStatus::Failure
+    }
 }
 
 /// The writers and config digest of the merged config as git will produce it: a side

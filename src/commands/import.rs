@@ -4,13 +4,14 @@ use std::fs::File;
 use std::io::Read;
 
 use crate::cli::{ImportArgs, ImportFormat, SopsMode};
-use crate::document::Node;
+use crate::document::{Node, VaultDocument};
 use crate::error::{Error, Result};
 use crate::migrate::sops::{self, SopsFile};
 use crate::migrate::{self, decrypt, SourceFormat};
 use crate::output::{self, status};
 use crate::progress::Progress;
 use crate::secret_buf::SecretBuf;
+use crate::secret_path::SecretPath;
 use crate::terminal::sanitize;
 use crate::workspace::Workspace;
 use crate::ExitStatus;
@@ -21,7 +22,6 @@ const PROGRESS_FROM_BYTES: usize = 256 * 1024;
 
 /// Imports every secret of `args.file`.
 pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
-    let prefix = args.prefix.as_ref();
     let file = &args.file;
     let source = read_source(file)?;
     let progress = if source.as_slice().len() >= PROGRESS_FROM_BYTES {
@@ -29,63 +29,16 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     } else {
         Progress::hidden()
     };
-    let format = match args.format {
-        Some(f) => domain_format(f),
-        None => migrate::detect(source.as_slice()).ok_or_else(|| {
-            Error::msg(format!(
-                "cannot tell the format of {} from its content",
-                file.display()
-            ))
-            .with_hint("pass --format env|json|yaml|sops|gpg")
-        })?,
-    };
-    // A forced plaintext format on a sops file would import ciphertext as values.
-    if format.is_plaintext() && migrate::detect(source.as_slice()) == Some(SourceFormat::Sops) {
-        return Err(Error::msg(format!(
-            "{} is sops-encrypted; importing it as {} would store its ciphertext; use --format sops",
-            file.display(),
-            format.name()
-        )));
-    }
-    if args.sops.is_some() && format != SourceFormat::Sops {
-        return Err(Error::Usage(format!(
-            "--sops applies to sops files only, and {} is read as {}",
-            file.display(),
-            format.name()
-        )));
-    }
+    let format = source_format(args, &source)?;
     progress.message(format!(
         "parsing {} ({})",
         sanitize(&file.display().to_string()),
         format.name()
     ));
-    // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
-    let mut route = "";
-    let entries = match format {
-        SourceFormat::Sops => {
-            let mode = args.sops.unwrap_or(SopsMode::Auto);
-            let (plain, how) = sops_plaintext(ws, mode, file, &source, &progress)?;
-            route = how;
-            migrate::parse_plaintext(SourceFormat::Json, &plain)?
-        }
-        SourceFormat::Gpg => {
-            let plain = progress.suspend(|| decrypt::gpg(file))?;
-            let inner = std::str::from_utf8(plain.as_slice())
-                .ok()
-                .and_then(migrate::detect_plaintext)
-                .ok_or_else(|| {
-                    Error::msg(format!(
-                        "{} decrypts to something that is neither JSON, YAML nor .env",
-                        file.display()
-                    ))
-                })?;
-            migrate::parse_plaintext(inner, &plain)?
-        }
-        plain => migrate::parse_plaintext(plain, &source)?,
-    };
+    let (entries, route) = read_entries(ws, args, format, &source, &progress)?;
     drop(source);
-    let paths =
-        migrate::with_prefix(prefix, &entries).map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
+    let paths = migrate::with_prefix(args.prefix.as_ref(), &entries)
+        .map_err(|e| Error::msg(format!("{}: {e}", file.display())))?;
     if paths.is_empty() {
         return Err(Error::msg(format!(
             "{} ({} format) holds no secrets; nothing was imported",
@@ -112,9 +65,89 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
     }
 
     let mut session = ws.open_for_write()?;
+    check_free(&session.doc, &paths, args)?;
+    progress.message(format!("adding {} secret(s)", paths.len()));
+    let changed = add_entries(&mut session.doc, &paths, entries)?;
+    progress.message("encrypting and signing the vault");
+    ws.commit(session)?;
+    progress.finish();
+    report_import(ws, args, format, route, paths.len(), changed);
+    Ok(ExitStatus::Success)
+}
+
+/// The format of the source: `--format`, else detected from its content; refuses a
+/// plaintext format forced on a sops file, and `--sops` on anything else.
+fn source_format(args: &ImportArgs, source: &SecretBuf) -> Result<SourceFormat> {
+    let file = &args.file;
+    let format = match args.format {
+        Some(f) => domain_format(f),
+        None => migrate::detect(source.as_slice()).ok_or_else(|| {
+            Error::msg(format!(
+                "cannot tell the format of {} from its content",
+                file.display()
+            ))
+            .with_hint("pass --format env|json|yaml|sops|gpg")
+        })?,
+    };
+    // A forced plaintext format on a sops file would import ciphertext as values.
+    if format.is_plaintext() && migrate::detect(source.as_slice()) == Some(SourceFormat::Sops) {
+        return Err(Error::msg(format!(
+            "{} is sops-encrypted; importing it as {} would store its ciphertext; use --format sops",
+            file.display(),
+            format.name()
+        )));
+    }
+    if args.sops.is_some() && format != SourceFormat::Sops {
+        return Err(Error::Usage(format!(
+            "--sops applies to sops files only, and {} is read as {}",
+            file.display(),
+            format.name()
+        )));
+    }
+    Ok(format)
+}
+
+/// Decrypts the source when it is sops or gpg and parses its entries; also returns how
+/// a sops file was decrypted (for the status line; empty otherwise).
+fn read_entries(
+    ws: &Workspace,
+    args: &ImportArgs,
+    format: SourceFormat,
+    source: &SecretBuf,
+    progress: &Progress,
+) -> Result<(Vec<migrate::Entry>, &'static str)> {
+    let file = &args.file;
+    // sops and gpg may ask for a passphrase or a PIN on the terminal: no bar meanwhile.
+    match format {
+        SourceFormat::Sops => {
+            let mode = args.sops.unwrap_or(SopsMode::Auto);
+            let (plain, how) = sops_plaintext(ws, mode, file, source, progress)?;
+            Ok((migrate::parse_plaintext(SourceFormat::Json, &plain)?, how))
+        }
+        SourceFormat::Gpg => {
+            let plain = progress.suspend(|| decrypt::gpg(file))?;
+            let inner = std::str::from_utf8(plain.as_slice())
+                .ok()
+                .and_then(migrate::detect_plaintext)
+                .ok_or_else(|| {
+                    Error::msg(format!(
+                        "{} decrypts to something that is neither JSON, YAML nor .env",
+                        file.display()
+                    ))
+                })?;
+            Ok((migrate::parse_plaintext(inner, &plain)?, ""))
+        }
+        plain => Ok((migrate::parse_plaintext(plain, source)?, "")),
+    }
+}
+
+/// Refuses the import when a path is a namespace in the vault, or (without
+/// --overwrite) already holds a secret.
+fn check_free(doc: &VaultDocument, paths: &[SecretPath], args: &ImportArgs) -> Result<()> {
+    let file = &args.file;
     let mut existing = Vec::new();
-    for path in &paths {
-        match session.doc.get(path) {
+    for path in paths {
+        match doc.get(path) {
             Some(Node::Leaf(_)) if !args.overwrite => existing.push(path.to_string()),
             Some(Node::Tree(_)) => {
                 return Err(Error::msg(format!(
@@ -135,25 +168,37 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
             existing.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// Sets each path to its entry's value; returns how many were new or changed.
+fn add_entries(doc: &mut VaultDocument, paths: &[SecretPath], entries: Vec<migrate::Entry>) -> Result<usize> {
     let mut changed = 0;
-    progress.message(format!("adding {} secret(s)", paths.len()));
     for (path, entry) in paths.iter().zip(entries) {
-        if session
-            .doc
+        if doc
             .set(path, entry.value)
             .map_err(|why| Error::msg(format!("{why}; nothing was imported")))?
         {
             changed += 1;
         }
     }
-    progress.message("encrypting and signing the vault");
-    ws.commit(session)?;
-    progress.finish();
+    Ok(changed)
+}
+
+/// Says what was imported, and what to do with the source file now.
+fn report_import(
+    ws: &Workspace,
+    args: &ImportArgs,
+    format: SourceFormat,
+    route: &str,
+    count: usize,
+    changed: usize,
+) {
+    let file = &args.file;
     status(
         ws.options.quiet,
         &format!(
-            "imported {} secret(s) from {} ({}){route}, {changed} new or changed",
-            paths.len(),
+            "imported {count} secret(s) from {} ({}){route}, {changed} new or changed",
             file.display(),
             format.name()
         ),
@@ -168,7 +213,6 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<ExitStatus> {
         "run `agevault scan` to find plaintext copies of these values elsewhere in the repository".to_owned()
     };
     status(ws.options.quiet, &next);
-    Ok(ExitStatus::Success)
 }
 
 /// The plaintext of a sops file as JSON, and how it was decrypted (for the status line).

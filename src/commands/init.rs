@@ -27,27 +27,54 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
             DEFAULT_VAULT
         })
     });
-    let format = VaultFormat::of(&vault_rel);
     let pgp_key = args.pgp.as_deref().map(pgp_recipient).transpose()?;
-    match (format, &pgp_key) {
-        (VaultFormat::Pgp, None) => {
-            return Err(Error::Usage(format!(
-                "{} is an OpenPGP vault (its name ends in .gpg), encrypted by gpg to OpenPGP keys: pass --pgp \
-                 FINGERPRINT (yours: `gpg --list-secret-keys --with-colons`, the fpr line), or name the vault \
-                 ….age for an age vault",
-                vault_rel.display()
-            )))
-        }
-        (VaultFormat::Age, Some(_)) => {
-            return Err(Error::Usage(format!(
-                "--pgp creates an OpenPGP vault, whose name ends in .gpg, but {} is an age file name; drop --vault \
-                 (the default is {DEFAULT_PGP_VAULT}) or name it ….json.gpg",
-                vault_rel.display()
-            )))
-        }
-        _ => {}
-    }
+    check_vault_kind(&vault_rel, pgp_key.as_deref())?;
     let vault_path = config_dir.join(&vault_rel);
+    refuse_existing(&vault_path, &config_path)?;
+    let name = recipient_name(args)?;
+
+    let public = match pgp_key {
+        Some(key) => key,
+        None => first_public_key(options)?,
+    };
+    let signing_key = first_signing_key(options)?;
+    let config_text = initial_config(&vault_rel.display().to_string(), &name, &public, &signing_key);
+    ConfigFile::parse(&config_text).map_err(Error::msg)?;
+    write_config_and_vault(options, &config_path, &config_text, &vault_path, &public)?;
+    add_git_entries(&config_dir, &vault_rel)?;
+    status(
+        options.quiet,
+        &format!(
+            "created {} and {} encrypted to `{name}` ({public}), signed by writer `{name}` ({signing_key})",
+            config_path.display(),
+            vault_path.display()
+        ),
+    );
+    status(options.quiet, &next_steps(&config_dir, &vault_rel));
+    Ok(ExitStatus::Success)
+}
+
+/// Refuses a vault name of one format with a key of the other: a `.gpg` vault needs
+/// --pgp, and --pgp needs a `.gpg` vault.
+fn check_vault_kind(vault_rel: &Path, pgp_key: Option<&str>) -> Result<()> {
+    match (VaultFormat::of(vault_rel), pgp_key) {
+        (VaultFormat::Pgp, None) => Err(Error::Usage(format!(
+            "{} is an OpenPGP vault (its name ends in .gpg), encrypted by gpg to OpenPGP keys: pass --pgp \
+             FINGERPRINT (yours: `gpg --list-secret-keys --with-colons`, the fpr line), or name the vault \
+             ….age for an age vault",
+            vault_rel.display()
+        ))),
+        (VaultFormat::Age, Some(_)) => Err(Error::Usage(format!(
+            "--pgp creates an OpenPGP vault, whose name ends in .gpg, but {} is an age file name; drop --vault \
+             (the default is {DEFAULT_PGP_VAULT}) or name it ….json.gpg",
+            vault_rel.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses to overwrite an existing vault or config.
+fn refuse_existing(vault_path: &Path, config_path: &Path) -> Result<()> {
     if vault_path.exists() {
         return Err(Error::msg(format!(
             "{} already exists; refusing to overwrite a vault",
@@ -61,7 +88,12 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
             config_path.display()
         )));
     }
+    Ok(())
+}
 
+/// The first recipient's (and writer's) name: --name, else `$USER` when it is a valid
+/// name, else "me".
+fn recipient_name(args: &InitArgs) -> Result<String> {
     let name = match &args.name {
         Some(n) => n.clone(),
         None => std::env::var("USER")
@@ -72,29 +104,39 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
     if let Some(problem) = crate::secret_path::segment_problem(&name) {
         return Err(Error::Usage(format!("recipient name `{name}` {problem}")));
     }
+    Ok(name)
+}
 
-    let public = match pgp_key {
-        Some(key) => key,
-        None => first_public_key(options)?,
-    };
-    let signing_key = first_signing_key(options)?;
-    let config_text = initial_config(&vault_rel.display().to_string(), &name, &public, &signing_key);
-    ConfigFile::parse(&config_text).map_err(Error::msg)?;
-
+/// Writes the config, then the empty vault encrypted to `public` and its first
+/// signature (which covers the config); the config is removed again when signing fails.
+fn write_config_and_vault(
+    options: &GlobalOptions,
+    config_path: &Path,
+    config_text: &str,
+    vault_path: &Path,
+    public: &str,
+) -> Result<()> {
     // The config goes first: the first signature covers it.
-    store::replace_atomically(&config_path, config_text.as_bytes())?;
-    let config = crate::config::Config::load(&config_path)?;
-    let mut doc = VaultDocument::new(vec![public.clone()]);
-    let ciphertext = crate::workspace::encrypt_vault(&vault_path, &mut doc)?;
+    store::replace_atomically(config_path, config_text.as_bytes())?;
+    let config = crate::config::Config::load(config_path)?;
+    let mut doc = VaultDocument::new(vec![public.to_owned()]);
+    let ciphertext = crate::workspace::encrypt_vault(vault_path, &mut doc)?;
     let signed =
-        crate::workspace::sign_new_version(&vault_path, &ciphertext, None, Some(&config), &options.trust)
+        crate::workspace::sign_new_version(vault_path, &ciphertext, None, Some(&config), &options.trust)
             .and_then(|(mut trust_store, sig)| {
-                crate::trust::write_signed(&mut trust_store, &vault_path, &ciphertext, &sig)
+                crate::trust::write_signed(&mut trust_store, vault_path, &ciphertext, &sig)
             });
     if let Err(e) = signed {
-        let _ = std::fs::remove_file(&config_path);
+        let _ = std::fs::remove_file(config_path);
         return Err(e);
     }
+    Ok(())
+}
+
+/// Routes the vault and its signature to agevault's git drivers (`.gitattributes`) and
+/// keeps the lock file and what a writer killed mid-write leaves out of git
+/// (`.gitignore`).
+fn add_git_entries(config_dir: &Path, vault_rel: &Path) -> Result<()> {
     add_line(
         &config_dir.join(".gitattributes"),
         &format!("{} diff=agevault merge=agevault", vault_rel.display()),
@@ -103,13 +145,13 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
         &config_dir.join(".gitattributes"),
         &format!(
             "{} merge=agevault-sig",
-            crate::trust::sig_path(&vault_rel).display()
+            crate::trust::sig_path(vault_rel).display()
         ),
     )?;
-    let lock = store::lock_path(&vault_rel);
+    let lock = store::lock_path(vault_rel);
     add_line(&config_dir.join(".gitignore"), &lock.display().to_string())?;
     // What a writer killed mid-write leaves behind (the next write removes it).
-    for file in [vault_rel.clone(), crate::trust::sig_path(&vault_rel)] {
+    for file in [vault_rel.to_path_buf(), crate::trust::sig_path(vault_rel)] {
         let name = file
             .file_name()
             .unwrap_or_default()
@@ -118,16 +160,7 @@ pub fn run(options: &GlobalOptions, args: &InitArgs) -> Result<ExitStatus> {
         let pattern = file.with_file_name(format!("{}*", store::temp_prefix(&name)));
         add_line(&config_dir.join(".gitignore"), &pattern.display().to_string())?;
     }
-    status(
-        options.quiet,
-        &format!(
-            "created {} and {} encrypted to `{name}` ({public}), signed by writer `{name}` ({signing_key})",
-            config_path.display(),
-            vault_path.display()
-        ),
-    );
-    status(options.quiet, &next_steps(&config_dir, &vault_rel));
-    Ok(ExitStatus::Success)
+    Ok(())
 }
 
 /// What a new user does next: a first secret, git's drivers and hook, the first commit.
@@ -164,7 +197,7 @@ fn pgp_recipient(given: &str) -> Result<String> {
     };
     let fingerprint = crate::pgp::parse_fingerprint(&key)
         .map_err(|problem| Error::Usage(format!("--pgp {}: {problem}", crate::terminal::sanitize(given))))?;
-    crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
+    crate::pgp::check_usable(&fingerprint)?;
     Ok(key)
 }
 

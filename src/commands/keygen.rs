@@ -25,7 +25,7 @@ pub fn run(options: &GlobalOptions, args: &KeygenArgs) -> Result<ExitStatus> {
         if first.expose_secret() != second.expose_secret() {
             return Err(Error::msg("the passphrases differ; nothing was written"));
         }
-        crate::crypto::encrypt_with_passphrase(text.as_bytes(), first).map_err(Error::msg)?
+        crate::crypto::encrypt_with_passphrase(text.as_bytes(), first)?
     } else {
         text.as_bytes().to_vec()
     };

@@ -48,6 +48,42 @@ fn abbreviate_key(key: &str) -> String {
 
 /// Prints the vault's history, newest first.
 pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
+    let (found, hidden) = read_history(ws, args)?;
+    if args.json {
+        output::json(&found.changes)?;
+    } else {
+        output::stdout_bytes(render(&found.changes).as_bytes())?;
+    }
+    if found.shallow {
+        status(
+            ws.options.quiet,
+            "agevault log: this is a shallow clone; older history is not shown (`git fetch --unshallow`)",
+        );
+    }
+    if !hidden.is_empty() {
+        status(
+            ws.options.quiet,
+            &format!(
+                "agevault log: not shown, your identities cannot read these scopes: {}",
+                hidden.join(", ")
+            ),
+        );
+    }
+    if found.versions_unreadable > 0 {
+        status(
+            ws.options.quiet,
+            &format!(
+                "agevault log: {} vault version(s) could not be decrypted with your identities; their changes are not listed",
+                found.versions_unreadable
+            ),
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The history of every vault file combined, recipients named; also the scopes left out
+/// because this user could never read them.
+fn read_history(ws: &Workspace, args: &LogArgs) -> Result<(history::History, Vec<String>)> {
     let filter = args.path.as_ref();
     let start = ws
         .vault_path
@@ -82,66 +118,41 @@ pub fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitStatus> {
     let mut found = history::combine(&repo, parts, args.max_count)?;
     progress.finish();
     name_recipients(ws, &mut found);
+    Ok((found, hidden))
+}
 
-    if args.json {
-        output::json(&found.changes)?;
-    } else {
-        let mut text = String::new();
-        for c in &found.changes {
-            text.push_str(&format!(
-                "{}  {}  {} <{}>  {}\n",
-                c.short,
-                c.date,
-                sanitize(&c.author),
-                sanitize(&c.email),
-                sanitize(&c.summary)
-            ));
-            for (label, paths) in [
-                ("added", &c.added),
-                ("changed", &c.changed),
-                ("removed", &c.removed),
-            ] {
-                for p in paths {
-                    text.push_str(&format!("    {label:<9}{p}\n"));
-                }
-            }
-            for (label, list) in [
-                ("recipient added  ", &c.recipients_added),
-                ("recipient removed", &c.recipients_removed),
-            ] {
-                for r in list {
-                    text.push_str(&format!("    {label}  {}\n", shown(r)));
-                }
-            }
-            if let Some(note) = &c.note {
-                text.push_str(&format!("    ({})\n", sanitize(note)));
+/// The changes as text: a line per commit, then one per path and recipient changed.
+fn render(changes: &[history::VaultChange]) -> String {
+    let mut text = String::new();
+    for c in changes {
+        text.push_str(&format!(
+            "{}  {}  {} <{}>  {}\n",
+            c.short,
+            c.date,
+            sanitize(&c.author),
+            sanitize(&c.email),
+            sanitize(&c.summary)
+        ));
+        for (label, paths) in [
+            ("added", &c.added),
+            ("changed", &c.changed),
+            ("removed", &c.removed),
+        ] {
+            for p in paths {
+                text.push_str(&format!("    {label:<9}{p}\n"));
             }
         }
-        output::stdout_bytes(text.as_bytes())?;
+        for (label, list) in [
+            ("recipient added  ", &c.recipients_added),
+            ("recipient removed", &c.recipients_removed),
+        ] {
+            for r in list {
+                text.push_str(&format!("    {label}  {}\n", shown(r)));
+            }
+        }
+        if let Some(note) = &c.note {
+            text.push_str(&format!("    ({})\n", sanitize(note)));
+        }
     }
-    if found.shallow {
-        status(
-            ws.options.quiet,
-            "agevault log: this is a shallow clone; older history is not shown (`git fetch --unshallow`)",
-        );
-    }
-    if !hidden.is_empty() {
-        status(
-            ws.options.quiet,
-            &format!(
-                "agevault log: not shown, your identities cannot read these scopes: {}",
-                hidden.join(", ")
-            ),
-        );
-    }
-    if found.versions_unreadable > 0 {
-        status(
-            ws.options.quiet,
-            &format!(
-                "agevault log: {} vault version(s) could not be decrypted with your identities; their changes are not listed",
-                found.versions_unreadable
-            ),
-        );
-    }
-    Ok(ExitStatus::Success)
+    text
 }

@@ -39,6 +39,9 @@ impl Action {
     }
 }
 
+/// `openbao push`: compares the vault's secrets (under PREFIX) with the server's, then
+/// writes what differs with check-and-set (and, with --prune, deletes what the vault
+/// does not hold); --dry-run prints the plan only.
 fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
     let under = args
         .prefix
@@ -58,8 +61,11 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
                 .into(),
         ));
     }
-    let server = openbao::connect(config)?;
-    let token = openbao::operator_token(config)?;
+    let remote = Remote {
+        server: openbao::connect(config)?,
+        token: openbao::operator_token(config)?,
+        target,
+    };
     // Scopes will add documents here; each is read (and verified) the same way.
     let doc = ws.read_document()?;
     let leaves: Vec<_> = doc
@@ -69,113 +75,191 @@ fn push(ws: &Workspace, args: &PushArgs) -> Result<ExitStatus> {
 
     // One request per secret, twice (compare, then write): a bar on a terminal.
     let progress = Progress::bar(ws.options.quiet, leaves.len() as u64, "comparing with the server");
-    let mut plan = Vec::new();
-    let mut unchanged = 0usize;
-    for (path, value) in &leaves {
-        progress.inc();
-        match kv::read(&server, &token, &target, path)? {
-            Entry::Present {
-                value: current,
-                version,
-            } => {
-                if current.expose_secret() == value.expose_secret() {
-                    unchanged += 1;
-                } else {
-                    plan.push((path.clone(), Action::Update { cas: version }));
-                }
-            }
-            Entry::Absent { version } => plan.push((path.clone(), Action::Create { cas: version })),
-        }
-    }
+    let (mut plan, unchanged) = remote.compare(&leaves, &progress)?;
     if args.prune {
-        let held: BTreeSet<&str> = leaves.iter().map(|(p, _)| p.as_str()).collect();
-        let under_text = under.as_ref().map(ToString::to_string);
-        for key in kv::list(&server, &token, &target, under_text.as_deref())? {
-            if !held.contains(key.as_str()) {
-                plan.push((key, Action::Delete));
-            }
-        }
+        plan.extend(remote.prune(&leaves, under.as_ref())?);
     }
-
-    let place = format!(
-        "{} at {}{}",
-        target.mount,
-        server.addr,
-        target
-            .prefix
-            .as_ref()
-            .map_or_else(String::new, |p| format!(", prefix {p}"))
-    );
+    let place = remote.place();
     if args.dry_run {
         progress.finish();
-        for (path, action) in &plan {
-            output::line(&format!("{:<7} {path}", action.verb()))?;
-        }
-        output::status(
-            ws.options.quiet,
-            &format!(
-                "dry run, nothing written; the plan for {place}: {}",
-                summary(&plan.iter().map(|(_, a)| a.verb()).collect::<Vec<_>>(), unchanged)
-                    .replace(" created", " to create")
-                    .replace(" updated", " to update")
-                    .replace(" deleted", " to delete")
-            ),
-        );
-        return Ok(ExitStatus::Success);
+        return print_plan(ws, &plan, unchanged, &place);
     }
 
     let values: std::collections::BTreeMap<&str, &secrecy::SecretString> =
         leaves.iter().map(|(p, v)| (p.as_str(), *v)).collect();
-    let mut done = Vec::new();
-    let mut conflicts = Vec::new();
-    // Paths another writer stored first, with our value: check-and-set refused our write.
-    let mut raced = 0usize;
     progress.restart(plan.len() as u64, "writing to the server");
-    for (path, action) in &plan {
-        progress.inc();
-        let outcome = match action {
-            Action::Create { cas } | Action::Update { cas } => {
-                let value = values
-                    .get(path.as_str())
-                    .ok_or_else(|| Error::msg("internal: planned a path without a value"))?;
-                match kv::write(&server, &token, &target, path, value, *cas)? {
-                    Written::Stored => Some(action.verb()),
-                    Written::Conflict => {
-                        // Someone wrote it since we read it. If they wrote our value, fine;
-                        // otherwise theirs stays and the user decides.
-                        match kv::read(&server, &token, &target, path)? {
-                            Entry::Present { value: now, .. }
-                                if now.expose_secret() == value.expose_secret() =>
-                            {
-                                unchanged += 1;
-                                raced += 1;
-                                None
-                            }
-                            _ => {
-                                conflicts.push(path.clone());
-                                None
+    let applied = remote.apply(&plan, &values, &progress)?;
+    progress.finish();
+    report_push(ws, &place, &applied, unchanged)
+}
+
+/// Where a push goes: the server, the operator's token, and the mount and prefix.
+struct Remote {
+    server: openbao::Server,
+    token: secrecy::SecretString,
+    target: Target,
+}
+
+/// What a push did: the verbs of the writes made, the paths left to another writer's
+/// value, and how many our value reached first through a concurrent push.
+struct Applied {
+    done: Vec<&'static str>,
+    conflicts: Vec<String>,
+    raced: usize,
+}
+
+impl Remote {
+    /// Reads each secret from the server: the plan to create or update those that
+    /// differ, and how many are unchanged.
+    fn compare(
+        &self,
+        leaves: &[(String, &secrecy::SecretString)],
+        progress: &Progress,
+    ) -> Result<(Vec<(String, Action)>, usize)> {
+        let mut plan = Vec::new();
+        let mut unchanged = 0usize;
+        for (path, value) in leaves {
+            progress.inc();
+            match kv::read(&self.server, &self.token, &self.target, path)? {
+                Entry::Present {
+                    value: current,
+                    version,
+                } => {
+                    if current.expose_secret() == value.expose_secret() {
+                        unchanged += 1;
+                    } else {
+                        plan.push((path.clone(), Action::Update { cas: version }));
+                    }
+                }
+                Entry::Absent { version } => plan.push((path.clone(), Action::Create { cas: version })),
+            }
+        }
+        Ok((plan, unchanged))
+    }
+
+    /// The deletions of --prune: every key on the server (under `under`) that the vault
+    /// does not hold.
+    fn prune(
+        &self,
+        leaves: &[(String, &secrecy::SecretString)],
+        under: Option<&SecretPath>,
+    ) -> Result<Vec<(String, Action)>> {
+        let held: BTreeSet<&str> = leaves.iter().map(|(p, _)| p.as_str()).collect();
+        let under_text = under.map(ToString::to_string);
+        Ok(
+            kv::list(&self.server, &self.token, &self.target, under_text.as_deref())?
+                .into_iter()
+                .filter(|key| !held.contains(key.as_str()))
+                .map(|key| (key, Action::Delete))
+                .collect(),
+        )
+    }
+
+    /// The mount, server and prefix, as messages name them.
+    fn place(&self) -> String {
+        format!(
+            "{} at {}{}",
+            self.target.mount,
+            self.server.addr,
+            self.target
+                .prefix
+                .as_ref()
+                .map_or_else(String::new, |p| format!(", prefix {p}"))
+        )
+    }
+
+    /// Carries out `plan`, printing each write made. A check-and-set refusal leaves the
+    /// other writer's value, unless it is ours already.
+    fn apply(
+        &self,
+        plan: &[(String, Action)],
+        values: &std::collections::BTreeMap<&str, &secrecy::SecretString>,
+        progress: &Progress,
+    ) -> Result<Applied> {
+        let mut applied = Applied {
+            done: Vec::new(),
+            conflicts: Vec::new(),
+            raced: 0,
+        };
+        for (path, action) in plan {
+            progress.inc();
+            let outcome = match action {
+                Action::Create { cas } | Action::Update { cas } => {
+                    let value = values
+                        .get(path.as_str())
+                        .ok_or_else(|| Error::msg("internal: planned a path without a value"))?;
+                    match kv::write(&self.server, &self.token, &self.target, path, value, *cas)? {
+                        Written::Stored => Some(action.verb()),
+                        Written::Conflict => {
+                            // Someone wrote it since we read it. If they wrote our value, fine;
+                            // otherwise theirs stays and the user decides.
+                            match kv::read(&self.server, &self.token, &self.target, path)? {
+                                Entry::Present { value: now, .. }
+                                    if now.expose_secret() == value.expose_secret() =>
+                                {
+                                    applied.raced += 1;
+                                    None
+                                }
+                                _ => {
+                                    applied.conflicts.push(path.clone());
+                                    None
+                                }
                             }
                         }
                     }
                 }
+                Action::Delete => {
+                    kv::destroy(&self.server, &self.token, &self.target, path)?;
+                    Some("delete")
+                }
+            };
+            if let Some(verb) = outcome {
+                output::line(&format!("{verb:<7} {path}"))?;
+                applied.done.push(verb);
             }
-            Action::Delete => {
-                kv::destroy(&server, &token, &target, path)?;
-                Some("delete")
-            }
-        };
-        if let Some(verb) = outcome {
-            output::line(&format!("{verb:<7} {path}"))?;
-            done.push(verb);
         }
+        Ok(applied)
     }
-    progress.finish();
+}
+
+/// --dry-run: prints the plan, one line per path, and what it would do in sum.
+fn print_plan(
+    ws: &Workspace,
+    plan: &[(String, Action)],
+    unchanged: usize,
+    place: &str,
+) -> Result<ExitStatus> {
+    for (path, action) in plan {
+        output::line(&format!("{:<7} {path}", action.verb()))?;
+    }
+    output::status(
+        ws.options.quiet,
+        &format!(
+            "dry run, nothing written; the plan for {place}: {}",
+            summary(&plan.iter().map(|(_, a)| a.verb()).collect::<Vec<_>>(), unchanged)
+                .replace(" created", " to create")
+                .replace(" updated", " to update")
+                .replace(" deleted", " to delete")
+        ),
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// Says what the push did; paths left to another writer's value make it an error.
+fn report_push(ws: &Workspace, place: &str, applied: &Applied, unchanged: usize) -> Result<ExitStatus> {
+    let Applied {
+        done,
+        conflicts,
+        raced,
+    } = applied;
+    // Paths another writer stored first, with our value, count as unchanged.
+    let unchanged = unchanged + raced;
     output::status(
         ws.options.quiet,
         &format!(
             "pushed to {place}: {}{}",
-            summary(&done, unchanged),
-            if raced > 0 {
+            summary(done, unchanged),
+            if *raced > 0 {
                 format!(" ({raced} of them written by a concurrent push first)")
             } else {
                 String::new()

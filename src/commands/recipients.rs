@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::RecipientsCommand;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::keys::{canonical_key, parse_recipient_kind};
 use crate::lifecycle::offboard::offboard;
@@ -94,39 +95,7 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitStatus> {
 
 fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> Result<ExitStatus> {
     let config = ws.require_config()?;
-    for scope in scopes {
-        if !config.file.scopes.contains_key(scope) {
-            return Err(Error::Usage(format!("no scope named `{}`", sanitize(scope))));
-        }
-    }
-    if let Some(problem) = crate::secret_path::segment_problem(name) {
-        return Err(Error::Usage(format!(
-            "recipient name `{}` {problem}",
-            sanitize(name)
-        )));
-    }
-    let key = canonical_key(key);
-    parse_recipient_kind(&key)
-        .map_err(|problem| Error::Usage(format!("recipient key for `{name}` is invalid: {problem}")))?;
-    // Applying an entry already added to the config by hand is allowed; anything else duplicate is not.
-    let already_configured = match config.file.recipients.get(name) {
-        Some(existing) if existing.key == key => true,
-        Some(_) => {
-            return Err(Error::msg(format!(
-                "a recipient named `{name}` already exists with another key"
-            )))
-        }
-        None => false,
-    };
-    if let Some(other) = config.recipient_name(&key).filter(|n| *n != name) {
-        return Err(Error::msg(format!(
-            "that key is already configured as recipient `{other}`"
-        )));
-    }
-    // gpg must be able to encrypt to an OpenPGP key before the config names it.
-    if let Ok(fingerprint) = crate::pgp::parse_fingerprint(&key) {
-        crate::pgp::check_usable(&fingerprint).map_err(Error::msg)?;
-    }
+    let (key, already_configured) = check_new_recipient(config, name, key, scopes)?;
     // The config as it will be, checked before anything is written: a key of the kind
     // the main vault cannot take must come with a scope it can read (one file, one kind).
     let planned = config
@@ -166,13 +135,7 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
     if !already_configured {
         config.add_recipient(name, &key, role)?;
     }
-    for scope in scopes {
-        let mut readers = config.file.scopes[scope].readers.clone();
-        if !readers.iter().any(|r| r == name) {
-            readers.push(name.to_owned());
-            config.set_scope_list(scope, "readers", &readers)?;
-        }
-    }
+    add_to_scopes(config, name, scopes)?;
     if reads_main {
         session.doc.add_recipient(key);
     }
@@ -190,4 +153,57 @@ fn add(ws: &Workspace, name: &str, key: &str, role: &str, scopes: &[String]) -> 
         },
     );
     Ok(ExitStatus::Success)
+}
+
+/// Checks the scopes, the name and the key of a recipient to add, and that neither is
+/// taken by another; an OpenPGP key must be in the gpg keyring and usable. Returns the
+/// key in its canonical form, and whether the config already names exactly this
+/// recipient (added to it by hand, to be applied now).
+fn check_new_recipient(config: &Config, name: &str, key: &str, scopes: &[String]) -> Result<(String, bool)> {
+    for scope in scopes {
+        if !config.file.scopes.contains_key(scope) {
+            return Err(Error::Usage(format!("no scope named `{}`", sanitize(scope))));
+        }
+    }
+    if let Some(problem) = crate::secret_path::segment_problem(name) {
+        return Err(Error::Usage(format!(
+            "recipient name `{}` {problem}",
+            sanitize(name)
+        )));
+    }
+    let key = canonical_key(key);
+    parse_recipient_kind(&key)
+        .map_err(|problem| Error::Usage(format!("recipient key for `{name}` is invalid: {problem}")))?;
+    // Applying an entry already added to the config by hand is allowed; anything else duplicate is not.
+    let already_configured = match config.file.recipients.get(name) {
+        Some(existing) if existing.key == key => true,
+        Some(_) => {
+            return Err(Error::msg(format!(
+                "a recipient named `{name}` already exists with another key"
+            )))
+        }
+        None => false,
+    };
+    if let Some(other) = config.recipient_name(&key).filter(|n| *n != name) {
+        return Err(Error::msg(format!(
+            "that key is already configured as recipient `{other}`"
+        )));
+    }
+    // gpg must be able to encrypt to an OpenPGP key before the config names it.
+    if let Ok(fingerprint) = crate::pgp::parse_fingerprint(&key) {
+        crate::pgp::check_usable(&fingerprint)?;
+    }
+    Ok((key, already_configured))
+}
+
+/// Adds `name` to the readers of each of `scopes` that does not list it yet.
+fn add_to_scopes(config: &Config, name: &str, scopes: &[String]) -> Result<()> {
+    for scope in scopes {
+        let mut readers = config.file.scopes[scope].readers.clone();
+        if !readers.iter().any(|r| r == name) {
+            readers.push(name.to_owned());
+            config.set_scope_list(scope, "readers", &readers)?;
+        }
+    }
+    Ok(())
 }

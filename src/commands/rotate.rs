@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::RotateArgs;
-use crate::config::Hook;
+use crate::config::{ConfigFile, Hook};
 use crate::document::{Node, VaultDocument};
 use crate::error::{Error, Result};
 use crate::exec::hook::HookEnd;
@@ -141,21 +141,9 @@ fn incident(ws: &Workspace, name: &str, opts: &Options) -> Result<ExitStatus> {
             .filter(|p| !crate::lifecycle::exposure::is_public(p, config_file))
             .collect()
     } else {
-        exposures(&doc, config_file, SystemTime::now())
-            .into_iter()
-            .filter(|(_, list)| list.iter().any(|e| e.name == name))
-            .map(|(p, _)| p)
-            .collect()
+        exposed_to(&doc, config_file, name)
     };
-    let mut targets = Vec::new();
-    let mut human = Vec::new();
-    for path in &exposed {
-        let parsed = SecretPath::parse(path).map_err(Error::msg)?;
-        match remembered(&doc, &parsed).ok().flatten() {
-            Some(g) => targets.push((parsed, Some(g))),
-            None => human.push(path.clone()),
-        }
-    }
+    let (targets, human) = split_by_generator(&doc, &exposed)?;
     drop(doc);
     // An exposed value is never kept as `.previous`: it is the leaked one.
     let no_overlap = Options {
@@ -169,13 +157,39 @@ fn incident(ws: &Workspace, name: &str, opts: &Options) -> Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    // What is left is decided from the vault as it is now, not from what we meant to do.
-    let doc = ws.read_document()?;
-    let remaining: Vec<String> = exposures(&doc, ws.config.as_ref().map(|c| &c.file), SystemTime::now())
+    report_still_exposed(ws, name)
+}
+
+/// The paths whose current value `name` could read (see `exposures`).
+fn exposed_to(doc: &VaultDocument, config: Option<&ConfigFile>, name: &str) -> Vec<String> {
+    exposures(doc, config, SystemTime::now())
         .into_iter()
         .filter(|(_, list)| list.iter().any(|e| e.name == name))
         .map(|(p, _)| p)
-        .collect();
+        .collect()
+}
+
+/// `paths` split into those with a remembered generator (rotation targets) and those
+/// that need a human.
+fn split_by_generator(doc: &VaultDocument, paths: &[String]) -> Result<(Vec<Target>, Vec<String>)> {
+    let mut targets = Vec::new();
+    let mut human = Vec::new();
+    for path in paths {
+        let parsed = SecretPath::parse(path).map_err(Error::msg)?;
+        match remembered(doc, &parsed).ok().flatten() {
+            Some(g) => targets.push((parsed, Some(g))),
+            None => human.push(path.clone()),
+        }
+    }
+    Ok((targets, human))
+}
+
+/// After an incident's rotation: each secret still exposed to `name`, with what a
+/// person must do about it; a failure while any is left.
+fn report_still_exposed(ws: &Workspace, name: &str) -> Result<ExitStatus> {
+    // What is left is decided from the vault as it is now, not from what we meant to do.
+    let doc = ws.read_document()?;
+    let remaining = exposed_to(&doc, ws.config.as_ref().map(|c| &c.file), name);
     for p in &remaining {
         let how = if p.ends_with(rotation::PREVIOUS_SUFFIX) {
             format!("remove it with `agevault rm {p}` once nothing needs the old value")
@@ -207,43 +221,23 @@ struct Outcome {
     failed_hooks: usize,
 }
 
+/// A path to rotate, and the generator that makes its new value (`None`: a person
+/// types it).
+type Target = (SecretPath, Option<Generator>);
+
 /// Stages a new value for every target, promotes those without a hook at once, commits,
 /// then runs the hooks and promotes the values whose hook succeeded.
-fn rotate_targets(
-    ws: &Workspace,
-    targets: &[(SecretPath, Option<Generator>)],
-    opts: &Options,
-) -> Result<Outcome> {
+fn rotate_targets(ws: &Workspace, targets: &[Target], opts: &Options) -> Result<Outcome> {
     if targets.is_empty() {
         return Ok(Outcome { failed_hooks: 0 });
     }
     let config = ws.config.as_ref().map(|c| &c.file);
     if opts.dry_run {
-        for (path, generator) in targets {
-            let how = generator
-                .as_ref()
-                .map_or_else(|| "a value you type".to_owned(), ToString::to_string);
-            let hook = if hook_for(config, path).is_some() {
-                ", then its after_rotate hook"
-            } else {
-                ""
-            };
-            output::line(&format!("would rotate {path} ({how}){hook}"))?;
-        }
+        print_dry_run(config, targets)?;
         return Ok(Outcome { failed_hooks: 0 });
     }
     // Values typed by a person are read before locking: a prompt must not hold other writers up.
-    let mut typed: Vec<Option<SecretString>> = Vec::new();
-    for (path, generator) in targets {
-        typed.push(if generator.is_some() { None } else {
-            if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
-                return Err(Error::msg(format!(
-                    "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
-                )));
-            }
-            Some(read_typed(path, opts.allow_empty)?)
-        });
-    }
+    let typed = read_typed_values(targets, opts)?;
     let mut session = ws.open_for_write()?;
     ws.check_recipient_drift(&session.doc)?;
     let mut rotated = Vec::new();
@@ -257,57 +251,17 @@ fn rotate_targets(
     for ((path, generator), value) in targets.iter().zip(typed) {
         progress.inc();
         progress.message(path.to_string());
-        let generated = match (generator, value) {
-            (Some(g), _) => g.generate().map_err(Error::msg)?,
-            (None, Some(v)) => {
-                if matches!(session.doc.get(path), Some(Node::Leaf(old)) if old.expose_secret() == v.expose_secret())
-                {
-                    // The same value again is no rotation: it stays due.
-                    status(
-                        ws.options.quiet,
-                        &format!("`{path}` unchanged: the new value equals the old one"),
-                    );
-                    continue;
-                }
-                Generated {
-                    value: v,
-                    public: None,
-                    public_suffix: ".pub",
-                }
-            }
-            (None, None) => continue,
+        let Some(generated) = new_value(ws, &session.doc, path, generator.as_ref(), value)? else {
+            continue;
         };
-        rotation::stage(&mut session.doc, path, generated, generator.as_ref()).map_err(Error::msg)?;
-        let hooked_path = hook_for(config, path).is_some();
-        if !hooked_path {
-            rotation::promote(&mut session.doc, path, opts.keep_previous).map_err(Error::msg)?;
-        }
-        // Checked in place, so a key is compared with the certificate generated with it.
-        if let (Some(c), false) = (config, opts.force) {
-            let value = if hooked_path {
-                rotation::staged(&session.doc, path)
-            } else {
-                match session.doc.get(path) {
-                    Some(Node::Leaf(v)) => Some(SecretString::from(v.expose_secret())),
-                    _ => None,
-                }
-            };
-            if let Some(value) = value {
-                let refusals = crate::lifecycle::validate::refusals(
-                    c,
-                    &session.doc,
-                    &path.to_string(),
-                    value.expose_secret(),
-                );
-                if !refusals.is_empty() {
-                    return Err(
-                        Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
-                            .with_hint("pass --force to store it anyway"),
-                    );
-                }
-            }
-        }
-        if hooked_path {
+        if stage_new_value(
+            &mut session.doc,
+            config,
+            path,
+            generated,
+            generator.as_ref(),
+            opts,
+        )? {
             hooked.push(path.clone());
         } else {
             rotated.push(path.clone());
@@ -324,6 +278,108 @@ fn rotate_targets(
     }
     let failed = run_hooks_and_promote(ws, &hooked, opts)?;
     Ok(Outcome { failed_hooks: failed })
+}
+
+/// --dry-run: one line per target saying how its value would be made.
+fn print_dry_run(config: Option<&ConfigFile>, targets: &[Target]) -> Result<()> {
+    for (path, generator) in targets {
+        let how = generator
+            .as_ref()
+            .map_or_else(|| "a value you type".to_owned(), ToString::to_string);
+        let hook = if hook_for(config, path).is_some() {
+            ", then its after_rotate hook"
+        } else {
+            ""
+        };
+        output::line(&format!("would rotate {path} ({how}){hook}"))?;
+    }
+    Ok(())
+}
+
+/// Reads the new value of each target without a generator (`None` for the others).
+fn read_typed_values(targets: &[Target], opts: &Options) -> Result<Vec<Option<SecretString>>> {
+    let mut typed: Vec<Option<SecretString>> = Vec::new();
+    for (path, generator) in targets {
+        typed.push(if generator.is_some() { None } else {
+            if targets.len() > 1 && !crate::terminal::stdin_is_terminal() {
+                return Err(Error::msg(format!(
+                    "`{path}` has no generator and several paths were given; rotate it alone with the value on stdin, or pass --generate SPEC"
+                )));
+            }
+            Some(read_typed(path, opts.allow_empty)?)
+        });
+    }
+    Ok(typed)
+}
+
+/// The new value of `path`: generated, or the typed `value`; `None` when a typed value
+/// equals the old one (no rotation: it stays due).
+fn new_value(
+    ws: &Workspace,
+    doc: &VaultDocument,
+    path: &SecretPath,
+    generator: Option<&Generator>,
+    value: Option<SecretString>,
+) -> Result<Option<Generated>> {
+    Ok(match (generator, value) {
+        (Some(g), _) => Some(g.generate()?),
+        (None, Some(v)) => {
+            if matches!(doc.get(path), Some(Node::Leaf(old)) if old.expose_secret() == v.expose_secret()) {
+                // The same value again is no rotation: it stays due.
+                status(
+                    ws.options.quiet,
+                    &format!("`{path}` unchanged: the new value equals the old one"),
+                );
+                return Ok(None);
+            }
+            Some(Generated {
+                value: v,
+                public: None,
+                public_suffix: ".pub",
+            })
+        }
+        (None, None) => None,
+    })
+}
+
+/// Stages `generated` as the next value of `path` and, when no hook has to run first,
+/// promotes it at once; without --force, refuses a value the config's rules refuse.
+/// Returns whether a hook waits for it.
+fn stage_new_value(
+    doc: &mut VaultDocument,
+    config: Option<&ConfigFile>,
+    path: &SecretPath,
+    generated: Generated,
+    generator: Option<&Generator>,
+    opts: &Options,
+) -> Result<bool> {
+    rotation::stage(doc, path, generated, generator).map_err(Error::msg)?;
+    let hooked_path = hook_for(config, path).is_some();
+    if !hooked_path {
+        rotation::promote(doc, path, opts.keep_previous).map_err(Error::msg)?;
+    }
+    // Checked in place, so a key is compared with the certificate generated with it.
+    if let (Some(c), false) = (config, opts.force) {
+        let value = if hooked_path {
+            rotation::staged(doc, path)
+        } else {
+            match doc.get(path) {
+                Some(Node::Leaf(v)) => Some(SecretString::from(v.expose_secret())),
+                _ => None,
+            }
+        };
+        if let Some(value) = value {
+            let refusals =
+                crate::lifecycle::validate::refusals(c, doc, &path.to_string(), value.expose_secret());
+            if !refusals.is_empty() {
+                return Err(
+                    Error::msg(format!("{}; nothing was changed", refusals.join("; ")))
+                        .with_hint("pass --force to store it anyway"),
+                );
+            }
+        }
+    }
+    Ok(hooked_path)
 }
 
 /// `rotate --retry-hooks [PATH…]`: runs the hooks of staged values again.
@@ -529,7 +585,7 @@ fn read_typed(path: &SecretPath, allow_empty: bool) -> Result<SecretString> {
 }
 
 /// Overdue and exposed secrets split into (path, generator) to rotate and paths needing a person.
-fn due_targets(ws: &Workspace, doc: &VaultDocument) -> (Vec<(SecretPath, Option<Generator>)>, Vec<String>) {
+fn due_targets(ws: &Workspace, doc: &VaultDocument) -> (Vec<Target>, Vec<String>) {
     let config = ws.config.as_ref().map(|c| &c.file);
     let mut targets = Vec::new();
     let mut human = Vec::new();

@@ -8,6 +8,8 @@ use rand::{Rng, RngCore};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::error::Error;
+
 /// The specs `--generate` accepts, for error messages and help.
 pub const VALID_SPECS: &str = "password:LEN, alnum:LEN, hex:BYTES, base64:BYTES, base64url:BYTES, uuid, \
      ed25519, age, rsa:2048|3072|4096, p256, x509:CN=NAME,days=N[,san=NAME]…[,key=p256|rsa:BITS][,csr]";
@@ -106,7 +108,7 @@ impl Generator {
     }
 
     /// Makes a new value. Only certificate building can fail (a name the encoder refuses).
-    pub fn generate(&self) -> Result<Generated, String> {
+    pub fn generate(&self) -> crate::error::Result<Generated> {
         let plain = |s: Zeroizing<String>| Generated {
             value: SecretString::from(s.as_str()),
             public: None,
@@ -261,10 +263,10 @@ pub enum KeyPair {
 }
 
 impl KeyPair {
-    fn rsa(bits: usize) -> Result<KeyPair, String> {
+    fn rsa(bits: usize) -> crate::error::Result<KeyPair> {
         rsa::RsaPrivateKey::new(&mut OsRng, bits)
             .map(|k| KeyPair::Rsa(Box::new(k)))
-            .map_err(|e| format!("RSA key generation failed: {e}"))
+            .map_err(|e| Error::with_source("RSA key generation failed", e))
     }
 
     fn p256() -> KeyPair {
@@ -272,35 +274,35 @@ impl KeyPair {
     }
 
     /// PKCS#8 PEM of the private key.
-    fn private_pem(&self) -> Result<SecretString, String> {
+    fn private_pem(&self) -> crate::error::Result<SecretString> {
         use pkcs8::{EncodePrivateKey, LineEnding};
         let pem = match self {
             KeyPair::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
             KeyPair::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
         }
-        .map_err(|e| format!("cannot encode the private key: {e}"))?;
+        .map_err(|e| Error::with_source("cannot encode the private key", e))?;
         Ok(SecretString::from(pem.as_str()))
     }
 
     /// SubjectPublicKeyInfo PEM of the public key.
-    fn public_pem(&self) -> Result<String, String> {
+    fn public_pem(&self) -> crate::error::Result<String> {
         use pkcs8::{EncodePublicKey, LineEnding};
         match self {
             KeyPair::Rsa(k) => k.to_public_key().to_public_key_pem(LineEnding::LF),
             KeyPair::P256(k) => k.verifying_key().to_public_key_pem(LineEnding::LF),
         }
-        .map_err(|e| format!("cannot encode the public key: {e}"))
+        .map_err(|e| Error::with_source("cannot encode the public key", e))
     }
 
     /// The DER SubjectPublicKeyInfo.
-    pub fn public_der(&self) -> Result<Vec<u8>, String> {
+    pub fn public_der(&self) -> crate::error::Result<Vec<u8>> {
         use pkcs8::EncodePublicKey;
         match self {
             KeyPair::Rsa(k) => k.to_public_key().to_public_key_der(),
             KeyPair::P256(k) => k.verifying_key().to_public_key_der(),
         }
         .map(der::Document::into_vec)
-        .map_err(|e| format!("cannot encode the public key: {e}"))
+        .map_err(|e| Error::with_source("cannot encode the public key", e))
     }
 }
 

@@ -128,7 +128,7 @@ pub fn apply_generated(
     path: &SecretPath,
     generator: &Generator,
 ) -> crate::Result<()> {
-    let generated = generator.generate().map_err(crate::Error::msg)?;
+    let generated = generator.generate()?;
     stage(doc, path, generated, Some(generator)).map_err(crate::Error::msg)?;
     promote(doc, path, None).map_err(crate::Error::msg)?;
     Ok(())

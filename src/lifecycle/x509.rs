@@ -18,9 +18,10 @@ use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
 use super::generate::{KeyPair, X509Spec};
+use crate::error::{Error, Result};
 
 /// A self-signed certificate for `key`, as PEM.
-pub fn self_signed(spec: &X509Spec, key: &KeyPair) -> Result<String, String> {
+pub fn self_signed(spec: &X509Spec, key: &KeyPair) -> Result<String> {
     let subject = subject(spec)?;
     let spki = spki(key)?;
     let mut serial = [0u8; 16];
@@ -62,7 +63,7 @@ pub fn self_signed(spec: &X509Spec, key: &KeyPair) -> Result<String, String> {
 }
 
 /// A certificate signing request for `key`, as PEM.
-pub fn request(spec: &X509Spec, key: &KeyPair) -> Result<String, String> {
+pub fn request(spec: &X509Spec, key: &KeyPair) -> Result<String> {
     let subject = subject(spec)?;
     let san = san(spec)?;
     let pem = match key {
@@ -89,14 +90,14 @@ pub fn request(spec: &X509Spec, key: &KeyPair) -> Result<String, String> {
     pem.map_err(err)
 }
 
-fn subject(spec: &X509Spec) -> Result<Name, String> {
+fn subject(spec: &X509Spec) -> Result<Name> {
     if spec.common_name.contains(['=', '+', '\\', '"', '<', '>', ';']) {
-        return Err("the CN may not contain = + \\ \" < > ;".into());
+        return Err(Error::msg("the CN may not contain = + \\ \" < > ;"));
     }
     Name::from_str(&format!("CN={}", spec.common_name)).map_err(err)
 }
 
-fn san(spec: &X509Spec) -> Result<Option<SubjectAltName>, String> {
+fn san(spec: &X509Spec) -> Result<Option<SubjectAltName>> {
     if spec.sans.is_empty() {
         return Ok(None);
     }
@@ -112,17 +113,19 @@ fn san(spec: &X509Spec) -> Result<Option<SubjectAltName>, String> {
             }
             Err(_) => Ia5String::new(s).map(GeneralName::DnsName),
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| "a san= name is not ASCII".to_owned())?;
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| Error::msg("a san= name is not ASCII"))?;
     Ok(Some(SubjectAltName(names)))
 }
 
-fn spki(key: &KeyPair) -> Result<SubjectPublicKeyInfoOwned, String> {
+fn spki(key: &KeyPair) -> Result<SubjectPublicKeyInfoOwned> {
     SubjectPublicKeyInfoOwned::from_der(&key.public_der()?).map_err(err)
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    format!("cannot build the certificate: {e}")
+/// A certificate encoder's or builder's error as "cannot build the certificate: …",
+/// keeping it as the source.
+fn err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::with_source("cannot build the certificate", e)
 }
 
 /// One PEM block: its label and DER body.

@@ -78,6 +78,8 @@ impl std::fmt::Display for GpgFailure {
     }
 }
 
+impl std::error::Error for GpgFailure {}
+
 /// The gpg program: `$AGEVAULT_GPG`, else `gpg` on PATH.
 pub fn program() -> OsString {
     std::env::var_os("AGEVAULT_GPG")

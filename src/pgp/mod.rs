@@ -8,6 +8,8 @@ pub mod packets;
 
 pub use gpg::{GpgFailure, KeyInfo};
 
+use crate::error::Error;
+
 /// How an OpenPGP recipient is written in `.agevault.toml`: `pgp:` and a v4 fingerprint.
 pub const KEY_PREFIX: &str = "pgp:";
 
@@ -71,35 +73,37 @@ pub fn parse_fingerprint(key: &str) -> Result<String, String> {
 
 /// Checks that the OpenPGP key with this fingerprint is in the gpg keyring and can be
 /// encrypted to, before a vault is encrypted to it; the error says what to do.
-pub fn check_usable(fingerprint: &str) -> Result<KeyInfo, String> {
-    let keys = gpg::list_keys(&[fingerprint.to_owned()]).map_err(|f| f.to_string())?;
+pub fn check_usable(fingerprint: &str) -> crate::error::Result<KeyInfo> {
+    let keys = gpg::list_keys(&[fingerprint.to_owned()]).map_err(Error::from_cause)?;
     let Some(key) = keys.into_iter().next() else {
         let home = std::env::var_os("GNUPGHOME")
             .map(|h| format!(" (GNUPGHOME={})", std::path::Path::new(&h).display()))
             .unwrap_or_default();
-        return Err(format!(
+        return Err(Error::msg(format!(
             "the OpenPGP key pgp:{fingerprint} is not in your gpg keyring{home}; import its public key first \
              (`gpg --import KEYFILE`, or `gpg --recv-keys {fingerprint}`), then run this again; nothing was changed"
-        ));
+        )));
     };
     let who = key.user_id.as_deref().unwrap_or("no user id");
     if key.fingerprint != fingerprint {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "pgp:{fingerprint} is a subkey of the OpenPGP key {} ({who}); give the primary key's fingerprint, \
              pgp:{} (gpg picks its encryption subkey); nothing was changed",
             key.fingerprint, key.fingerprint
-        ));
+        )));
     }
     match key.validity {
-        'r' => Err(format!("the OpenPGP key pgp:{fingerprint} ({who}) is revoked; nothing was changed")),
-        'e' => Err(format!(
+        'r' => Err(Error::msg(format!(
+            "the OpenPGP key pgp:{fingerprint} ({who}) is revoked; nothing was changed"
+        ))),
+        'e' => Err(Error::msg(format!(
             "the OpenPGP key pgp:{fingerprint} ({who}) has expired; extend it (`gpg --quick-set-expire`) or use \
              another; nothing was changed"
-        )),
-        _ if !key.can_encrypt => Err(format!(
+        ))),
+        _ if !key.can_encrypt => Err(Error::msg(format!(
             "the OpenPGP key pgp:{fingerprint} ({who}) has no usable encryption subkey; add one (`gpg \
              --quick-add-key {fingerprint} cv25519 encr`) and share the public key again; nothing was changed"
-        )),
+        ))),
         _ => Ok(key),
     }
 }

@@ -351,45 +351,105 @@ pub fn verify(
     quiet: bool,
     expected_vault_id: Option<&str>,
 ) -> Result<Verified> {
-    let shown = vault.display();
     let pinned_id = store.location(vault).map(str::to_owned);
     if sig_bytes.is_none() {
         if let Some(id) = &pinned_id {
-            return Err(untrusted(format!(
-                "vault {shown} is not signed, but it is pinned as vault {id}: an unsigned version is never accepted \
-                 again"
-            ))
-            .with_hint(format!(
-                "restore the vault and {} from git, or a writer re-signs with `agevault trust sign`",
-                sig_path(vault).display()
-            )));
+            return Err(unsigned_but_pinned(vault, id));
         }
     }
     // A version this store already checked in full (same bytes, same signature file,
     // same pinned writers) skips the signature arithmetic; everything else is checked.
     let bytes_sha = sigfile::sha256_hex(bytes);
-    let cache = sig_bytes.and_then(|b| {
-        let id = SigFile::parse(b).ok()?.current.body.vault_id;
-        let pin = store.vault(&id)?;
-        let key = sigfile::sha256_hex(
-            format!(
-                "{}\n{}\n{}\n{}",
-                bytes_sha,
-                sigfile::sha256_hex(b),
-                pin.writer_set().ok()?.digest(),
-                pin.chain
-            )
-            .as_bytes(),
-        );
-        Some((id, pin.verified.get(&generation_key(vault)) == Some(&key), key))
-    });
-    let checked_before = cache.as_ref().is_some_and(|(_, hit, _)| *hit);
+    let cache = sig_bytes.and_then(|b| check_cache(store, vault, &bytes_sha, b));
+    let checked_before = cache.as_ref().is_some_and(|c| c.hit);
     let (manifest, sig) = verify_signature_inner(vault, &bytes_sha, sig_bytes, checked_before)?;
     let signer_name = manifest
         .writers
         .name_of(&manifest.signer)
         .unwrap_or("?")
         .to_owned();
+    check_claims(
+        vault,
+        &manifest,
+        &signer_name,
+        config,
+        pinned_id.as_deref(),
+        expected_vault_id,
+    )?;
+    let file = generation_key(vault);
+    let pin_writers = match store.vault(&manifest.vault_id) {
+        Some(pin) => check_against_pin(pin, vault, &file, &manifest, &sig, checked_before, options)?,
+        None => first_use(store, vault, &manifest, mode, quiet)?,
+    };
+    if mode == StoreMode::Update {
+        if pin_writers || pinned_id.is_none() || is_new_generation(store, &file, &manifest) {
+            record(store, vault, &manifest, sig.chain.len())?;
+        }
+        if let Some(cache) = cache {
+            remember_checked(store, &file, &manifest, pin_writers, cache)?;
+        }
+    }
+    Ok(Verified {
+        manifest,
+        sig,
+        signer_name,
+    })
+}
+
+/// The refusal of an unsigned version of a vault that is pinned as `id`.
+fn unsigned_but_pinned(vault: &Path, id: &str) -> Error {
+    untrusted(format!(
+        "vault {} is not signed, but it is pinned as vault {id}: an unsigned version is never accepted again",
+        vault.display()
+    ))
+    .with_hint(format!(
+        "restore the vault and {} from git, or a writer re-signs with `agevault trust sign`",
+        sig_path(vault).display()
+    ))
+}
+
+/// What the store knows of one version's full check (see [`check_cache`]).
+struct CheckCache {
+    /// The vault id the signature file names.
+    id: String,
+    /// Whether this very version was checked in full before.
+    hit: bool,
+    /// The key that records this version as checked.
+    key: String,
+}
+
+/// Looks up whether the store already checked these bytes with this signature file
+/// against the writers pinned now; `None` when the vault is not pinned or the
+/// signature file does not parse.
+fn check_cache(store: &TrustStore, vault: &Path, bytes_sha: &str, sig_bytes: &[u8]) -> Option<CheckCache> {
+    let id = SigFile::parse(sig_bytes).ok()?.current.body.vault_id;
+    let pin = store.vault(&id)?;
+    let key = sigfile::sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{}",
+            bytes_sha,
+            sigfile::sha256_hex(sig_bytes),
+            pin.writer_set().ok()?.digest(),
+            pin.chain
+        )
+        .as_bytes(),
+    );
+    let hit = pin.verified.get(&generation_key(vault)) == Some(&key);
+    Some(CheckCache { id, hit, key })
+}
+
+/// Checks what the signed manifest claims against what this reader expects: the
+/// repository's vault id, the config's writers and digest, and the id pinned for this
+/// path.
+fn check_claims(
+    vault: &Path,
+    manifest: &Manifest,
+    signer_name: &str,
+    config: Option<&ConfigTrust>,
+    pinned_id: Option<&str>,
+    expected_vault_id: Option<&str>,
+) -> Result<()> {
+    let shown = vault.display();
     if let Some(expected) = expected_vault_id {
         if manifest.vault_id != expected {
             return Err(untrusted(format!(
@@ -414,14 +474,14 @@ pub fn verify(
                 "{} was changed after `{}` signed generation {} of {shown}, so it is not trusted (recipients, \
                  writers, profiles and rules must be signed)",
                 cfg.path.display(),
-                sanitize(&signer_name),
+                sanitize(signer_name),
                 manifest.generation
             ))
             .with_hint("a writer reviews the change (`git diff`) and runs `agevault trust sign`"));
         }
     }
-    if let Some(id) = &pinned_id {
-        if *id != manifest.vault_id {
+    if let Some(id) = pinned_id {
+        if id != manifest.vault_id {
             return Err(untrusted(format!(
                 "vault {shown} claims to be vault {} but this path is pinned to vault {id}: a replaced vault is \
                  refused",
@@ -430,98 +490,130 @@ pub fn verify(
             .with_hint("if it really was replaced, run `agevault trust forget` and pin it again"));
         }
     }
-    let file = generation_key(vault);
-    let pin_writers: bool;
-    if let Some(pin) = store.vault(&manifest.vault_id) {
-        let trusted = pin.writer_set()?;
-        if !checked_before {
-            chain_reaches(
-                &trusted,
-                pin.chain,
-                &manifest.writers,
-                &sig.chain,
-                &manifest.signer,
+    Ok(())
+}
+
+/// Checks a version of a pinned vault: its writers are reached from the pinned ones by
+/// signed changes, and its generation (of `file`) is not below the highest seen (unless
+/// rollback is allowed, loudly). Returns whether the pinned writers must be updated.
+fn check_against_pin(
+    pin: &pins::VaultPin,
+    vault: &Path,
+    file: &str,
+    manifest: &Manifest,
+    sig: &SigFile,
+    checked_before: bool,
+    options: &TrustOptions,
+) -> Result<bool> {
+    let shown = vault.display();
+    let trusted = pin.writer_set()?;
+    if !checked_before {
+        chain_reaches(
+            &trusted,
+            pin.chain,
+            &manifest.writers,
+            &sig.chain,
+            &manifest.signer,
+        )
+        .map_err(|e| {
+            untrusted(format!("vault {shown} is refused: {e}")).with_hint(
+                "if this is a legitimate change, a writer of the trusted set signs it (`agevault trust sign`), \
+                 or re-provision this trust store",
             )
-            .map_err(|e| {
-                untrusted(format!("vault {shown} is refused: {e}")).with_hint(
-                    "if this is a legitimate change, a writer of the trusted set signs it (`agevault trust sign`), \
-                     or re-provision this trust store",
-                )
-            })?;
-        }
-        pin_writers = trusted != manifest.writers;
-        if let Some(&seen) = pin.generations.get(&file) {
-            if manifest.generation < seen {
-                if !options.allow_rollback {
-                    return Err(untrusted(format!(
-                        "vault {shown} is generation {}, older than generation {seen} already seen here: a \
-                         rollback (e.g. a reverted offboarding) is refused",
-                        manifest.generation
-                    ))
-                    .with_hint(
-                        "update your checkout (`git pull`), or pass --allow-rollback if you really mean to use \
-                         the old version",
-                    ));
-                }
-                crate::diagnostics::warning(&format!(
-                    "ROLLBACK ACCEPTED: using vault {shown} generation {} although generation {seen} was seen \
-                     (--allow-rollback)",
+        })?;
+    }
+    if let Some(&seen) = pin.generations.get(file) {
+        if manifest.generation < seen {
+            if !options.allow_rollback {
+                return Err(untrusted(format!(
+                    "vault {shown} is generation {}, older than generation {seen} already seen here: a \
+                     rollback (e.g. a reverted offboarding) is refused",
                     manifest.generation
+                ))
+                .with_hint(
+                    "update your checkout (`git pull`), or pass --allow-rollback if you really mean to use \
+                     the old version",
                 ));
             }
-        }
-    } else {
-        if store.strict {
-            return Err(untrusted(format!(
-                "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
-                 here",
-                manifest.vault_id,
-                store.dir.display()
-            ))
-            .with_hint(
-                "provision it with `agevault trust provision FILE` (a writer makes FILE with `agevault trust anchor`)",
+            crate::diagnostics::warning(&format!(
+                "ROLLBACK ACCEPTED: using vault {shown} generation {} although generation {seen} was seen \
+                 (--allow-rollback)",
+                manifest.generation
             ));
         }
-        if mode == StoreMode::Update && !quiet {
-            eprintln!(
-                "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
-                manifest.vault_id,
-                manifest.writers.names(),
-                store.dir.display()
-            );
-        }
-        pin_writers = true;
     }
-    if mode == StoreMode::Update {
-        let needs_update = pin_writers
-            || pinned_id.is_none()
-            || store
-                .vault(&manifest.vault_id)
-                .and_then(|p| p.generations.get(&file))
-                .map_or(true, |&g| g < manifest.generation);
-        if needs_update {
-            record(store, vault, &manifest, sig.chain.len())?;
-        }
-        if let Some((id, false, key)) = cache.filter(|(id, _, _)| *id == manifest.vault_id) {
-            if store
-                .vault(&id)
-                .is_some_and(|p| p.writer_set().ok() == Some(manifest.writers.clone()))
-                && !pin_writers
-            {
-                let file = generation_key(vault);
-                store.update(|pins| {
-                    if let Some(pin) = pins.vaults.get_mut(&id) {
-                        pin.verified.insert(file, key);
-                    }
-                })?;
+    Ok(trusted != manifest.writers)
+}
+
+/// A vault this store has not pinned: refused by a strict store, otherwise trusted on
+/// first use (said on stderr when it will be pinned). Returns that its writers must be
+/// pinned.
+fn first_use(
+    store: &TrustStore,
+    vault: &Path,
+    manifest: &Manifest,
+    mode: StoreMode,
+    quiet: bool,
+) -> Result<bool> {
+    let shown = vault.display();
+    if store.strict {
+        return Err(untrusted(format!(
+            "vault {shown} (vault id {}) is not pinned in the trust store {} and first use does not pin \
+             here",
+            manifest.vault_id,
+            store.dir.display()
+        ))
+        .with_hint(
+            "provision it with `agevault trust provision FILE` (a writer makes FILE with `agevault trust anchor`)",
+        ));
+    }
+    if mode == StoreMode::Update && !quiet {
+        eprintln!(
+            "agevault: trusting vault {shown} on first use: vault id {}, writers {}; pinned in {}",
+            manifest.vault_id,
+            manifest.writers.names(),
+            store.dir.display()
+        );
+    }
+    Ok(true)
+}
+
+/// Whether `manifest` is of a generation of `file` above the highest recorded here
+/// (or of a file or vault not recorded yet).
+fn is_new_generation(store: &TrustStore, file: &str, manifest: &Manifest) -> bool {
+    store
+        .vault(&manifest.vault_id)
+        .and_then(|p| p.generations.get(file))
+        .map_or(true, |&g| g < manifest.generation)
+}
+
+/// Records the version as checked in full (so the next read skips the signature
+/// arithmetic) when it was not already, it is of the cached vault, and the pinned
+/// writers are the ones that signed it.
+fn remember_checked(
+    store: &mut TrustStore,
+    file: &str,
+    manifest: &Manifest,
+    pin_writers: bool,
+    cache: CheckCache,
+) -> Result<()> {
+    let CheckCache { id, hit, key } = cache;
+    if hit || id != manifest.vault_id {
+        return Ok(());
+    }
+    if store
+        .vault(&id)
+        .is_some_and(|p| p.writer_set().ok() == Some(manifest.writers.clone()))
+        && !pin_writers
+    {
+        let file = file.to_owned();
+        store.update(|pins| {
+            if let Some(pin) = pins.vaults.get_mut(&id) {
+                pin.verified.insert(file, key);
             }
-        }
+        })?;
     }
-    Ok(Verified {
-        manifest,
-        sig,
-        signer_name,
-    })
+    Ok(())
 }
 
 /// Records a verified (or just written) manifest in the store: location, writers, generation.

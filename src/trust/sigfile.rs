@@ -297,46 +297,18 @@ impl SigFile {
             return Err(format!("it is larger than {} KiB", MAX_SIG_FILE / 1024));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
-        let mut lines = text.lines().enumerate().peekable();
+        let mut lines = text.lines().enumerate();
         let mut manifests = Vec::new();
         let mut chain = Vec::new();
         while let Some((n, first)) = lines.next() {
             if first.trim().is_empty() {
                 continue;
             }
-            let mut message = String::new();
-            message.push_str(first);
-            message.push('\n');
-            let mut fields = Vec::new();
-            loop {
-                let Some((ln, line)) = lines.next() else {
-                    return Err(format!("line {}: the section has no signature", n + 1));
-                };
-                if line == SIG_BEGIN {
-                    break;
-                }
-                let (k, v) = line
-                    .split_once(": ")
-                    .ok_or_else(|| format!("line {}: expected `key: value`", ln + 1))?;
-                fields.push((ln + 1, k.to_owned(), v.to_owned()));
-                message.push_str(line);
-                message.push('\n');
-            }
-            let mut armor = String::from(SIG_BEGIN);
-            armor.push('\n');
-            loop {
-                let Some((ln, line)) = lines.next() else {
-                    return Err(format!("line {}: the signature block is not closed", n + 1));
-                };
-                armor.push_str(line);
-                armor.push('\n');
-                if line == SIG_END {
-                    break;
-                }
-                if armor.len() > 4096 {
-                    return Err(format!("line {}: the signature block is too long", ln + 1));
-                }
-            }
+            let Section {
+                fields,
+                message,
+                armor,
+            } = read_section(&mut lines, n, first)?;
             match first {
                 MANIFEST_HEADER => {
                     if !chain.is_empty() || manifests.len() == 2 {
@@ -373,27 +345,94 @@ impl SigFile {
         let mut manifests = manifests.into_iter();
         let current = manifests.next().ok_or("it holds no manifest")?;
         let previous = manifests.next();
-        if let Some(p) = &previous {
-            if p.body.vault_id != current.body.vault_id || p.body.generation >= current.body.generation {
-                return Err("its previous manifest does not precede the current one".into());
-            }
-        }
-        if chain.iter().any(|c| c.body.vault_id != current.body.vault_id) {
-            return Err("a writer change belongs to another vault".into());
-        }
-        if chain
-            .iter()
-            .enumerate()
-            .any(|(i, c)| c.body.index != i as u64 + 1)
-        {
-            return Err("the writer changes are not numbered 1, 2, 3, … in order".into());
-        }
+        check_sequence(&current, previous.as_ref(), &chain)?;
         Ok(SigFile {
             current,
             previous,
             chain,
         })
     }
+}
+
+/// One section of a signature file, as read.
+struct Section {
+    /// Its `key: value` fields, with their line numbers.
+    fields: Vec<(usize, String, String)>,
+    /// What is signed: the header line and the field lines.
+    message: String,
+    /// The SSH signature armor that follows.
+    armor: String,
+}
+
+/// Reads the rest of the section that starts with `first` (line `n`, 0-based).
+fn read_section<'a>(
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+    n: usize,
+    first: &str,
+) -> Result<Section, String> {
+    let mut message = String::new();
+    message.push_str(first);
+    message.push('\n');
+    let mut fields = Vec::new();
+    loop {
+        let Some((ln, line)) = lines.next() else {
+            return Err(format!("line {}: the section has no signature", n + 1));
+        };
+        if line == SIG_BEGIN {
+            break;
+        }
+        let (k, v) = line
+            .split_once(": ")
+            .ok_or_else(|| format!("line {}: expected `key: value`", ln + 1))?;
+        fields.push((ln + 1, k.to_owned(), v.to_owned()));
+        message.push_str(line);
+        message.push('\n');
+    }
+    let mut armor = String::from(SIG_BEGIN);
+    armor.push('\n');
+    loop {
+        let Some((ln, line)) = lines.next() else {
+            return Err(format!("line {}: the signature block is not closed", n + 1));
+        };
+        armor.push_str(line);
+        armor.push('\n');
+        if line == SIG_END {
+            break;
+        }
+        if armor.len() > 4096 {
+            return Err(format!("line {}: the signature block is too long", ln + 1));
+        }
+    }
+    Ok(Section {
+        fields,
+        message,
+        armor,
+    })
+}
+
+/// Checks that the sections belong together: the previous manifest precedes the current
+/// one of the same vault, and the writer changes are that vault's, numbered in order.
+fn check_sequence(
+    current: &Signed<Manifest>,
+    previous: Option<&Signed<Manifest>>,
+    chain: &[Signed<WriterChange>],
+) -> Result<(), String> {
+    if let Some(p) = previous {
+        if p.body.vault_id != current.body.vault_id || p.body.generation >= current.body.generation {
+            return Err("its previous manifest does not precede the current one".into());
+        }
+    }
+    if chain.iter().any(|c| c.body.vault_id != current.body.vault_id) {
+        return Err("a writer change belongs to another vault".into());
+    }
+    if chain
+        .iter()
+        .enumerate()
+        .any(|(i, c)| c.body.index != i as u64 + 1)
+    {
+        return Err("the writer changes are not numbered 1, 2, 3, … in order".into());
+    }
+    Ok(())
 }
 
 struct Fields<'a> {

@@ -93,7 +93,7 @@ impl Signer {
         let sig = match self {
             Signer::File { key, path } => key
                 .sign(namespace, HashAlg::Sha512, message)
-                .map_err(|e| Error::msg(format!("cannot sign with {}: {e}", path.display())))?,
+                .map_err(|e| Error::with_source(format!("cannot sign with {}", path.display()), e))?,
             Signer::Agent { socket, public } => agent_sign(socket, public, namespace, message)?,
         };
         sig.to_pem(LineEnding::LF)
@@ -132,7 +132,7 @@ fn public_of_file(path: &Path) -> Result<String> {
     let text = key
         .public_key()
         .to_openssh()
-        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::with_source(path.display().to_string(), e))?;
     canonical_signing_key(&text).map_err(|e| Error::msg(format!("{}: {e}", path.display())))
 }
 

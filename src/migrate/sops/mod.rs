@@ -72,112 +72,10 @@ impl SopsFile {
     pub fn parse(bytes: &[u8]) -> Result<SopsFile> {
         let syntax = Syntax::of(bytes);
         let (data, meta) = tree::read(bytes, syntax)?;
-        let text = |key: &str| -> Option<String> {
-            match get(&meta, key)? {
-                Node::Str(s) if !s.is_empty() => Some(s.to_string()),
-                Node::Int(i) => Some(i.to_string()),
-                Node::Float(f) => Some(walk::go_float(*f)),
-                _ => None,
-            }
-        };
-
-        // One flat key group, or `key_groups` (sops writes the latter only for several).
-        let flat = KINDS
-            .iter()
-            .any(|(k, _)| matches!(get(&meta, k), Some(Node::List(l)) if !l.is_empty()));
-        let groups: Vec<&Branch> = if flat {
-            vec![&meta]
-        } else {
-            match get(&meta, "key_groups") {
-                Some(Node::List(groups)) => groups
-                    .iter()
-                    .map(|g| match g {
-                        Node::Map(m) => Ok(m),
-                        _ => Err(Error::msg("its sops.key_groups entries are not mappings")),
-                    })
-                    .collect::<Result<_>>()?,
-                _ => Vec::new(),
-            }
-        };
-        let mut age = Vec::new();
-        let mut others = Vec::new();
-        for group in &groups {
-            for (kind, name) in KINDS {
-                let Some(Node::List(keys)) = get(group, kind) else {
-                    continue;
-                };
-                if keys.is_empty() {
-                    continue;
-                }
-                if kind != "age" {
-                    if !others.contains(&name) {
-                        others.push(name);
-                    }
-                    continue;
-                }
-                for key in keys {
-                    let field = |f: &str| match key {
-                        Node::Map(m) => match get(m, f) {
-                            Some(Node::Str(s)) => Some(s.to_string()),
-                            _ => None,
-                        },
-                        _ => None,
-                    };
-                    let enc =
-                        field("enc").ok_or_else(|| Error::msg("an entry of its sops.age has no `enc`"))?;
-                    age.push((field("recipient").unwrap_or_default(), enc));
-                }
-            }
-        }
-
-        let mut rules = Vec::new();
-        for name in [
-            "unencrypted_suffix",
-            "encrypted_suffix",
-            "unencrypted_regex",
-            "encrypted_regex",
-        ]
-        .into_iter()
-        .chain(COMMENT_RULES)
-        {
-            if let Some(value) = text(name) {
-                rules.push((name, value));
-            }
-        }
-        if rules.len() > 1 {
-            return Err(Error::msg(
-                "its metadata sets more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, \
-                 unencrypted_regex and the comment regexes (sops refuses such a file too)",
-            ));
-        }
-        let regex = |name: &str, pattern: &str| {
-            Regex::new(pattern).map_err(|_| {
-                Error::msg(format!(
-                    "its sops.{name} is not a regular expression agevault can read"
-                ))
-            })
-        };
-        let mut comment_rule = None;
-        let rule = match rules.pop() {
-            None => Rule::UnencryptedSuffix("_unencrypted".to_owned()),
-            Some(("encrypted_suffix", s)) => Rule::EncryptedSuffix(s),
-            Some(("unencrypted_regex", r)) => Rule::UnencryptedRegex(regex("unencrypted_regex", &r)?),
-            Some(("encrypted_regex", r)) => Rule::EncryptedRegex(regex("encrypted_regex", &r)?),
-            Some((name, s)) => {
-                comment_rule = COMMENT_RULES.into_iter().find(|c| *c == name);
-                Rule::UnencryptedSuffix(s)
-            }
-        };
-        let mac_only_encrypted = match get(&meta, "mac_only_encrypted") {
-            None | Some(Node::Null) => false,
-            Some(Node::Bool(b)) => *b,
-            Some(Node::Str(s)) if s.is_empty() => false,
-            Some(Node::Str(s)) => {
-                walk::go_bool(s).ok_or_else(|| Error::msg("its sops.mac_only_encrypted is not a boolean"))?
-            }
-            Some(Node::Int(i)) => *i != 0,
-            Some(_) => return Err(Error::msg("its sops.mac_only_encrypted is not a boolean")),
-        };
+        let groups = key_groups(&meta)?;
+        let MasterKeys { age, others } = master_keys(&groups)?;
+        let (rule, comment_rule) = encryption_rule(&meta)?;
+        let mac_only_encrypted = mac_only_encrypted(&meta)?;
         Ok(SopsFile {
             data,
             age,
@@ -186,8 +84,8 @@ impl SopsFile {
             comment_rule,
             rule,
             mac_only_encrypted,
-            lastmodified: text("lastmodified"),
-            mac: text("mac"),
+            lastmodified: meta_text(&meta, "lastmodified"),
+            mac: meta_text(&meta, "mac"),
             size: bytes.len(),
         })
     }
@@ -318,6 +216,138 @@ impl SopsFile {
         }
         Ok(walked.json)
     }
+}
+
+/// A metadata field as text (a non-empty string, or a number as sops prints it).
+fn meta_text(meta: &Branch, key: &str) -> Option<String> {
+    match get(meta, key)? {
+        Node::Str(s) if !s.is_empty() => Some(s.to_string()),
+        Node::Int(i) => Some(i.to_string()),
+        Node::Float(f) => Some(walk::go_float(*f)),
+        _ => None,
+    }
+}
+
+/// The key groups of the metadata: one flat key group, or `key_groups` (sops writes the
+/// latter only for several).
+fn key_groups(meta: &Branch) -> Result<Vec<&Branch>> {
+    let flat = KINDS
+        .iter()
+        .any(|(k, _)| matches!(get(meta, k), Some(Node::List(l)) if !l.is_empty()));
+    if flat {
+        return Ok(vec![meta]);
+    }
+    match get(meta, "key_groups") {
+        Some(Node::List(groups)) => groups
+            .iter()
+            .map(|g| match g {
+                Node::Map(m) => Ok(m),
+                _ => Err(Error::msg("its sops.key_groups entries are not mappings")),
+            })
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The master keys of a sops file's key groups.
+struct MasterKeys {
+    /// The age stanzas: recipient, encrypted data key.
+    age: Vec<(String, String)>,
+    /// The display names of the other master key kinds present.
+    others: Vec<&'static str>,
+}
+
+/// The master keys of all groups.
+fn master_keys(groups: &[&Branch]) -> Result<MasterKeys> {
+    let mut age = Vec::new();
+    let mut others = Vec::new();
+    for group in groups {
+        for (kind, name) in KINDS {
+            let Some(Node::List(keys)) = get(group, kind) else {
+                continue;
+            };
+            if keys.is_empty() {
+                continue;
+            }
+            if kind != "age" {
+                if !others.contains(&name) {
+                    others.push(name);
+                }
+                continue;
+            }
+            for key in keys {
+                let field = |f: &str| match key {
+                    Node::Map(m) => match get(m, f) {
+                        Some(Node::Str(s)) => Some(s.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let enc = field("enc").ok_or_else(|| Error::msg("an entry of its sops.age has no `enc`"))?;
+                age.push((field("recipient").unwrap_or_default(), enc));
+            }
+        }
+    }
+    Ok(MasterKeys { age, others })
+}
+
+/// Which values are encrypted (at most one suffix or regex rule; by default values
+/// whose key ends in `_unencrypted` are not), and the comment rule when that is the one
+/// set.
+fn encryption_rule(meta: &Branch) -> Result<(Rule, Option<&'static str>)> {
+    let mut rules = Vec::new();
+    for name in [
+        "unencrypted_suffix",
+        "encrypted_suffix",
+        "unencrypted_regex",
+        "encrypted_regex",
+    ]
+    .into_iter()
+    .chain(COMMENT_RULES)
+    {
+        if let Some(value) = meta_text(meta, name) {
+            rules.push((name, value));
+        }
+    }
+    if rules.len() > 1 {
+        return Err(Error::msg(
+            "its metadata sets more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, \
+             unencrypted_regex and the comment regexes (sops refuses such a file too)",
+        ));
+    }
+    let regex = |name: &str, pattern: &str| {
+        Regex::new(pattern).map_err(|_| {
+            Error::msg(format!(
+                "its sops.{name} is not a regular expression agevault can read"
+            ))
+        })
+    };
+    let mut comment_rule = None;
+    let rule = match rules.pop() {
+        None => Rule::UnencryptedSuffix("_unencrypted".to_owned()),
+        Some(("encrypted_suffix", s)) => Rule::EncryptedSuffix(s),
+        Some(("unencrypted_regex", r)) => Rule::UnencryptedRegex(regex("unencrypted_regex", &r)?),
+        Some(("encrypted_regex", r)) => Rule::EncryptedRegex(regex("encrypted_regex", &r)?),
+        Some((name, s)) => {
+            comment_rule = COMMENT_RULES.into_iter().find(|c| *c == name);
+            Rule::UnencryptedSuffix(s)
+        }
+    };
+    Ok((rule, comment_rule))
+}
+
+/// `sops.mac_only_encrypted`, read as leniently as sops reads it.
+fn mac_only_encrypted(meta: &Branch) -> Result<bool> {
+    Ok(match get(meta, "mac_only_encrypted") {
+        None | Some(Node::Null) => false,
+        Some(Node::Bool(b)) => *b,
+        Some(Node::Str(s)) if s.is_empty() => false,
+        Some(Node::Str(s)) => {
+            walk::go_bool(s).ok_or_else(|| Error::msg("its sops.mac_only_encrypted is not a boolean"))?
+        }
+        Some(Node::Int(i)) => *i != 0,
+        Some(_) => return Err(Error::msg("its sops.mac_only_encrypted is not a boolean")),
+    })
 }
 
 /// The first entry named `key`.
