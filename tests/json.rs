@@ -76,17 +76,7 @@ fn rich_sandbox() -> Sandbox {
         .run()
         .success();
     sb.set("prod/api", "json-prod-3");
-    sb.test(&[
-        "scopes",
-        "add",
-        "prod",
-        "--paths",
-        "prod/**",
-        "--readers",
-        "alice",
-    ])
-    .run()
-    .success();
+    sb.add_scope("prod", "prod/**", &["alice"]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
     sb.test(&["recipients", "add", "bob", &bob, "--role", "host"])
         .run()

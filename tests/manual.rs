@@ -143,17 +143,7 @@ fn completion_sandbox() -> Sandbox {
     ]);
     let bob = age_keygen(&sb.root.path().join("bob.txt"));
     sb.test(&["recipients", "add", "bob", &bob]).run().success();
-    sb.test(&[
-        "scopes",
-        "add",
-        "prod",
-        "--paths",
-        "prod/**",
-        "--readers",
-        "alice",
-    ])
-    .run()
-    .success();
+    sb.add_scope("prod", "prod/**", &["alice"]);
     sb.append_config("[exec.samba]\nenv = { SMB_PASSWORD = \"samba/password\" }\n\n[exec.deploy]\nenv = { T = \"prod/api/token\" }\n");
     sb
 }

@@ -198,17 +198,7 @@ fn an_unreadable_scope_names_who_can_grant_access() {
     fs::create_dir_all(bob_identity.parent().unwrap()).unwrap();
     let bob = age_keygen(&bob_identity);
     sb.test(&["recipients", "add", "bob", &bob]).run().success();
-    sb.test(&[
-        "scopes",
-        "add",
-        "prod",
-        "--paths",
-        "prod/**",
-        "--readers",
-        "alice",
-    ])
-    .run()
-    .success();
+    sb.add_scope("prod", "prod/**", &["alice"]);
     let out = sb.test(&["get", "prod/db"]).env("HOME", &bob_home).run();
     assert_eq!(
         failed(&out, 1),

@@ -30,18 +30,7 @@ impl Env {
         sb.test(&["recipients", "add", "pve1", &host, "--role", "host"])
             .run()
             .success();
-        sb.test(&[
-            "scopes",
-            "add",
-            "prod",
-            "--paths",
-            "prod/**",
-            "--readers",
-            "role:host",
-            "alice",
-        ])
-        .run()
-        .success();
+        sb.add_scope("prod", "prod/**", &["role:host", "alice"]);
         sb.test(&["scopes", "add", "dev", "--paths", "dev/**", "--readers", "alice"])
             .run()
             .success();

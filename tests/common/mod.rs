@@ -120,6 +120,13 @@ impl Sandbox {
         self.test(&["set", path]).stdin(value).run().success();
     }
 
+    /// `agevault scopes add NAME --paths GLOB --readers READER…`; asserts success.
+    pub fn add_scope(&self, name: &str, paths: &str, readers: &[&str]) {
+        let mut args = vec!["scopes", "add", name, "--paths", paths, "--readers"];
+        args.extend_from_slice(readers);
+        self.test(&args).run().success();
+    }
+
     /// `agevault get PATH` stdout as text; asserts success.
     pub fn get(&self, path: &str) -> String {
         self.test(&["get", path]).run().success().stdout()
