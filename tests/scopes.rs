@@ -524,3 +524,63 @@ fn log_follows_every_scope_file_and_names_the_scopes_it_cannot_show() {
         all_output(&out)
     );
 }
+
+#[test]
+fn a_read_of_one_scope_still_raises_the_rollback_mark_of_the_others() {
+    let env = Env::new();
+    // The prod file as it was at generation 1 of its own, kept by an attacker.
+    let old_file = fs::read(env.file("secrets.prod.json.age")).unwrap();
+    let old_sig = fs::read(env.file("secrets.prod.json.age.sig")).unwrap();
+    env.sb.set("prod/db/password", "prod-db-secret-2");
+    // The host reads only the main vault (samba/…), never opening prod.
+    let out = env.host(&["get", "samba/user"]);
+    assert_eq!(out.stdout(), "smbadmin", "{}", all_output(&out));
+    // A push puts the old, genuinely signed prod file back: the host's first read of
+    // prod refuses it, because the read of samba/… recorded prod's newer generation.
+    fs::write(env.file("secrets.prod.json.age"), &old_file).unwrap();
+    fs::write(env.file("secrets.prod.json.age.sig"), &old_sig).unwrap();
+    let out = env.host(&["get", "prod/db/password"]);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert!(stderr(&out).contains("rollback"), "{}", stderr(&out));
+    assert!(!out.stdout().contains("prod-db-secret"), "{}", all_output(&out));
+    // An unopened scope file that was forged fails the read too, not only its own.
+    fs::write(env.file("secrets.prod.json.age.sig"), b"not a signature\n").unwrap();
+    let out = env.host(&["get", "samba/user"]);
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+}
+
+#[test]
+fn a_read_below_an_excluded_path_opens_every_file_that_may_hold_it() {
+    let sb = Sandbox::with_secrets(&[("prod/x/y", "in-main-Y"), ("prod/x/z", "in-prod-Z")]);
+    sb.add_scope("prod", "prod/**", &["alice"]);
+    // prod/x/y is excluded from prod (so it stays in the main vault), and a second scope
+    // claims a path below prod/x/.
+    let config = fs::read_to_string(sb.config()).unwrap();
+    fs::write(
+        sb.config(),
+        config.replace(
+            "paths = [\"prod/**\"]",
+            "paths = [\"prod/**\", \"!prod/x/y\", \"!prod/x/w/**\"]",
+        ),
+    )
+    .unwrap();
+    sb.append_config("[scopes.ops]\npaths = [\"prod/x/w/**\"]\nreaders = [\"alice\"]\n");
+    sb.set("prod/x/w/k", "in-ops-K");
+    sb.set("prod/x/z", "in-prod-Z");
+    assert_eq!(sb.get("prod/x/y"), "in-main-Y");
+    let tree = sb.get("prod/x");
+    for value in ["in-main-Y", "in-prod-Z", "in-ops-K"] {
+        assert!(tree.contains(value), "{value} missing from {tree}");
+    }
+    let out = sb
+        .test(&["exec", "--only", "prod/x", "--", "env"])
+        .run()
+        .success()
+        .stdout();
+    for line in ["PROD_X_Y=in-main-Y", "PROD_X_Z=in-prod-Z", "PROD_X_W_K=in-ops-K"] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "{line} missing from exec's environment"
+        );
+    }
+}

@@ -44,6 +44,10 @@ struct Scope {
     name: String,
     /// The literal start of each include glob, up to its first wildcard.
     prefixes: Vec<String>,
+    /// `LIT` of each include glob that is exactly `LIT/**` (a whole subtree).
+    subtrees: Vec<String>,
+    /// Whether the scope has `!` exclusions.
+    excludes: bool,
 }
 
 /// Routes secret paths to scopes. Every scope's globs are compiled into one include
@@ -84,10 +88,13 @@ impl Router {
             }
             let index = scopes.len();
             let mut prefixes = Vec::new();
+            let mut subtrees = Vec::new();
+            let mut excludes = false;
             for pattern in &entry.paths {
                 if let Some(negated) = pattern.strip_prefix('!') {
                     exclude.add(glob(negated).map_err(|e| format!("[scopes.{name}] paths: {e}"))?);
                     exclude_owner.push(index);
+                    excludes = true;
                 } else {
                     include.add(glob(pattern).map_err(|e| format!("[scopes.{name}] paths: {e}"))?);
                     include_owner.push(index);
@@ -95,6 +102,11 @@ impl Router {
                         .chars()
                         .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
                         .collect();
+                    if pattern.strip_suffix("/**") == Some(literal.trim_end_matches('/'))
+                        && !literal.is_empty()
+                    {
+                        subtrees.push(literal.trim_end_matches('/').to_owned());
+                    }
                     prefixes.push(literal);
                 }
             }
@@ -129,6 +141,8 @@ impl Router {
             scopes.push(Scope {
                 name: name.clone(),
                 prefixes,
+                subtrees,
+                excludes,
             });
         }
         Ok(Router {
@@ -169,6 +183,22 @@ impl Router {
                 self.scopes[*first].name, self.scopes[*second].name
             )),
         }
+    }
+
+    /// Whether every path at or below `prefix` belongs to one scope's file: `prefix`
+    /// lies in a `LIT/**` glob of a scope without exclusions. Otherwise a path below it
+    /// may be in the main vault (or another scope), which a read of `prefix` must
+    /// then also open.
+    pub fn owns_subtree(&self, prefix: &str) -> bool {
+        let prefix = prefix.trim_end_matches('/');
+        self.scopes.iter().any(|s| {
+            !s.excludes
+                && s.subtrees.iter().any(|lit| {
+                    prefix
+                        .strip_prefix(lit.as_str())
+                        .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+                })
+        })
     }
 
     /// Scopes that may hold paths at or below `prefix` (all when `prefix` is empty).
@@ -392,6 +422,15 @@ mod tests {
         assert_eq!(r.scope_of("x/y").unwrap(), Some("b"));
         assert_eq!(r.scope_of("x/z").unwrap(), Some("a"));
         assert_eq!(r.scope_of("x/w/v").unwrap(), Some("a"));
+        // Only a `LIT/**` glob of a scope without exclusions owns a whole subtree.
+        assert!(!r.owns_subtree("x/w"));
+        let whole = config("[scopes.p]\npaths = [\"prod/**\", \"stage/*\"]\nreaders = [\"alice\"]\n");
+        let r = Router::new(&whole).unwrap();
+        assert!(r.owns_subtree("prod/db"));
+        assert!(r.owns_subtree("prod/db/"));
+        assert!(!r.owns_subtree("prod"));
+        assert!(!r.owns_subtree("production/x"));
+        assert!(!r.owns_subtree("stage/x"));
     }
 
     #[test]

@@ -424,7 +424,15 @@ struct CheckCache {
 fn check_cache(store: &TrustStore, vault: &Path, bytes_sha: &str, sig_bytes: &[u8]) -> Option<CheckCache> {
     let id = SigFile::parse(sig_bytes).ok()?.current.body.vault_id;
     let pin = store.vault(&id)?;
-    let key = sigfile::sha256_hex(
+    let key = cache_key(pin, bytes_sha, sig_bytes)?;
+    let hit = pin.verified.get(&generation_key(vault)) == Some(&key);
+    Some(CheckCache { id, hit, key })
+}
+
+/// The key under which a pin records a version of a file as checked in full: its
+/// bytes, its signature file, and the writers and chain pinned now.
+fn cache_key(pin: &pins::VaultPin, bytes_sha: &str, sig_bytes: &[u8]) -> Option<String> {
+    Some(sigfile::sha256_hex(
         format!(
             "{}\n{}\n{}\n{}",
             bytes_sha,
@@ -433,9 +441,24 @@ fn check_cache(store: &TrustStore, vault: &Path, bytes_sha: &str, sig_bytes: &[u
             pin.chain
         )
         .as_bytes(),
-    );
-    let hit = pin.verified.get(&generation_key(vault)) == Some(&key);
-    Some(CheckCache { id, hit, key })
+    ))
+}
+
+/// Whether this store already checked exactly these bytes and this signature file of
+/// `vault` in full as part of vault `vault_id` (so its generation is recorded and there
+/// is nothing to verify or record again): what a read does for the scope files it
+/// does not open, at the cost of two hashes instead of a verification.
+pub fn already_checked(
+    store: &TrustStore,
+    vault_id: &str,
+    vault: &Path,
+    bytes: &[u8],
+    sig_bytes: &[u8],
+) -> bool {
+    store.vault(vault_id).is_some_and(|pin| {
+        cache_key(pin, &sigfile::sha256_hex(bytes), sig_bytes)
+            .is_some_and(|key| pin.verified.get(&generation_key(vault)) == Some(&key))
+    })
 }
 
 /// Checks what the signed manifest claims against what this reader expects: the

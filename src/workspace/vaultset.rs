@@ -62,23 +62,20 @@ impl Loaded {
 }
 
 /// Whether a command that wants `want` needs `file`: all of them, or those that may
-/// hold one of the prefixes (the main vault: a prefix in no scope; a scope's file: a
-/// prefix in that scope, or one above it).
+/// hold a path at or below one of the prefixes (the main vault: unless one scope owns
+/// the prefix's whole subtree; a scope's file: when the prefix is in that scope, or
+/// the scope's globs may match below it).
 fn is_needed(file: &VaultFile, want: Want<'_>, router: &Router) -> bool {
     match (want, &file.scope) {
         (Want::All, _) => true,
         (Want::Under(prefixes), None) => {
-            prefixes.is_empty()
-                || prefixes
-                    .iter()
-                    .any(|p| !matches!(router.scope_of(p), Ok(Some(_))))
+            prefixes.is_empty() || prefixes.iter().any(|p| !router.owns_subtree(p))
         }
         (Want::Under(prefixes), Some(scope)) => {
             prefixes.is_empty()
                 || prefixes.iter().any(|p| {
                     matches!(router.scope_of(p), Ok(Some(s)) if s == scope)
-                        || (!matches!(router.scope_of(p), Ok(Some(_)))
-                            && router.scopes_under(p).contains(&scope.as_str()))
+                        || router.scopes_under(p).contains(&scope.as_str())
                 })
         }
     }
@@ -242,12 +239,13 @@ impl Workspace {
                 continue;
             }
             if !needed {
+                let verified = self.check_unread_scope_file(&file, &mut anchor)?;
                 parts.push(Part {
                     exists: file.path.exists(),
                     file,
                     loaded: false,
                     records: None,
-                    verified: None,
+                    verified,
                     unreadable: None,
                     original: SecretBuf::default(),
                 });
@@ -336,6 +334,25 @@ impl Workspace {
             }
         }
         Ok((part, doc))
+    }
+
+    /// A scope file a read does not open still raises this store's rollback mark: a
+    /// version already checked here (same bytes, same signature file) costs two hashes;
+    /// a new one is verified in full and recorded, and a missing or forged one is an
+    /// error, as for the files the read opens. Otherwise a host that reads only `app/`
+    /// would accept an old `prod` file the first time it reads `prod`.
+    fn check_unread_scope_file(&self, file: &VaultFile, anchor: &mut Anchor<'_>) -> Result<Option<Verified>> {
+        if file.path.exists() {
+            let bytes = self.at(&file.path).read_ciphertext()?;
+            if let Some(sig) = trust::read_sig(&file.path)? {
+                if trust::already_checked(anchor.store, anchor.vault_id, &file.path, &bytes, &sig) {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(self
+            .verify_scope_file(file, anchor, false)?
+            .map(|(_, verified)| verified))
     }
 
     /// Reads and verifies one scope file: `None` when it does not exist (and never
