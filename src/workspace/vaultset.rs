@@ -590,6 +590,15 @@ impl Workspace {
             return Ok(false);
         }
         let bytes = self.at(&file.path).read_ciphertext()?;
+        // Only the version that was verified is signed again: a file replaced since
+        // (a `git pull` running beside this command) is nobody's to vouch for.
+        if trust::sigfile::sha256_hex(&bytes) != verified.manifest.vault_sha256 {
+            return Err(Error::Trust(format!(
+                "{} changed while this command ran, so it was not signed again; nothing was re-signed for it",
+                file.label()
+            ))
+            .with_hint("run the command again"));
+        }
         let prior: Prior = verified.prior();
         let (mut store, sig) = workspace::sign_new_version(
             &file.path,
