@@ -444,6 +444,55 @@ fn cache_key(pin: &pins::VaultPin, bytes_sha: &str, sig_bytes: &[u8]) -> Option<
     ))
 }
 
+/// How `vault` and its signature file look on disk: device, inode, size, modification
+/// and change times of each (`None` when either is missing). A checkout or pull that
+/// rewrites a file changes these; the change time cannot be set back from user space.
+pub fn stat_fingerprint(vault: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let one = |path: &Path| {
+        std::fs::symlink_metadata(path).ok().map(|m| {
+            format!(
+                "{}:{}:{}:{}.{}:{}.{}",
+                m.dev(),
+                m.ino(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec()
+            )
+        })
+    };
+    Some(format!("{}|{}", one(vault)?, one(&sig_path(vault))?))
+}
+
+/// Whether `vault` still looks as it did when a read of vault `vault_id` last found
+/// its version already checked ([`remember_unchanged`]).
+pub fn unchanged_since_checked(store: &TrustStore, vault_id: &str, vault: &Path, fingerprint: &str) -> bool {
+    store
+        .vault(vault_id)
+        .is_some_and(|pin| pin.unchanged.get(&generation_key(vault)).map(String::as_str) == Some(fingerprint))
+}
+
+/// Records how files of vault `vault_id` looked when found already checked (one
+/// update of the store for all of them).
+pub fn remember_unchanged(
+    store: &mut TrustStore,
+    vault_id: &str,
+    files: Vec<(PathBuf, String)>,
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    store.update(|pins| {
+        if let Some(pin) = pins.vaults.get_mut(vault_id) {
+            for (path, fingerprint) in files {
+                pin.unchanged.insert(generation_key(&path), fingerprint);
+            }
+        }
+    })
+}
+
 /// Whether this store already checked exactly these bytes and this signature file of
 /// `vault` in full as part of vault `vault_id` (so its generation is recorded and there
 /// is nothing to verify or record again): what a read does for the scope files it

@@ -42,6 +42,11 @@ pub struct VaultPin {
     /// checked again (an Ed25519 verification on every `exec`).
     #[serde(default)]
     pub verified: BTreeMap<String, String>,
+    /// Vault file → how the file and its signature file looked on disk (device, inode,
+    /// size, times) when a read last found that version already checked: while they look
+    /// the same, a read that does not open the file has nothing to hash or record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unchanged: BTreeMap<String, String>,
 }
 
 impl VaultPin {

@@ -212,6 +212,7 @@ impl Workspace {
         let mut parts = Vec::with_capacity(files.len());
         let mut doc: Option<VaultDocument> = None;
         let mut scope_docs = Vec::new();
+        let mut unchanged = Vec::new();
         for (file, needed) in files.into_iter().zip(needed) {
             if file.scope.is_none() {
                 let original = if needed {
@@ -239,7 +240,7 @@ impl Workspace {
                 continue;
             }
             if !needed {
-                let verified = self.check_unread_scope_file(&file, &mut anchor)?;
+                let verified = self.check_unread_scope_file(&file, &mut anchor, &mut unchanged)?;
                 parts.push(Part {
                     exists: file.path.exists(),
                     file,
@@ -260,6 +261,7 @@ impl Workspace {
             parts.push(part);
             scope_docs.extend(scope_doc);
         }
+        trust::remember_unchanged(&mut store, &vault_id, unchanged)?;
         if let Some(d) = &doc {
             trust::note_removed(&vault_id, &d.offboarded_keys())?;
         }
@@ -341,11 +343,32 @@ impl Workspace {
     /// a new one is verified in full and recorded, and a missing or forged one is an
     /// error, as for the files the read opens. Otherwise a host that reads only `app/`
     /// would accept an old `prod` file the first time it reads `prod`.
-    fn check_unread_scope_file(&self, file: &VaultFile, anchor: &mut Anchor<'_>) -> Result<Option<Verified>> {
+    ///
+    /// Cheaper still while the file and its signature look on disk as they did when a
+    /// read last found them already checked (device, inode, size, times): nothing is
+    /// read. Such a finding is returned (`remember`) to be recorded once per load.
+    fn check_unread_scope_file(
+        &self,
+        file: &VaultFile,
+        anchor: &mut Anchor<'_>,
+        remember: &mut Vec<(std::path::PathBuf, String)>,
+    ) -> Result<Option<Verified>> {
+        let fingerprint = trust::stat_fingerprint(&file.path);
+        if let Some(fp) = &fingerprint {
+            if trust::unchanged_since_checked(anchor.store, anchor.vault_id, &file.path, fp) {
+                return Ok(None);
+            }
+        }
         if file.path.exists() {
             let bytes = self.at(&file.path).read_ciphertext()?;
             if let Some(sig) = trust::read_sig(&file.path)? {
                 if trust::already_checked(anchor.store, anchor.vault_id, &file.path, &bytes, &sig) {
+                    // Only when nothing moved while it was read.
+                    if let Some(fp) =
+                        fingerprint.filter(|fp| trust::stat_fingerprint(&file.path).as_ref() == Some(fp))
+                    {
+                        remember.push((file.path.clone(), fp));
+                    }
                     return Ok(None);
                 }
             }
