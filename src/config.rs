@@ -342,15 +342,7 @@ impl Config {
         file: Option<&str>,
     ) -> Result<()> {
         self.edit(|doc| {
-            let scopes = doc
-                .entry("scopes")
-                .or_insert_with(|| {
-                    let mut t = toml_edit::Table::new();
-                    t.set_implicit(true);
-                    toml_edit::Item::Table(t)
-                })
-                .as_table_mut()
-                .ok_or("`scopes` is not a table")?;
+            let scopes = implicit_table(doc, "scopes").ok_or("`scopes` is not a table")?;
             let mut entry = toml_edit::Table::new();
             entry.insert("paths", toml_edit::value(string_array(paths)));
             entry.insert("readers", toml_edit::value(string_array(readers)));
@@ -613,21 +605,25 @@ impl ConfigFile {
     }
 }
 
-fn add_recipient_entry(
-    doc: &mut toml_edit::DocumentMut,
-    name: &str,
-    key: &str,
-    role: &str,
-) -> std::result::Result<(), &'static str> {
-    let recipients = doc
-        .entry("recipients")
+/// The top-level table `name` (created implicit, so only its `[name.KEY]` subtables
+/// show), or `None` when `name` is not a table.
+fn implicit_table<'a>(doc: &'a mut toml_edit::DocumentMut, name: &str) -> Option<&'a mut toml_edit::Table> {
+    doc.entry(name)
         .or_insert_with(|| {
             let mut t = toml_edit::Table::new();
             t.set_implicit(true);
             toml_edit::Item::Table(t)
         })
         .as_table_mut()
-        .ok_or("`recipients` is not a table")?;
+}
+
+fn add_recipient_entry(
+    doc: &mut toml_edit::DocumentMut,
+    name: &str,
+    key: &str,
+    role: &str,
+) -> std::result::Result<(), &'static str> {
+    let recipients = implicit_table(doc, "recipients").ok_or("`recipients` is not a table")?;
     let mut entry = toml_edit::Table::new();
     entry.insert("key", toml_edit::value(key));
     entry.insert("role", toml_edit::value(role));

@@ -1021,6 +1021,29 @@ enum Field<'a> {
     Json(&'a Value),
 }
 
+/// A record's fields in name order: its unknown fields as read, with the known text
+/// fields that are set on top (a known field hides an unknown one of the same name).
+fn fields_over<'a>(
+    unknown: &'a BTreeMap<String, Value>,
+    known: &[(&'a str, &'a Option<String>)],
+) -> BTreeMap<&'a str, Field<'a>> {
+    let mut fields: BTreeMap<&str, Field<'_>> = unknown
+        .iter()
+        .map(|(k, v)| (k.as_str(), Field::Json(v)))
+        .collect();
+    for &(key, value) in known {
+        if let Some(text) = value {
+            fields.insert(key, Field::Text(text));
+        }
+    }
+    fields
+}
+
+/// Serializes fields as one JSON object.
+fn serialize_object<S: Serializer>(s: S, fields: &BTreeMap<&str, Field<'_>>) -> Result<S::Ok, S::Error> {
+    s.collect_map(fields.iter())
+}
+
 impl Serialize for Field<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

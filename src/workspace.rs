@@ -202,14 +202,13 @@ impl Workspace {
     /// Decrypts vault bytes, mapping failures to sentences.
     pub fn decrypt(&self, bytes: &[u8], ids: &IdentitySet) -> Result<SecretBuf> {
         let path = self.vault_path.clone();
-        let keys = match &self.config {
-            Some(c) => crate::config::scopes::files(c, &self.vault_path)
-                .into_iter()
-                .find(|f| f.path == self.vault_path)
-                .map(|f| f.recipients)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+        // Only a hint of where the reader's stanza is: the main vault's recipients (a
+        // scope file decrypted here, on an error path, just tries every stanza).
+        let keys = self
+            .config
+            .as_ref()
+            .map(Config::vault_recipient_keys)
+            .unwrap_or_default();
         crate::vault_format::decrypt_for(&path, bytes, ids, &keys).map_err(|failure| match failure {
             DecryptFailure::Malformed(reason) | DecryptFailure::Damaged(reason) => {
                 let hint = format!("restore it from git (`git checkout -- {}`)", path.display());

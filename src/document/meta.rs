@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::{take_text, Field};
+use super::{fields_over, serialize_object, take_text};
 
 const UPDATED: &str = "updated";
 const ROTATED: &str = "rotated";
@@ -123,28 +123,18 @@ impl Serialize for PathMeta {
     /// One object, entries sorted by name (known and unknown alike), as before this
     /// type existed.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut fields: BTreeMap<&str, Field<'_>> = self
-            .other
-            .iter()
-            .map(|(k, v)| (k.as_str(), Field::Json(v)))
-            .collect();
-        for (key, value) in [
-            (UPDATED, &self.updated),
-            (ROTATED, &self.rotated),
-            (GENERATOR, &self.generator),
-            (STAGED_FOR, &self.staged_for),
-            (STAGED_WITH, &self.staged_with),
-            (COMPANION, &self.companion),
-            (KEEP_UNTIL, &self.keep_until),
-        ] {
-            if let Some(text) = value {
-                fields.insert(key, Field::Text(text));
-            }
-        }
-        let mut map = s.serialize_map(Some(fields.len()))?;
-        for (k, v) in &fields {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+        let fields = fields_over(
+            &self.other,
+            &[
+                (UPDATED, &self.updated),
+                (ROTATED, &self.rotated),
+                (GENERATOR, &self.generator),
+                (STAGED_FOR, &self.staged_for),
+                (STAGED_WITH, &self.staged_with),
+                (COMPANION, &self.companion),
+                (KEEP_UNTIL, &self.keep_until),
+            ],
+        );
+        serialize_object(s, &fields)
     }
 }

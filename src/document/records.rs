@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{take_text, take_texts, Field};
+use super::{fields_over, serialize_object, take_text, take_texts, Field};
 
 /// The top-level field holding the fingerprint key (base64 of 32 random bytes).
 const FINGERPRINT_KEY: &str = "fingerprint_key";
@@ -298,32 +298,22 @@ impl Offboarding {
 
 impl Serialize for Offboarding {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut fields: BTreeMap<&str, Field<'_>> = self
-            .other
-            .iter()
-            .map(|(k, v)| (k.as_str(), Field::Json(v)))
-            .collect();
-        for (key, value) in [
-            (NAME, &self.name),
-            (KEY, &self.key),
-            (REMOVED, &self.removed),
-            (KEY_ID, &self.key_id),
-        ] {
-            if let Some(text) = value {
-                fields.insert(key, Field::Text(text));
-            }
-        }
+        let mut fields = fields_over(
+            &self.other,
+            &[
+                (NAME, &self.name),
+                (KEY, &self.key),
+                (REMOVED, &self.removed),
+                (KEY_ID, &self.key_id),
+            ],
+        );
         if let Some(map) = &self.fingerprints {
             fields.insert(FINGERPRINTS, Field::TextMap(map));
         }
         if let Some(list) = &self.paths {
             fields.insert(PATHS, Field::Texts(list));
         }
-        let mut map = s.serialize_map(Some(fields.len()))?;
-        for (k, v) in &fields {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+        serialize_object(s, &fields)
     }
 }
 
